@@ -1,0 +1,322 @@
+"""The pod's main loop: sample -> ring -> detector -> protocol lines, host commands in between.
+
+Sampling is paced by the clock (or a machine.Timer on boards that have one)
+into a preallocated ring; the loop drains the ring through the detector, so a
+slow write or a garbage collection delays processing but loses no sample. Host
+commands are read a character at a time without blocking (select.poll) and are
+parsed, never executed.
+"""
+
+import sys
+import time
+
+try:
+    import select
+except ImportError:  # pragma: no cover - every supported port has select
+    select = None
+
+import detector as det_mod
+import protocol
+from ring import SampleRing
+
+VERSION = "0.1.0"
+_MAX_CMD = 80
+COMMANDS = "start stop calibrate status raw set get help"
+_STATE_NAMES = ("cal", "ready", "set")
+
+
+def ticks_ms():
+    return time.ticks_ms()
+
+
+def ticks_diff(a, b):
+    return time.ticks_diff(a, b)
+
+
+class App:
+    """One pod: board config, a sample source, an output stream and an input stream."""
+
+    def __init__(self, cfg, source, out=None, inp=None, clock=None):
+        self.cfg = cfg
+        self.source = source
+        self.out = out or sys.stdout
+        self.inp = inp or sys.stdin
+        self.clock = clock or ticks_ms
+        self.params = det_mod.Params(rate_hz=cfg["rate_hz"])
+        for k in cfg.get("params", {}):
+            self.params.set(k, cfg["params"][k])
+        sensor = cfg["sensor"]
+        self.det = det_mod.Detector(self.params, imu="imu" in sensor, fsr="fsr" in sensor)
+        self.ring = SampleRing(cfg.get("ring", 64))
+        self.enc = protocol.Encoder(self.out)
+        self.running = bool(cfg.get("autostart", True))
+        self.raw = False
+        self.samples = 0
+        self.t0 = None  # first sample's time: the detector sees time since then
+        self.t_last = 0
+        self.src_state = "live"
+        self.boot = self.clock()
+        self.t_run = self.boot
+        self.last_hb = self.boot
+        self.reported_drops = 0
+        self.quit = False
+        self._cmd = []
+        self._cmd_overflow = False
+        self._poll = None
+        if select is not None and self.inp is not None:
+            try:
+                self._poll = select.poll()
+                self._poll.register(self.inp, select.POLLIN)
+            except (OSError, TypeError, AttributeError):
+                self._poll = None
+
+    # -- output --------------------------------------------------------
+    def now(self):
+        return ticks_diff(self.clock(), self.boot)
+
+    def send(self, kind, payload):
+        self.enc.line(self.now(), kind, payload)
+
+    def hello(self):
+        c = self.cfg
+        self.send(protocol.HELLO, "calfwalk=%s,proto=1,board=%s,foot=%s,sensor=%s,rate_hz=%d" % (
+            VERSION, c["board"], c["foot"], c["sensor"], c["rate_hz"]))
+
+    def status(self):
+        d = self.det
+        self.send(protocol.STATUS, "state=%s,run=%d,raw=%d,steps=%d,heel_mm=%d,samples=%d,dropped=%d,src=%s,t0=%d,ts=%d,foot=%s" % (
+            _STATE_NAMES[d.state], 1 if self.running else 0, 1 if self.raw else 0, d.steps,
+            d.heel_mm_now(), self.samples, self.ring.dropped, self.src_state,
+            self.t0 if self.t0 is not None else 0, self.t_last, self.cfg["foot"]))
+
+    def _events(self, n):
+        ev = self.det.ev
+        names = det_mod.EVENT_NAMES
+        fields = det_mod.EVENT_FIELDS
+        for k in range(n):
+            i = k * det_mod.EV_WIDTH
+            kind = ev[i]
+            parts = ["%s,t=%d" % (names[kind], ev[i + 1] + self.t0)]
+            j = i + 2
+            for name in fields[kind]:
+                parts.append("%s=%d" % (name, ev[j]))
+                j += 1
+            self.send(protocol.EVENT, ",".join(parts))
+
+    def _raw_line(self, buf, i):
+        # the raw v1 columns of this sensor kind, so a recording can be rebuilt from the stream
+        sensor = self.cfg["sensor"]
+        if sensor == "imu":
+            cols = buf[i:i + 7]
+        elif sensor == "fsr":
+            cols = (buf[i], buf[i + 7], buf[i + 8], buf[i + 9])
+        else:
+            cols = buf[i:i + 10]
+        self.send(protocol.RAW, ",".join([str(v) for v in cols]))
+
+    # -- sampling ------------------------------------------------------
+    def sample_due(self):
+        """Move every sample that is due from the source into the ring (unix / replay pacing)."""
+        src = self.source
+        ring = self.ring
+        elapsed = ticks_diff(self.clock(), self.t_run)
+        moved = 0
+        while moved < 64 and src.due(elapsed):
+            i = ring.slot()
+            if i < 0:
+                # a replay waits for room; a live sensor sample is lost (and counted)
+                if getattr(src, "live", False):
+                    src.skip()
+                    continue
+                ring.dropped -= 1
+                break
+            src.read_into(ring.buf, i)
+            ring.commit()
+            moved += 1
+        return moved
+
+    def drain(self):
+        """Run every buffered sample through the detector; emit its events."""
+        ring = self.ring
+        buf = ring.buf
+        det = self.det
+        while True:
+            i = ring.peek()
+            if i < 0:
+                return
+            t = buf[i]
+            if self.t0 is None:
+                self.t0 = t
+            n = det.update(t - self.t0, buf[i + 1], buf[i + 2], buf[i + 3], buf[i + 4], buf[i + 5],
+                           buf[i + 6], buf[i + 7], buf[i + 8], buf[i + 9])
+            if self.raw:
+                self._raw_line(buf, i)
+            ring.pop()
+            self.samples += 1
+            self.t_last = t
+            if n:
+                self._events(n)
+
+    def _check_drops(self):
+        if self.ring.dropped != self.reported_drops:
+            self.send(protocol.DROP, "dropped=%d,total=%d" % (self.ring.dropped - self.reported_drops, self.ring.dropped))
+            self.reported_drops = self.ring.dropped
+
+    # -- commands ------------------------------------------------------
+    def poll_input(self):
+        """Read whatever the host typed, without blocking; handle complete lines."""
+        if self._poll is None:
+            return
+        while True:
+            ready = self._poll.poll(0)
+            if not ready:
+                return
+            flags = ready[0][1]
+            if flags & (select.POLLHUP | select.POLLERR) and not flags & select.POLLIN:
+                self.quit = True  # the host side of the link is gone (unix port)
+                return
+            ch = self.inp.read(1)
+            if not ch:
+                self.quit = True
+                return
+            if ch in "\r\n":
+                if self._cmd_overflow:
+                    self.send(protocol.ERR, "line,too long (max %d characters)" % _MAX_CMD)
+                elif self._cmd:
+                    self.command("".join(self._cmd))
+                self._cmd = []
+                self._cmd_overflow = False
+            elif len(self._cmd) >= _MAX_CMD:
+                self._cmd_overflow = True
+            else:
+                self._cmd.append(ch)
+
+    def command(self, text):
+        """Handle one command line; reply OK or ERR. Unknown input changes nothing."""
+        words = text.strip().split()
+        if not words:
+            return
+        name = words[0].lower()
+        args = words[1:]
+        handler = _HANDLERS.get(name)
+        if handler is None:
+            safe = "".join([c if 32 <= ord(c) < 127 and c not in ",*$" else "?" for c in name[:16]])
+            self.send(protocol.ERR, "%s,unknown command (try: %s)" % (safe, COMMANDS))
+            return
+        try:
+            reply = handler(self, args)
+        except ValueError as exc:
+            self.send(protocol.ERR, "%s,%s" % (name, str(exc).replace(",", ";")))
+            return
+        self.send(protocol.OK, name + ("," + reply if reply else ""))
+
+    def _no_args(self, args):
+        if args:
+            raise ValueError("takes no arguments")
+
+    def cmd_start(self, args):
+        self._no_args(args)
+        if self.running:
+            return "already running"
+        self.running = True
+        # resume a replay where it stopped instead of rushing the missed time
+        speed = self.cfg.get("replay_speed", 1) or 1
+        behind = (self.t_last - self.t0) // speed if self.t0 is not None else 0
+        self.t_run = time.ticks_add(self.clock(), -behind)
+        return "running"
+
+    def cmd_stop(self, args):
+        self._no_args(args)
+        if not self.running:
+            return "already stopped"
+        self.running = False
+        self.drain()
+        return "stopped"
+
+    def cmd_calibrate(self, args):
+        self._no_args(args)
+        self.det.calibrate()
+        return "stand still with the feet flat"
+
+    def cmd_status(self, args):
+        self._no_args(args)
+        self.hello()
+        self.status()
+        return ""
+
+    def cmd_raw(self, args):
+        if len(args) != 1 or args[0] not in ("on", "off"):
+            raise ValueError("usage: raw on|off")
+        self.raw = args[0] == "on"
+        return "raw " + args[0]
+
+    def cmd_set(self, args):
+        if len(args) != 2:
+            raise ValueError("usage: set KEY VALUE")
+        key = args[0]
+        if key == "rate_hz":
+            raise ValueError("rate_hz comes from the board config")
+        old_k = self.det.lp_k
+        value = self.params.set(key, args[1])
+        self.det.configure()
+        if self.det.lp_k != old_k:
+            self.det.calibrate()  # the tilt filter's scale changed: learn gravity again
+        return "%s=%d" % (key, value)
+
+    def cmd_get(self, args):
+        if len(args) != 1:
+            raise ValueError("usage: get KEY")
+        for name, _d, lo, hi in det_mod.PARAMS:
+            if name == args[0]:
+                return "%s=%d,range=%d..%d" % (name, getattr(self.params, name), lo, hi)
+        raise ValueError("unknown parameter " + args[0][:24])
+
+    def cmd_help(self, args):
+        return COMMANDS
+
+    # -- loop ----------------------------------------------------------
+    def step(self):
+        """One pass of the loop; returns True if it did any work."""
+        busy = False
+        if self.running and not self.source.done:
+            if self.sample_due():
+                busy = True
+            self.drain()
+            if self.source.done:
+                self._source_finished()
+        self._check_drops()
+        self.poll_input()
+        now = self.clock()
+        if ticks_diff(now, self.last_hb) >= self.cfg.get("heartbeat_ms", 1000):
+            self.last_hb = now
+            self.status()
+        return busy
+
+    def _source_finished(self):
+        n = self.det.flush(self.t_last - (self.t0 or 0))
+        if n:
+            self._events(n)
+        self.src_state = "end"
+        self.status()
+        if self.cfg.get("exit_at_end"):
+            self.quit = True
+
+    def run(self):
+        self.hello()
+        self.status()
+        idle_ms = 2
+        while not self.quit:
+            if not self.step():
+                time.sleep_ms(idle_ms) if hasattr(time, "sleep_ms") else time.sleep(idle_ms / 1000)
+
+
+_HANDLERS = {
+    "start": App.cmd_start,
+    "stop": App.cmd_stop,
+    "calibrate": App.cmd_calibrate,
+    "status": App.cmd_status,
+    "raw": App.cmd_raw,
+    "set": App.cmd_set,
+    "get": App.cmd_get,
+    "help": App.cmd_help,
+}

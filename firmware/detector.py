@@ -1,0 +1,706 @@
+"""Step and heel-contact detector for one shoe: integer-only, allocation-free.
+
+Runs unchanged under MicroPython (on the pod) and CPython (on the host, which
+replays raw recordings through this very module). Feed one sample at a time to
+`Detector.update`; it returns how many events this sample produced and leaves
+them in `Detector.ev`, EV_WIDTH ints each (see the EV_* kinds below).
+
+Method (see DOMAIN.md): gravity is learned while the foot stands still and flat,
+the forward tilt direction when the heel rises onto the toes, and the pitch axis
+from the two. Heel height is the accelerometer's projection on the forward axis
+(1000 mg * sin(pitch)), compared with integer thresholds: no trigonometry.
+Steps are swings: gyro activity long enough and rotating far enough about the
+pitch axis, followed by a quiet landing. FSR pads give the heel load, forefoot
+load cycles (steps without an IMU) and the big-toe share of the push.
+"""
+
+from array import array
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+# Event kinds; every event is EV_WIDTH ints: kind, t_ms, then kind-specific fields.
+EV_CALIBRATED = const(1)  # t_ms, up_x, up_y, up_z (Q10 unit vector), heel_ref, fore_ref
+EV_SET_START = const(2)  # t_ms (heels rise onto the toes)
+EV_STEP = const(3)  # t_ms (landing), stance_ms, heel_mm, pause_ms, peaks, med_pct, step_no
+EV_HEEL = const(4)  # t_ms (onset), duration_ms, impact_mg, load_pct
+EV_SET_END = const(5)  # t_ms (heels reach the floor after the last step), steps
+EV_WIDTH = const(8)
+EV_SLOTS = const(4)
+UNKNOWN = const(-1)  # a field the fitted sensors cannot measure
+
+EVENT_NAMES = {
+    EV_CALIBRATED: "calibrated",
+    EV_SET_START: "set_start",
+    EV_STEP: "step",
+    EV_HEEL: "heel_contact",
+    EV_SET_END: "set_end",
+}
+# names of the fields after t_ms, per kind (the protocol and the host use these)
+EVENT_FIELDS = {
+    EV_CALIBRATED: ("up_x", "up_y", "up_z", "heel_ref", "fore_ref"),
+    EV_SET_START: (),
+    EV_STEP: ("stance_ms", "heel_mm", "pause_ms", "peaks", "med_pct", "step_no"),
+    EV_HEEL: ("duration_ms", "impact_mg", "load_pct"),
+    EV_SET_END: ("steps",),
+}
+
+# Detector states
+ST_CAL = const(0)  # learning gravity (stand still, feet flat)
+ST_READY = const(1)  # calibrated, heels down, waiting for the rise onto the toes
+ST_SET = const(2)  # walking on the toes
+
+_ACC_MAX_MG = const(16000)  # clamp so |a|^2 stays a small int on 32-bit ports
+_GYRO_MAX_CDPS = const(200000)  # 2000 dps in centi-dps
+_RING = const(64)  # |a|^2 history for the impact at heel contact
+_PEAKS = const(8)  # recent landing-peak times
+_ROT_CAP = const(1 << 28)
+_FSR_MIN_RANGE = const(2000)  # counts: thresholds need some spread before a baseline is seen
+
+# name, default, min, max. The one place detector parameters live; `set` checks ranges.
+PARAMS = (
+    ("rate_hz", 100, 25, 1000),
+    ("foot_mm", 250, 150, 350),  # pivot length: heel height = foot_mm * sin(pitch)
+    ("calib_ms", 600, 200, 5000),  # still and flat this long to learn gravity
+    ("still_dps", 12, 2, 100),  # gyro below this and |a| ~ 1 g: the foot is still
+    ("still_mg", 80, 10, 300),
+    ("rise_mm", 30, 10, 120),  # heel this high ...
+    ("rise_ms", 250, 50, 3000),  # ... this long, quietly: the set starts
+    ("swing_on_dps", 60, 10, 1000),  # gyro above this starts a motion
+    ("swing_off_dps", 30, 5, 500),  # below this for quiet_ms ends it
+    ("quiet_ms", 40, 10, 500),
+    ("swing_min_ms", 150, 40, 1000),  # a motion this long ...
+    ("swing_min_deg", 30, 5, 180),  # ... turning this far about the pitch axis is a swing
+    ("heel_down_mm", 12, 2, 80),  # heel lower than this: on the floor
+    ("heel_up_mm", 25, 4, 100),  # higher than this: off the floor again
+    ("heel_confirm_ms", 40, 0, 500),
+    ("onset_window_ms", 150, 0, 500),  # contact onset = end of the drop within this window
+    ("lp_ms", 40, 5, 500),  # accelerometer low-pass for tilt
+    ("set_end_ms", 1500, 300, 10000),  # heels down this long: the set is over, not a fault
+    ("landing_peak_mg", 250, 50, 8000),  # |a| above 1 g by this much: an impact peak
+    ("fsr_heel_on_pct", 25, 5, 95),  # % of (loaded ref - unloaded base)
+    ("fsr_heel_off_pct", 12, 1, 90),
+    ("fsr_heel_touch_pct", 3, 1, 50),  # first load above this dates the contact's onset
+    ("fsr_fore_on_pct", 30, 5, 95),
+    ("fsr_fore_off_pct", 15, 1, 90),
+    ("fsr_pause_pct", 4, 1, 50),  # forefoot load this steady: paused
+    ("fsr_heel_base", 0, 0, 65535),  # unloaded counts; 0 = learn (lowest reading seen)
+    ("fsr_heel_ref", 0, 0, 65535),  # loaded counts; 0 = learn (standing calibration)
+    ("fsr_fore_base", 0, 0, 131070),  # medial + lateral pads
+    ("fsr_fore_ref", 0, 0, 131070),
+)
+
+# pairs that must stay ordered: (lower, higher)
+_ORDERED = (
+    ("swing_off_dps", "swing_on_dps"),
+    ("heel_down_mm", "heel_up_mm"),
+    ("fsr_heel_off_pct", "fsr_heel_on_pct"),
+    ("fsr_heel_touch_pct", "fsr_heel_off_pct"),
+    ("fsr_fore_off_pct", "fsr_fore_on_pct"),
+)
+
+
+class Params:
+    """Detector parameters (units in the names). Use `set` to change one with range checks."""
+
+    def __init__(self, **values):
+        for name, default, _lo, _hi in PARAMS:
+            setattr(self, name, default)
+        for name in values:
+            self.set(name, values[name])
+
+    def set(self, name, value):
+        """Set one parameter; raise ValueError (state unchanged) if unknown or out of range."""
+        for pname, _d, lo, hi in PARAMS:
+            if pname == name:
+                break
+        else:
+            raise ValueError("unknown parameter " + str(name))
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(name + " must be an integer")
+        if value < lo or value > hi:
+            raise ValueError("%s must be %d..%d" % (name, lo, hi))
+        old = getattr(self, name)
+        setattr(self, name, value)
+        for low, high in _ORDERED:
+            if getattr(self, low) >= getattr(self, high):
+                setattr(self, name, old)
+                raise ValueError("%s must stay below %s (%d)" % (low, high, getattr(self, high)))
+        return value
+
+
+def isqrt(n):
+    """Integer square root (floor), small ints only: used at events and calibration."""
+    if n <= 0:
+        return 0
+    x = n
+    y = (x + 1) >> 1
+    while y < x:
+        x = y
+        y = (x + n // x) >> 1
+    return x
+
+
+def _clamp(v, lim):
+    if v > lim:
+        return lim
+    if v < -lim:
+        return -lim
+    return v
+
+
+class Detector:
+    """One foot's detector. `imu`/`fsr` say which sensors feed it; both may."""
+
+    def __init__(self, params, imu=True, fsr=False):
+        if not imu and not fsr:
+            raise ValueError("detector needs an IMU, FSR pads, or both")
+        self.p = params
+        self.imu = imu
+        self.fsr = fsr
+        self.ev = array("i", [0] * (EV_WIDTH * EV_SLOTS))
+        self.n_ev = 0
+        self._ring = array("i", [0] * _RING)
+        self._peak_t = array("i", [0] * _PEAKS)
+        self.configure()
+        self.calibrate()
+
+    # -- configuration -------------------------------------------------
+    def _n(self, ms):
+        n = ms * self.p.rate_hz // 1000
+        return n if n > 0 else 1
+
+    def configure(self):
+        """Derive sample counts and squared thresholds from the parameters."""
+        p = self.p
+        self.dt_ms = 1000 // p.rate_hz
+        self.calib_n = self._n(p.calib_ms)
+        self.rise_n = self._n(p.rise_ms)
+        self.quiet_n_min = self._n(p.quiet_ms)
+        self.swing_n = self._n(p.swing_min_ms)
+        # rotation is summed in centi-dps per sample
+        self.swing_rot = p.swing_min_deg * 100 * p.rate_hz
+        self.confirm_n = self._n(p.heel_confirm_ms) if p.heel_confirm_ms else 1
+        self.still2 = p.still_dps * p.still_dps
+        self.on2 = p.swing_on_dps * p.swing_on_dps
+        self.off2 = p.swing_off_dps * p.swing_off_dps
+        lo = 1000 - p.still_mg
+        hi = 1000 + p.still_mg
+        self.g_lo2 = lo * lo
+        self.g_hi2 = hi * hi
+        self.rise_mg = p.rise_mm * 1000 // p.foot_mm
+        self.rise2 = self.rise_mg * self.rise_mg
+        self.down_mg = p.heel_down_mm * 1000 // p.foot_mm
+        self.up_mg = p.heel_up_mm * 1000 // p.foot_mm
+        pk = 1000 + p.landing_peak_mg
+        self.pk_hi2 = pk * pk
+        pk = 1000 + p.landing_peak_mg // 2
+        self.pk_lo2 = pk * pk
+        self.pk_gap_ms = 80
+        k = 0
+        while (2 << k) <= p.lp_ms * p.rate_hz // 1000 and k < 6:
+            k += 1
+        self.lp_k = k
+        self.lp_delay_ms = ((1 << k) - 1) * 1000 // p.rate_hz
+        n = p.rate_hz * 160 // 1000
+        self.ring_n = n if n < _RING else _RING
+        # with two sensors one must be sure and the other at least unsure
+        both = self.imu and self.fsr
+        self.down_at = 3 if both else 2
+        self.up_at = 1 if both else 0
+
+    def calibrate(self):
+        """Forget gravity and the set; learn again from the next still, flat stand."""
+        self.state = ST_CAL
+        self.n_ev = 0
+        self.ux = self.uy = 0
+        self.uz = 1024
+        self.fx = self.fy = self.fz = 0
+        self.px = self.py = self.pz = 0
+        self.lx = self.ly = 0
+        self.lz = 1000 << self.lp_k
+        self.cal_n = 0
+        self.cal_x = self.cal_y = self.cal_z = 0
+        self.cal_h = self.cal_f = 0
+        self.h_ref = self.f_ref = 0
+        self.h_min = self.f_min = self.m_min = self.l_min = 1 << 30
+        self.h_lp = self.f_lp = 0
+        self.mag2 = 1000000
+        self.g2 = 0
+        self.g2_lp = 0
+        self.pitch_mg = 0
+        self.w_pitch = 0
+        self.h_base = self.h_rng = self.f_rng = 0
+        self.heel_raw = self.fore_raw = 0
+        self.h_clear_t = 0
+        self.moving = False
+        self.still = False
+        self.t_moving = -100000
+        self.ring_i = 0
+        for i in range(_RING):
+            self._ring[i] = 1000000
+        self.pk_above = False
+        self.pk_last = -100000
+        self.pk_i = 0
+        for i in range(_PEAKS):
+            self._peak_t[i] = -100000
+        self.s_imu = self.s_fsr = 0
+        self.on_imu = self.on_fsr = 0
+        self.fore_on = False
+        self.h_on = self.h_off = 0
+        self.f_on = self.f_off = 0
+        self.steps = 0
+        self._new_set_state()
+
+    def _new_set_state(self):
+        self.rise_cnt = 0
+        self.rise_t = 0
+        self.phase_active = False
+        self.act_t0 = 0
+        self.act_n = 0
+        self.rot = 0
+        self.quiet_cnt = 0
+        self.quiet_t0 = 0
+        self.unload_t0 = 0
+        self.unload_cnt = 0
+        self.in_step = False
+        self.land_t = 0
+        self.heel_down = False
+        self.cand_n = 0
+        self.onset_t = 0
+        self.impact2 = 0
+        self.load_peak = 0
+        self._new_stance()
+
+    def _new_stance(self):
+        self.run_n = 0
+        self.best_run = 0
+        self.hsum = 0
+        self.hn = 0
+        self.qsum = 0
+        self.qn = 0
+        self.med_sum = 0
+        self.lat_sum = 0
+        self.rebounds = 0
+
+    # -- events --------------------------------------------------------
+    def _emit(self, kind, t, a, b, c, d, e, f):
+        if self.n_ev >= EV_SLOTS:
+            return  # cannot happen with the current state machine; never overrun
+        i = self.n_ev * EV_WIDTH
+        ev = self.ev
+        ev[i] = kind
+        ev[i + 1] = t
+        ev[i + 2] = a
+        ev[i + 3] = b
+        ev[i + 4] = c
+        ev[i + 5] = d
+        ev[i + 6] = e
+        ev[i + 7] = f
+        self.n_ev += 1
+
+    # -- per sample ----------------------------------------------------
+    def update(self, t, ax, ay, az, gx, gy, gz, heel, med, lat):
+        """Process one sample (t in ms; mg, mdps, ADC counts). Returns the number of new events."""
+        self.n_ev = 0
+        if self.imu:
+            self._imu_in(t, ax, ay, az, gx, gy, gz)
+        if self.fsr:
+            self._fsr_in(t, heel, med, lat)
+        st = self.state
+        if st == ST_SET:
+            self._in_set(t, med, lat)
+        elif st == ST_READY:
+            self._ready(t)
+        else:
+            self._calibrating(t, ax, ay, az, heel, med + lat)
+        return self.n_ev
+
+    def _imu_in(self, t, ax, ay, az, gx, gy, gz):
+        ax = _clamp(ax, _ACC_MAX_MG)
+        ay = _clamp(ay, _ACC_MAX_MG)
+        az = _clamp(az, _ACC_MAX_MG)
+        k = self.lp_k
+        self.lx += ax - (self.lx >> k)
+        self.ly += ay - (self.ly >> k)
+        self.lz += az - (self.lz >> k)
+        mag2 = ax * ax + ay * ay + az * az
+        self.mag2 = mag2
+        self._ring[self.ring_i] = mag2
+        self.ring_i = (self.ring_i + 1) % _RING
+        # landing impact peaks, with a refractory gap so ringing counts once
+        if mag2 > self.pk_hi2:
+            if not self.pk_above:
+                self.pk_above = True
+                if t - self.pk_last >= self.pk_gap_ms:
+                    self._peak_t[self.pk_i] = t
+                    self.pk_i = (self.pk_i + 1) % _PEAKS
+                self.pk_last = t
+        elif mag2 < self.pk_lo2:
+            self.pk_above = False
+        gx = _clamp(gx // 10, _GYRO_MAX_CDPS)
+        gy = _clamp(gy // 10, _GYRO_MAX_CDPS)
+        gz = _clamp(gz // 10, _GYRO_MAX_CDPS)
+        gxd = gx // 100
+        gyd = gy // 100
+        gzd = gz // 100
+        g2 = gxd * gxd + gyd * gyd + gzd * gzd
+        self.g2 = g2
+        self.moving = g2 >= self.off2
+        if self.moving:
+            self.t_moving = t
+        # stillness from smoothed gyro energy and smoothed |a|: sensor noise must not break a pause
+        self.g2_lp += (g2 - self.g2_lp) >> 3
+        k = self.lp_k
+        x = self.lx >> k
+        y = self.ly >> k
+        z = self.lz >> k
+        m2 = x * x + y * y + z * z
+        self.still = self.g2_lp < self.still2 and self.g_lo2 <= m2 <= self.g_hi2
+        # rotation rate about the learned pitch axis (centi-dps)
+        w = (gx * self.px + gy * self.py + gz * self.pz) >> 10
+        self.w_pitch = w if w >= 0 else -w
+        if self.state == ST_SET:
+            k = self.lp_k
+            pitch = ((self.lx >> k) * self.fx + (self.ly >> k) * self.fy + (self.lz >> k) * self.fz) >> 10
+            self.pitch_mg = pitch
+            if pitch > self.up_mg:
+                s = 0
+            elif pitch < self.down_mg and not self.moving:
+                s = 2
+            else:
+                s = 1
+            if s == 2 and self.s_imu != 2:
+                # the heel stops turning when it hits the floor: date the onset there
+                if t - self.t_moving <= self.p.onset_window_ms:
+                    self.on_imu = self.t_moving + self.dt_ms
+                else:
+                    self.on_imu = t - self.lp_delay_ms
+            self.s_imu = s
+
+    def _fsr_in(self, t, heel, med, lat):
+        fore = med + lat
+        # the lowest reading seen is the unloaded baseline until one is calibrated
+        if heel < self.h_min:
+            self.h_min = heel
+        if fore < self.f_min:
+            self.f_min = fore
+        if med < self.m_min:
+            self.m_min = med
+        if lat < self.l_min:
+            self.l_min = lat
+        self.h_lp += (heel - self.h_lp) >> 2
+        self.f_lp += (fore - self.f_lp) >> 2
+        p = self.p
+        base = p.fsr_heel_base if p.fsr_heel_base else self.h_min
+        rng = (p.fsr_heel_ref if p.fsr_heel_ref else self.h_ref) - base
+        if rng < _FSR_MIN_RANGE:
+            rng = _FSR_MIN_RANGE
+        self.h_base = base
+        self.h_rng = rng
+        self.h_on = base + rng * p.fsr_heel_on_pct // 100
+        self.h_off = base + rng * p.fsr_heel_off_pct // 100
+        if heel <= base + rng * p.fsr_heel_touch_pct // 100:
+            self.h_clear_t = t  # the heel pad was clear of the floor here
+        base = p.fsr_fore_base if p.fsr_fore_base else self.f_min
+        rng = (p.fsr_fore_ref if p.fsr_fore_ref else self.f_ref) - base
+        if rng < _FSR_MIN_RANGE:
+            rng = _FSR_MIN_RANGE
+        self.f_rng = rng
+        self.f_on = base + rng * p.fsr_fore_on_pct // 100
+        self.f_off = base + rng * p.fsr_fore_off_pct // 100
+        self.heel_raw = heel
+        self.fore_raw = fore
+        if self.fore_on:
+            if fore < self.f_off:
+                self.fore_on = False
+        elif fore > self.f_on:
+            self.fore_on = True
+        if heel > self.h_on:
+            s = 2
+        elif heel < self.h_off:
+            s = 0
+        else:
+            s = 1
+        self.s_fsr = s
+
+    # -- calibration and set start ---------------------------------------
+    def _calibrating(self, t, ax, ay, az, heel, fore):
+        if self.imu:
+            steady = self.still
+        else:
+            d = heel - self.h_lp
+            e = fore - self.f_lp
+            lim = (self.h_lp >> 5) + 200
+            steady = -lim < d < lim and -lim < e < lim and heel > 0
+        if not steady:
+            self.cal_n = 0
+            self.cal_x = self.cal_y = self.cal_z = self.cal_h = self.cal_f = 0
+            return
+        self.cal_n += 1
+        if self.imu:
+            self.cal_x += _clamp(ax, _ACC_MAX_MG)
+            self.cal_y += _clamp(ay, _ACC_MAX_MG)
+            self.cal_z += _clamp(az, _ACC_MAX_MG)
+        if self.fsr:
+            self.cal_h += heel >> 4
+            self.cal_f += fore >> 4
+        if self.cal_n < self.calib_n:
+            return
+        n = self.cal_n
+        if self.imu:
+            x = self.cal_x // n
+            y = self.cal_y // n
+            z = self.cal_z // n
+            m = isqrt(x * x + y * y + z * z)
+            self.ux = x * 1024 // m
+            self.uy = y * 1024 // m
+            self.uz = z * 1024 // m
+        if self.fsr:
+            self.h_ref = (self.cal_h // n) << 4
+            self.f_ref = (self.cal_f // n) << 4
+        self.state = ST_READY
+        self._new_set_state()
+        self._emit(EV_CALIBRATED, t, self.ux, self.uy, self.uz, self.h_ref, self.f_ref, 0)
+
+    def _ready(self, t):
+        if self.imu:
+            k = self.lp_k
+            x = self.lx >> k
+            y = self.ly >> k
+            z = self.lz >> k
+            up = (x * self.ux + y * self.uy + z * self.uz) >> 10
+            tilt2 = x * x + y * y + z * z - up * up
+            risen = tilt2 > self.rise2 and not self.moving and up > 0
+        else:
+            risen = self.s_fsr == 0 and self.fore_on
+        if not risen:
+            self.rise_cnt = 0
+            return
+        if self.rise_cnt == 0:
+            self.rise_t = t
+        self.rise_cnt += 1
+        if self.rise_cnt < self.rise_n:
+            return
+        if self.imu:
+            # forward tilt direction: the part of gravity that left the flat "up"
+            vx = x - (up * self.ux >> 10)
+            vy = y - (up * self.uy >> 10)
+            vz = z - (up * self.uz >> 10)
+            m = isqrt(vx * vx + vy * vy + vz * vz)
+            if m == 0:
+                return
+            self.fx = vx * 1024 // m
+            self.fy = vy * 1024 // m
+            self.fz = vz * 1024 // m
+            # pitch axis = forward x up (mediolateral)
+            self.px = (self.fy * self.uz - self.fz * self.uy) >> 10
+            self.py = (self.fz * self.ux - self.fx * self.uz) >> 10
+            self.pz = (self.fx * self.uy - self.fy * self.ux) >> 10
+            self.s_imu = 0
+        t_rise = self.rise_t
+        self.state = ST_SET
+        self._new_set_state()
+        self._emit(EV_SET_START, t_rise, 0, 0, 0, 0, 0, 0)
+
+    # -- walking -------------------------------------------------------
+    def _in_set(self, t, med, lat):
+        if self.imu:
+            self._imu_steps(t)
+        else:
+            self._fsr_steps(t)
+        if self.fsr and self.fore_on:
+            # forefoot share on the big-toe side, scaled down to stay a small int
+            m = med - self.m_min
+            l = lat - self.l_min
+            if m > 0 and self.med_sum < _ROT_CAP:
+                self.med_sum += m >> 4
+            if l > 0 and self.lat_sum < _ROT_CAP:
+                self.lat_sum += l >> 4
+        self._heel(t)
+
+    def _stance_sample(self):
+        if self.heel_down:
+            self.run_n = 0  # a heel on the floor is neither the top of the step nor a pause there
+            return
+        if self.imu:
+            still = self.still
+        else:
+            d = self.fore_raw - self.f_lp
+            lim = self.f_rng * self.p.fsr_pause_pct // 100
+            still = self.fore_on and -lim < d < lim
+        if still:
+            self.run_n += 1
+            if self.run_n > self.best_run:
+                self.best_run = self.run_n
+            if self.imu and self.hn < 100000:
+                self.hsum += self.pitch_mg
+                self.hn += 1
+        else:
+            self.run_n = 0
+        if self.imu and not self.moving and self.qn < 100000:
+            self.qsum += self.pitch_mg
+            self.qn += 1
+
+    def _imu_steps(self, t):
+        if not self.phase_active:
+            if self.g2 >= self.on2:
+                self.phase_active = True
+                self.act_t0 = t
+                self.act_n = 0
+                self.rot = 0
+                self.quiet_cnt = 0
+            else:
+                self._stance_sample()
+                return
+        self.act_n += 1
+        if self.rot < _ROT_CAP:
+            self.rot += self.w_pitch
+        if self.moving:
+            self.quiet_cnt = 0
+            return
+        if self.quiet_cnt == 0:
+            self.quiet_t0 = t
+        self.quiet_cnt += 1
+        if self.quiet_cnt < self.quiet_n_min:
+            return
+        self.phase_active = False
+        if self.act_n - self.quiet_cnt >= self.swing_n and self.rot >= self.swing_rot:
+            self._landing(self.quiet_t0, self.act_t0)
+        else:
+            self.run_n = 0  # an in-stance motion (heel drop, wobble) breaks the pause
+
+    def _fsr_steps(self, t):
+        if self.fore_on:
+            if self.unload_cnt:
+                if self.unload_cnt >= self.swing_n:
+                    self._landing(t, self.unload_t0)
+                elif self.in_step:
+                    self.rebounds += 1  # a brief unload in stance: a bounce
+                self.unload_cnt = 0
+            self._stance_sample()
+        else:
+            if self.unload_cnt == 0:
+                self.unload_t0 = t
+            self.unload_cnt += 1
+            self.run_n = 0
+
+    def _landing(self, t_land, t_liftoff):
+        if self.in_step:
+            self._emit_step(t_liftoff)
+        self.in_step = True
+        self.land_t = t_land
+        self.steps += 1
+        self._new_stance()
+
+    def _emit_step(self, t_end):
+        p = self.p
+        heel_mm = UNKNOWN
+        if self.imu:
+            if self.hn:
+                heel_mm = self.hsum // self.hn * p.foot_mm // 1000
+            elif self.qn:
+                heel_mm = self.qsum // self.qn * p.foot_mm // 1000
+        med_pct = UNKNOWN
+        tot = self.med_sum + self.lat_sum
+        if self.fsr and tot > 0:
+            med_pct = self.med_sum * 100 // tot
+        peaks = 1 + self.rebounds
+        if self.imu:
+            n = 0
+            lo = self.land_t - 100
+            hi = self.land_t + 300
+            for i in range(_PEAKS):
+                pt = self._peak_t[i]
+                if lo <= pt <= hi:
+                    n += 1
+            if n > peaks:
+                peaks = n
+        self._emit(
+            EV_STEP, self.land_t, t_end - self.land_t, heel_mm,
+            self.best_run * 1000 // p.rate_hz, peaks, med_pct, self.steps,
+        )
+
+    def _heel(self, t):
+        s = 0
+        if self.imu:
+            s += self.s_imu
+        if self.fsr:
+            s += self.s_fsr
+        if not self.heel_down:
+            if s < self.down_at:
+                self.cand_n = 0
+                return
+            self.cand_n += 1
+            if self.cand_n < self.confirm_n:
+                return
+            # earliest onset among the sensors that are sure the heel is down
+            onset = t
+            if self.imu and self.s_imu == 2 and self.on_imu < onset:
+                onset = self.on_imu
+            if self.fsr and self.s_fsr == 2:
+                fo = self.h_clear_t + self.dt_ms
+                if fo < onset:
+                    onset = fo
+            self.heel_down = True
+            self.onset_t = onset
+            self.impact2 = 0
+            if self.imu:
+                n = self.ring_n
+                j = self.ring_i
+                for _ in range(n):
+                    j = (j - 1) % _RING
+                    if self._ring[j] > self.impact2:
+                        self.impact2 = self._ring[j]
+            self.load_peak = 0
+            return
+        if self.imu and t - self.onset_t < 150 and self.mag2 > self.impact2:
+            self.impact2 = self.mag2
+        if self.fsr and self.heel_raw > self.load_peak:
+            self.load_peak = self.heel_raw
+        if s <= self.up_at:
+            self.heel_down = False
+            self.cand_n = 0
+            impact = UNKNOWN
+            if self.imu:
+                impact = isqrt(self.impact2) - 1000
+                if impact < 0:
+                    impact = 0
+            load = UNKNOWN
+            if self.fsr:
+                load = (self.load_peak - self.h_base) * 100 // self.h_rng
+                if load < 0:
+                    load = 0
+            self._emit(EV_HEEL, self.onset_t, t - self.onset_t, impact, load, 0, 0, 0)
+        elif t - self.onset_t >= self.p.set_end_ms:
+            self._end_set()
+
+    def _end_set(self):
+        # heels lowered and kept down: the set is over (not a heel-contact fault)
+        if self.in_step:
+            self._emit_step(self.onset_t)
+        self._emit(EV_SET_END, self.onset_t, self.steps, 0, 0, 0, 0, 0)
+        self.state = ST_READY
+        self.steps = 0
+        self._new_set_state()
+
+    def flush(self, t):
+        """End of data mid-set: emit the step still in stance (no set_end). Returns events."""
+        self.n_ev = 0
+        if self.state == ST_SET and self.in_step:
+            self._emit_step(t)
+            self.in_step = False
+        return self.n_ev
+
+    def heel_mm_now(self):
+        """Current heel height in mm (UNKNOWN before the set starts or without an IMU)."""
+        if not self.imu or self.state != ST_SET:
+            return UNKNOWN
+        return self.pitch_mg * self.p.foot_mm // 1000

@@ -1,0 +1,46 @@
+"""Pod entry point. On a board: runs at boot with calfwalk.json. On the unix port:
+micropython main.py [CONFIG.json] [key=value ...]  (e.g. replay=set_left.csv replay_speed=0)."""
+
+import sys
+
+import app
+import config
+
+
+def make_source(cfg):
+    """The sample source named by the board config."""
+    kind = cfg["source"]
+    if kind == "replay":
+        from sources import ReplaySource
+
+        if not cfg.get("replay"):
+            raise ValueError("board source is replay but no replay= file was given")
+        src = ReplaySource(cfg["replay"], cfg.get("replay_speed", 1))
+        # the recording says which foot, sensor and rate it holds
+        cfg["foot"] = src.foot
+        cfg["sensor"] = src.sensor
+        cfg["rate_hz"] = src.rate_hz
+        return src
+    raise ValueError("unknown sample source %r in the board config" % kind)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    path = config.DEFAULT_PATH
+    if argv and "=" not in argv[0]:
+        path = argv[0]
+        argv = argv[1:]
+    try:
+        cfg = config.load(path, argv)
+        source = make_source(cfg)
+        pod = app.App(cfg, source)
+    except (ValueError, OSError) as exc:
+        # say it on the line the host reads, then stop
+        import protocol
+
+        protocol.Encoder(sys.stdout).line(0, protocol.ERR, "config,%s" % str(exc).replace(",", ";"))
+        raise
+    pod.run()
+
+
+main()

@@ -1,0 +1,77 @@
+"""Run the firmware detector over raw recordings and return host-side event dicts."""
+
+from __future__ import annotations
+
+from . import firmware
+
+
+def event_fields() -> dict:
+    """Field names after t_ms per event name, as the firmware defines them."""
+    det = firmware.load("detector")
+    return {det.EVENT_NAMES[k]: v for k, v in det.EVENT_FIELDS.items()}
+
+# fields that may carry the detector's UNKNOWN (-1): None in host dicts
+OPTIONAL_FIELDS = {"heel_mm", "med_pct", "impact_mg", "load_pct"}
+
+
+def event_dict(kind: str, foot: str, t_ms: int, values) -> dict:
+    """Build the host event dict for one detector event (values after t_ms, in order)."""
+    ev = {"type": kind, "foot": foot, "t_ms": int(t_ms)}
+    for name, value in zip(event_fields()[kind], values):
+        value = int(value)
+        ev[name] = None if (name in OPTIONAL_FIELDS and value < 0) else value
+    return ev
+
+
+def make_detector(sensor: str, rate_hz: int, params: dict | None = None):
+    """A firmware Detector for a sensor kind and rate, with optional parameter overrides."""
+    det = firmware.load("detector")
+    p = det.Params(rate_hz=rate_hz)
+    for name, value in (params or {}).items():
+        p.set(name, value)
+    return det.Detector(p, imu="imu" in sensor, fsr="fsr" in sensor)
+
+
+def detect(rec, params: dict | None = None) -> list:
+    """Events for one RawRecording, exactly as the pod would emit them."""
+    det_mod = firmware.load("detector")
+    det = make_detector(rec.sensor, rec.rate_hz, params)
+    cols = rec.columns
+    data = rec.data
+    n = len(data)
+    zeros = [0] * n
+
+    def col(name):
+        return data[:, cols.index(name)].tolist() if name in cols else zeros
+
+    t = col("t_ms")
+    t0 = t[0]
+    series = [col(c) for c in ("ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps", "heel", "fore_med", "fore_lat")]
+    names = det_mod.EVENT_NAMES
+    width = det_mod.EV_WIDTH
+    events = []
+    ev = det.ev
+    update = det.update
+
+    def take(count):
+        for k in range(count):
+            i = k * width
+            kind = names[ev[i]]
+            events.append(event_dict(kind, rec.foot, ev[i + 1] + t0, ev[i + 2:i + width]))
+
+    for row in zip(t, *series):
+        # the detector works on time since the start, as the pod does
+        count = update(row[0] - t0, *row[1:])
+        if count:
+            take(count)
+    take(det.flush(t[-1] - t0))
+    return events
+
+
+def detect_files(recordings, params: dict | None = None) -> list:
+    """Events of one or two feet, merged in time order."""
+    events = []
+    for rec in recordings:
+        events.extend(detect(rec, params))
+    events.sort(key=lambda e: (e["t_ms"], e["foot"]))
+    return events

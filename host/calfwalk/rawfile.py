@@ -1,0 +1,194 @@
+"""Raw recording format v1: one CSV per foot, '#key=value' metadata, integer rows.
+
+This is the contract between the pod (raw streaming), the simulator, the host
+and the tests. See README "Raw recording format".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+IMU_COLUMNS = ("t_ms", "ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps")
+FSR_COLUMNS = ("t_ms", "heel", "fore_med", "fore_lat")
+SENSORS = ("imu", "fsr", "imu+fsr")
+FEET = ("left", "right")
+RATE_RANGE_HZ = (25, 1000)
+INT32 = 2**31
+
+
+class RawFormatError(ValueError):
+    """A raw file that does not follow format v1; the message names file and line."""
+
+    def __init__(self, path, line, problem):
+        self.path, self.line, self.problem = str(path), line, problem
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {problem}")
+
+
+def columns_for(sensor: str) -> tuple:
+    """The CSV header for a sensor kind."""
+    if sensor == "imu":
+        return IMU_COLUMNS
+    if sensor == "fsr":
+        return FSR_COLUMNS
+    if sensor == "imu+fsr":
+        return IMU_COLUMNS + FSR_COLUMNS[1:]
+    raise ValueError(f"sensor must be one of {', '.join(SENSORS)}, not {sensor!r}")
+
+
+@dataclass
+class RawRecording:
+    """One foot's raw samples: `data` is an int64 array, one row per sample."""
+
+    foot: str
+    sensor: str
+    rate_hz: int
+    data: np.ndarray
+    meta: dict = field(default_factory=dict)
+    path: str = ""
+
+    @property
+    def columns(self) -> tuple:
+        return columns_for(self.sensor)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.data[:, self.columns.index(name)]
+
+    @property
+    def has_imu(self) -> bool:
+        return "imu" in self.sensor
+
+    @property
+    def has_fsr(self) -> bool:
+        return "fsr" in self.sensor
+
+    @property
+    def duration_s(self) -> float:
+        if len(self.data) < 2:
+            return 0.0
+        return float(self.data[-1, 0] - self.data[0, 0]) / 1000.0
+
+
+def _parse_meta(path, lineno, text, meta):
+    body = text[1:].strip()
+    if not body:
+        return
+    if "=" not in body:
+        if meta:  # free comment after metadata started: allowed
+            return
+        raise RawFormatError(path, lineno, f"metadata line must be '#key=value', got {text.strip()!r}")
+    key, _, value = body.partition("=")
+    meta[key.strip()] = value.strip()
+
+
+def read_raw(path) -> RawRecording:
+    """Read and validate a raw v1 file; raise RawFormatError naming file, line and problem."""
+    path = os.fspath(path)
+    try:
+        fh = open(path, encoding="utf-8", newline="")
+    except FileNotFoundError:
+        raise RawFormatError(path, 0, "no such file") from None
+    except IsADirectoryError:
+        raise RawFormatError(path, 0, "is a directory, not a raw recording") from None
+    meta: dict = {}
+    header = None
+    rows = []
+    with fh:
+        try:
+            for lineno, text in enumerate(fh, 1):
+                if not text.strip():
+                    continue
+                if text.startswith("#"):
+                    if header is not None:
+                        raise RawFormatError(path, lineno, "metadata line after the header row")
+                    _parse_meta(path, lineno, text, meta)
+                    continue
+                if header is None:
+                    header = _check_meta_and_header(path, lineno, meta, text)
+                    width = len(header)
+                    continue
+                parts = text.rstrip("\r\n").split(",")
+                if len(parts) != width:
+                    raise RawFormatError(path, lineno, f"expected {width} values, got {len(parts)}")
+                try:
+                    row = [int(p) for p in parts]
+                except ValueError:
+                    bad = next(p for p in parts if not _is_int(p))
+                    raise RawFormatError(path, lineno, f"not an integer: {bad.strip()!r}") from None
+                rows.append(row)
+        except UnicodeDecodeError as exc:
+            raise RawFormatError(path, 0, f"not a text file ({exc.reason})") from None
+    if header is None:
+        raise RawFormatError(path, 0, "no header row (empty file or metadata only)")
+    if not rows:
+        raise RawFormatError(path, 0, "no samples after the header row")
+    data = np.asarray(rows, dtype=np.int64)
+    _check_values(path, header, data, meta)
+    return RawRecording(
+        foot=meta["foot"], sensor=meta["sensor"], rate_hz=int(meta["rate_hz"]),
+        data=data, meta=meta, path=path,
+    )
+
+
+def _is_int(text):
+    try:
+        int(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _check_meta_and_header(path, lineno, meta, text):
+    if meta.get("calfwalk_raw") != "1":
+        raise RawFormatError(path, 1, "not a calfwalk raw v1 file (missing '#calfwalk_raw=1')")
+    for key in ("foot", "sensor", "rate_hz"):
+        if key not in meta:
+            raise RawFormatError(path, lineno, f"missing metadata '#{key}=...'")
+    if meta["foot"] not in FEET:
+        raise RawFormatError(path, lineno, f"foot must be left or right, got {meta['foot']!r}")
+    if meta["sensor"] not in SENSORS:
+        raise RawFormatError(path, lineno, f"sensor must be one of {', '.join(SENSORS)}, got {meta['sensor']!r}")
+    try:
+        rate = int(meta["rate_hz"])
+    except ValueError:
+        raise RawFormatError(path, lineno, f"rate_hz must be an integer, got {meta['rate_hz']!r}") from None
+    if not RATE_RANGE_HZ[0] <= rate <= RATE_RANGE_HZ[1]:
+        raise RawFormatError(path, lineno, f"rate_hz {rate} outside {RATE_RANGE_HZ[0]}..{RATE_RANGE_HZ[1]}")
+    header = tuple(c.strip() for c in text.strip().split(","))
+    expected = columns_for(meta["sensor"])
+    if header != expected:
+        raise RawFormatError(path, lineno, f"header for sensor={meta['sensor']} must be {','.join(expected)}, got {text.strip()!r}")
+    return header
+
+
+def _check_values(path, header, data, meta):
+    t = data[:, 0]
+    steps = np.diff(t)
+    if len(steps) and steps.min() <= 0:
+        i = int(np.argmax(steps <= 0))
+        raise RawFormatError(path, 0, f"t_ms must increase: sample {i + 2} has t_ms={t[i + 1]} after {t[i]}")
+    if np.abs(data).max() >= INT32:
+        raise RawFormatError(path, 0, "value out of 32-bit range")
+    for name in ("heel", "fore_med", "fore_lat"):
+        if name in header:
+            col = data[:, header.index(name)]
+            if col.min() < 0 or col.max() > 65535:
+                raise RawFormatError(path, 0, f"{name} counts must be 0..65535")
+
+
+def write_raw(path, foot, sensor, rate_hz, data, extra_meta=None) -> None:
+    """Write a raw v1 file from an integer array whose columns match `sensor`."""
+    cols = columns_for(sensor)
+    data = np.asarray(data)
+    if data.ndim != 2 or data.shape[1] != len(cols):
+        raise ValueError(f"data must have {len(cols)} columns for sensor={sensor}")
+    meta = {"calfwalk_raw": "1", "foot": foot, "sensor": sensor, "rate_hz": str(int(rate_hz))}
+    meta.update({k: str(v) for k, v in (extra_meta or {}).items()})
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        for k, v in meta.items():
+            fh.write(f"#{k}={v}\n")
+        fh.write(",".join(cols) + "\n")
+        np.savetxt(fh, np.asarray(data, dtype=np.int64), fmt="%d", delimiter=",")

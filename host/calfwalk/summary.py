@@ -1,0 +1,324 @@
+"""Summarise a set's events against the exercise guide: numbers and one verdict per rule."""
+
+from __future__ import annotations
+
+import statistics
+
+# Thresholds for the verdicts, in one place. Percentages are of the set's steps.
+LIMITS = {
+    "contacts_warn_per100": 5.0,  # heel contacts per 100 steps: above this, fail
+    "crash_impact_mg": 1000,  # IMU: impact at heel contact that counts as a crash
+    "crash_load_pct": 60,  # FSR: heel load (% of standing load) that counts as a crash
+    "stride_cv_pass": 0.10,
+    "stride_cv_warn": 0.20,
+    "stride_dev_pct": 20.0,  # a stride this far from the median is uneven
+    "long_stride_ms": 200,  # heel contact this soon after landing: the stride was too long
+    "pause_min_ms": 150,
+    "pause_pass_share": 0.80,
+    "pause_warn_share": 0.50,
+    "bounce_pause_ms": 50,
+    "bounce_stance_ms": 400,
+    "bounce_pass_share": 0.05,
+    "bounce_warn_share": 0.15,
+    "lr_steps_diff": 1,
+    "lr_pass_pct": 10.0,
+    "lr_warn_pct": 20.0,
+    "fatigue_pass_pct": 15.0,
+    "fatigue_warn_pct": 30.0,
+    "fatigue_min_steps": 5,
+    "med_pass_pct": 50,
+    "med_warn_pct": 40,
+}
+
+# The guide's own words for each rule.
+CUES = {
+    "heels_high": "Keep the heels high during the walking portion; let the heel hover high instead of drifting down.",
+    "no_heel_crash": "Shift the weight smoothly to the lead leg without letting the heel crash down.",
+    "short_even_steps": "Keep the steps short; long strides usually force the heel to drop. Keep your steps even from start to finish.",
+    "pause_at_top": "A brief pause at the top of each step helps you keep tension and prevents the movement from becoming a bounce.",
+    "no_bounce": "Keep the motion smooth and controlled: pause briefly at the top of each step instead of bouncing.",
+    "even_left_right": "If you let one heel sink more than the other, the weight is too heavy or the steps are too long.",
+    "heel_height_kept": "Keep the calves loaded the whole time; if the heels sink, use a lighter load or shorten the steps.",
+    "big_toe_push": "Push through the big toe and second toe so the arch stays active and the ankle does not cave inward.",
+    "heels_lowered_after_set": "Keep the calves loaded the whole time, then lower the heels only after the set is finished.",
+    "torso_stacked": "Keep your chest stacked over your pelvis and your gaze forward.",
+    "no_dumbbell_swing": "If the dumbbells start swinging, reduce the load before the torso starts helping the movement.",
+    "knees_soft": "A slight knee bend is fine, but locking the knees hard can make the step choppy and uncomfortable.",
+    "smooth_breathing": "Use a smooth breathing rhythm so you do not hold your breath while balancing on the forefoot.",
+    "no_pain": "Stop if the forefoot or Achilles area feels sharp pain rather than normal muscular fatigue.",
+}
+
+TITLES = {
+    "heels_high": "Heels stay high",
+    "no_heel_crash": "No heel crash",
+    "short_even_steps": "Short, even steps",
+    "pause_at_top": "Pause at the top of each step",
+    "no_bounce": "No bounce",
+    "even_left_right": "Even left and right",
+    "heel_height_kept": "Heel height kept to the end",
+    "big_toe_push": "Push through the big toe",
+    "heels_lowered_after_set": "Heels lowered only after the set",
+    "torso_stacked": "Torso stacked over the pelvis",
+    "no_dumbbell_swing": "Dumbbells do not swing",
+    "knees_soft": "Knees soft, not locked",
+    "smooth_breathing": "Smooth breathing",
+    "no_pain": "No sharp pain",
+}
+
+NOT_MEASURABLE = ("torso_stacked", "no_dumbbell_swing", "knees_soft", "smooth_breathing", "no_pain")
+SHOE_CANNOT = "a shoe sensor cannot see this"
+
+
+def _rule(rule_id, status, value=None, evidence=(), detail=""):
+    return {
+        "id": rule_id,
+        "title": TITLES[rule_id],
+        "status": status,
+        "value": value,
+        "evidence": sorted(set(int(n) for n in evidence)),
+        "detail": detail,
+        "cue": CUES[rule_id],
+    }
+
+
+def _grade(value, pass_limit, warn_limit):
+    if value <= pass_limit:
+        return "pass"
+    return "warn" if value <= warn_limit else "fail"
+
+
+def _pct_diff(a, b):
+    mean = (a + b) / 2
+    return 0.0 if mean == 0 else abs(a - b) / mean * 100.0
+
+
+def summarise(events: list, feet: list, sensors: dict, duration_s: float) -> dict:
+    """The set summary (JSON-ready) for events of the given feet.
+
+    `sensors` maps foot -> "imu" | "fsr" | "imu+fsr"; `duration_s` is the recording length.
+    """
+    events = sorted(events, key=lambda e: (e["t_ms"], e["foot"]))
+    steps = [e for e in events if e["type"] == "step"]
+    steps.sort(key=lambda e: (e["t_ms"], e["foot"]))
+    for n, st in enumerate(steps, 1):
+        st["n"] = n
+    contacts = [e for e in events if e["type"] == "heel_contact"]
+    for c in contacts:
+        c["step"] = _step_of(c, steps)
+    by_foot = {f: [s for s in steps if s["foot"] == f] for f in feet}
+    strides = {f: [b["t_ms"] - a["t_ms"] for a, b in zip(s, s[1:])] for f, s in by_foot.items()}
+
+    rel = []
+    for f, iv in strides.items():
+        if iv:
+            mean = statistics.fmean(iv)
+            rel.extend(x / mean for x in iv)
+    step_time_cv = statistics.pstdev(rel) if len(rel) >= 2 else None
+    all_iv = [x for iv in strides.values() for x in iv]
+    cadence = 2 * 60000.0 / statistics.fmean(all_iv) if all_iv else None
+
+    starts = [e["t_ms"] for e in events if e["type"] == "set_start"]
+    ends = [e["t_ms"] for e in events if e["type"] == "set_end"]
+    set_s = (max(ends) - min(starts)) / 1000.0 if starts and ends and max(ends) > min(starts) else None
+    heights = [s["heel_mm"] for s in steps if s.get("heel_mm") is not None]
+
+    rules = [
+        _heels_high(steps, contacts),
+        _no_crash(contacts),
+        _even_steps(steps, by_foot, strides, contacts, step_time_cv),
+        _pause(steps),
+        _bounce(steps),
+        _left_right(feet, by_foot, strides, contacts),
+        _fatigue(steps),
+        _big_toe(steps, sensors),
+        _lowered_after(feet, events),
+    ]
+    rules.extend(_rule(r, "not_measured", detail=SHOE_CANNOT) for r in NOT_MEASURABLE)
+    return {
+        "feet": list(feet),
+        "sensors": dict(sensors),
+        "steps": len(steps),
+        "steps_by_foot": {f: len(s) for f, s in by_foot.items()},
+        "duration_s": round(duration_s, 2),
+        "set_duration_s": None if set_s is None else round(set_s, 2),
+        "cadence_spm": None if cadence is None else round(cadence, 1),
+        "step_time_cv": None if step_time_cv is None else round(step_time_cv, 4),
+        "heel_contacts": len(contacts),
+        "heel_height_mm": {
+            "mean": round(statistics.fmean(heights), 1) if heights else None,
+            "min": min(heights) if heights else None,
+            "max": max(heights) if heights else None,
+        },
+        "events": events,
+        "rules": rules,
+        "one_foot_note": _one_foot_note(feet),
+    }
+
+
+def _one_foot_note(feet):
+    if len(feet) != 1:
+        return None
+    other = "right" if feet[0] == "left" else "left"
+    return (
+        f"One pod on the {feet[0]} foot: steps, heel contacts and heel height are for that foot only; "
+        f"the {other} foot was not seen, so left/right evenness cannot be judged."
+    )
+
+
+def _step_of(contact, steps):
+    """The set step (person order) in whose stance a heel contact began."""
+    best = None
+    for s in steps:
+        if s["foot"] != contact["foot"]:
+            continue
+        if s["t_ms"] <= contact["t_ms"] + 50:
+            best = s
+        else:
+            break
+    if best is None:
+        mine = [s for s in steps if s["foot"] == contact["foot"]]
+        best = mine[0] if mine else None
+    return best["n"] if best else 0
+
+
+def _heels_high(steps, contacts):
+    if not steps:
+        return _rule("heels_high", "not_measured", detail="no steps detected")
+    per100 = len(contacts) * 100.0 / len(steps)
+    status = "pass" if not contacts else ("warn" if per100 <= LIMITS["contacts_warn_per100"] else "fail")
+    return _rule("heels_high", status, len(contacts), [c["step"] for c in contacts],
+                 f"{len(contacts)} heel contact(s) in {len(steps)} steps ({per100:.1f} per 100)")
+
+
+def _is_crash(c):
+    imp = c.get("impact_mg")
+    load = c.get("load_pct")
+    return (imp is not None and imp >= LIMITS["crash_impact_mg"]) or (
+        imp is None and load is not None and load >= LIMITS["crash_load_pct"])
+
+
+def _no_crash(contacts):
+    crashes = [c for c in contacts if _is_crash(c)]
+    worst = max((c.get("impact_mg") or 0 for c in contacts), default=0)
+    return _rule("no_heel_crash", "fail" if crashes else "pass", len(crashes), [c["step"] for c in crashes],
+                 f"{len(crashes)} hard heel landing(s); largest impact {worst} mg")
+
+
+def _even_steps(steps, by_foot, strides, contacts, cv):
+    if cv is None:
+        return _rule("short_even_steps", "not_measured", detail="too few steps per foot to time strides")
+    status = _grade(cv, LIMITS["stride_cv_pass"], LIMITS["stride_cv_warn"])
+    uneven = []
+    for f, iv in strides.items():
+        if not iv:
+            continue
+        med = statistics.median(iv)
+        for st, x in zip(by_foot[f][1:], iv):
+            if abs(x - med) > med * LIMITS["stride_dev_pct"] / 100:
+                uneven.append(st["n"])
+    long_steps = []
+    for c in contacts:
+        for st in by_foot.get(c["foot"], []):
+            if 0 <= c["t_ms"] - st["t_ms"] <= LIMITS["long_stride_ms"]:
+                long_steps.append(st["n"])
+    if long_steps:
+        share = len(long_steps) / max(1, len(steps))
+        status = "fail" if share > LIMITS["bounce_pass_share"] else ("warn" if status == "pass" else status)
+    return _rule("short_even_steps", status, round(cv, 4), uneven + long_steps,
+                 f"stride time CV {cv * 100:.1f}%; {len(long_steps)} landing(s) with the heel dropping (stride too long)")
+
+
+def _pause(steps):
+    if not steps:
+        return _rule("pause_at_top", "not_measured", detail="no steps detected")
+    short = [s for s in steps if s["pause_ms"] < LIMITS["pause_min_ms"]]
+    share = 1 - len(short) / len(steps)
+    status = "pass" if share >= LIMITS["pause_pass_share"] else ("warn" if share >= LIMITS["pause_warn_share"] else "fail")
+    med = statistics.median(s["pause_ms"] for s in steps)
+    return _rule("pause_at_top", status, med, [s["n"] for s in short],
+                 f"median pause {med:.0f} ms; {len(short)} step(s) paused less than {LIMITS['pause_min_ms']} ms")
+
+
+def _bounce(steps):
+    if not steps:
+        return _rule("no_bounce", "not_measured", detail="no steps detected")
+    # a double landing peak alone can be impact ringing; with no pause after it, it is a bounce
+    bounced = [s for s in steps if (s["peaks"] >= 2 and s["pause_ms"] < LIMITS["pause_min_ms"]) or (
+        s["pause_ms"] < LIMITS["bounce_pause_ms"] and s["stance_ms"] < LIMITS["bounce_stance_ms"])]
+    share = len(bounced) / len(steps)
+    status = _grade(share, LIMITS["bounce_pass_share"], LIMITS["bounce_warn_share"])
+    return _rule("no_bounce", status, len(bounced), [s["n"] for s in bounced],
+                 f"{len(bounced)} bouncy landing(s) (double impact peak or no pause)")
+
+
+def _left_right(feet, by_foot, strides, contacts):
+    if len(feet) < 2:
+        return _rule("even_left_right", "not_measured", detail="one pod: the other foot was not seen")
+    left, right = by_foot["left"], by_foot["right"]
+    if not left or not right:
+        return _rule("even_left_right", "not_measured", detail="no steps on one foot")
+    parts = []
+    worst = 0.0
+    diff = abs(len(left) - len(right))
+    status = "pass" if diff <= LIMITS["lr_steps_diff"] else "fail"
+    parts.append(f"steps L{len(left)}/R{len(right)}")
+    if strides["left"] and strides["right"]:
+        d = _pct_diff(statistics.fmean(strides["left"]), statistics.fmean(strides["right"]))
+        worst = max(worst, d)
+        parts.append(f"stride time {d:.1f}% apart")
+    hl = [s["heel_mm"] for s in left if s.get("heel_mm") is not None]
+    hr = [s["heel_mm"] for s in right if s.get("heel_mm") is not None]
+    evidence = []
+    if hl and hr:
+        ml, mr = statistics.fmean(hl), statistics.fmean(hr)
+        d = _pct_diff(ml, mr)
+        worst = max(worst, d)
+        parts.append(f"heel height L{ml:.0f}/R{mr:.0f} mm ({d:.1f}% apart)")
+        low = left if ml < mr else right
+        ref = max(ml, mr)
+        evidence = [s["n"] for s in low if s.get("heel_mm") is not None and s["heel_mm"] < ref * 0.85]
+    cl = sum(1 for c in contacts if c["foot"] == "left")
+    cr = len(contacts) - cl
+    parts.append(f"heel contacts L{cl}/R{cr}")
+    if status == "pass":
+        status = _grade(worst, LIMITS["lr_pass_pct"], LIMITS["lr_warn_pct"])
+        if abs(cl - cr) >= 2 and status == "pass":
+            status = "warn"
+    return _rule("even_left_right", status, round(worst, 1), evidence, "; ".join(parts))
+
+
+def _fatigue(steps):
+    with_h = [s for s in steps if s.get("heel_mm") is not None]
+    if len(with_h) < LIMITS["fatigue_min_steps"]:
+        why = "no heel height without an IMU" if not with_h else "too few steps"
+        return _rule("heel_height_kept", "not_measured", detail=why)
+    k = max(1, len(with_h) // 5)
+    first = statistics.fmean(s["heel_mm"] for s in with_h[:k])
+    last = statistics.fmean(s["heel_mm"] for s in with_h[-k:])
+    drop = 0.0 if first <= 0 else max(0.0, (first - last) / first * 100)
+    status = _grade(drop, LIMITS["fatigue_pass_pct"], LIMITS["fatigue_warn_pct"])
+    sagged = [s["n"] for s in with_h if s["heel_mm"] < first * (1 - LIMITS["fatigue_pass_pct"] / 100)]
+    return _rule("heel_height_kept", status, round(drop, 1), sagged,
+                 f"heel height {first:.0f} mm in the opening steps, {last:.0f} mm at the end ({drop:.0f}% lower)")
+
+
+def _big_toe(steps, sensors):
+    shares = [s["med_pct"] for s in steps if s.get("med_pct") is not None]
+    if not any("fsr" in v for v in sensors.values()) or not shares:
+        return _rule("big_toe_push", "not_measured", detail="needs FSR pads under the forefoot")
+    med = statistics.median(shares)
+    status = "pass" if med >= LIMITS["med_pass_pct"] else ("warn" if med >= LIMITS["med_warn_pct"] else "fail")
+    low = [s["n"] for s in steps if s.get("med_pct") is not None and s["med_pct"] < LIMITS["med_warn_pct"]]
+    return _rule("big_toe_push", status, med, low, f"median {med:.0f}% of the forefoot load on the big-toe side")
+
+
+def _lowered_after(feet, events):
+    ended = {e["foot"] for e in events if e["type"] == "set_end"}
+    started = {e["foot"] for e in events if e["type"] == "set_start"}
+    if not started:
+        return _rule("heels_lowered_after_set", "not_measured", detail="the rise onto the toes was not seen")
+    missing = [f for f in feet if f not in ended]
+    if missing:
+        return _rule("heels_lowered_after_set", "warn", 0, (),
+                     f"no deliberate heel lowering seen at the end ({', '.join(missing)}): the recording may have stopped early")
+    return _rule("heels_lowered_after_set", "pass", 1, (), "heels lowered after the last step")
