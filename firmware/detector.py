@@ -540,12 +540,12 @@ class Detector:
             self.run_n += 1
             if self.run_n > self.best_run:
                 self.best_run = self.run_n
-            if self.imu and self.hn < 100000:
+            if self.imu and self.hn < 30000:
                 self.hsum += self.pitch_mg
                 self.hn += 1
         else:
             self.run_n = 0
-        if self.imu and not self.moving and self.qn < 100000:
+        if self.imu and not self.moving and self.qn < 30000:
             self.qsum += self.pitch_mg
             self.qn += 1
 

@@ -64,6 +64,172 @@ def cmd_simulate(args) -> int:
     return simulate.run(args)
 
 
+def _opener(baud):
+    from .link import open_transport
+
+    return lambda port: open_transport(port, baud)
+
+
+def _resolve_ports(ports):
+    """--port values, or the one connected MicroPython board when none is given."""
+    if ports:
+        if len(ports) > 2:
+            raise CliError("give at most two ports (left and right pod)")
+        return ports
+    from .ports import find_pods
+
+    pods = find_pods()
+    if len(pods) == 1:
+        return [pods[0].device]
+    if not pods:
+        raise CliError("no pod found: plug it in, or give --port (see `calfwalk ports`)")
+    raise CliError("several boards connected: choose with --port " + " or ".join(p.device for p in pods))
+
+
+def _record(args, live):
+    from .link import LinkLost
+    from .recorder import Recorder
+
+    ports = _resolve_ports(args.port)
+    view = None
+    printer = _EventPrinter() if not live else None
+    if live:
+        from .live import LiveView
+
+        view = LiveView()
+    rec = Recorder(ports, args.output, _opener(args.baud), reconnect_s=args.reconnect,
+                   on_line=(view.on_line if view else printer.on_line),
+                   on_note=(view.on_note if view else printer.on_note))
+    try:
+        if view:
+            with view:
+                rec.run(seconds=args.seconds, start=not args.no_start, stop_at_end=not args.keep_going)
+        else:
+            rec.run(seconds=args.seconds, start=not args.no_start, stop_at_end=not args.keep_going)
+    except LinkLost as exc:
+        raise CliError(str(exc)) from None
+    print(f"session saved to {args.output}", file=sys.stderr)
+    return _print_session(args.output, as_json=False)
+
+
+def _print_session(path, as_json):
+    from .present import print_summary, to_json
+    from .session import read_session, summarise_session
+
+    summary = summarise_session(read_session(path))
+    if as_json:
+        print(to_json(summary))
+    else:
+        print_summary(summary)
+        _print_link(summary)
+    return 0
+
+
+def _print_link(summary):
+    for foot, st in summary["link"].items():
+        print(f"link {foot} ({st['port']}): {st['lines']} lines, {st['noise']} noise, {st['corrupt']} corrupt, "
+              f"{st['gaps']} missing, {st['reboots']} reboot(s)")
+    if summary.get("session_damaged_lines"):
+        print(f"session file: {summary['session_damaged_lines']} damaged line(s) skipped")
+
+
+class _EventPrinter:
+    """Plain progress for `record`: one line per event and note."""
+
+    def on_line(self, pod, line, event):
+        if event is None or event["type"] == "calibrated":
+            return
+        extra = ""
+        if event["type"] == "step":
+            extra = f" #{event['step_no']} heel {event['heel_mm']} mm, pause {event['pause_ms']} ms"
+        elif event["type"] == "heel_contact":
+            extra = f" HEEL CONTACT {event['duration_ms']} ms, impact {event['impact_mg']} mg"
+        print(f"  {event['foot']:>5} {event['t_ms'] / 1000:7.2f} s  {event['type']}{extra}", file=sys.stderr)
+
+    def on_note(self, pod, text):
+        print(f"  pod{pod.index} ({pod.port}): {text}", file=sys.stderr)
+
+
+def cmd_record(args) -> int:
+    return _record(args, live=False)
+
+
+def cmd_live(args) -> int:
+    return _record(args, live=True)
+
+
+def cmd_summary(args) -> int:
+    return _print_session(args.session, args.json)
+
+
+def cmd_ports(args) -> int:
+    from .ports import list_ports
+
+    rows = list_ports()
+    if not rows:
+        print("no serial ports found")
+        return 0
+    for p in rows:
+        mark = "pod?" if p.micropython else "    "
+        vidpid = f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None else "-"
+        print(f"{mark} {p.device:<20} {vidpid:<10} {p.description}")
+    return 0
+
+
+def cmd_podsim(args) -> int:
+    import time
+
+    from .podsim import PodProcess
+
+    with PodProcess(args.raw, speed=args.speed) as pod:
+        print(pod.port, flush=True)
+        print(f"firmware running on the MicroPython unix port; open {pod.port} (Ctrl-C to stop)", file=sys.stderr)
+        try:
+            while pod.alive():
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.out, speed=args.speed, steps=args.steps)
+
+
+def _add_record(p):
+    p.add_argument("--port", action="append", metavar="PORT",
+                   help="serial port of a pod (twice for left and right); default: the one connected pod")
+    p.add_argument("-o", "--output", required=True, metavar="SESSION", help="session file to write")
+    p.add_argument("--baud", type=int, default=115200)
+    p.add_argument("--seconds", type=float, help="stop after this long")
+    p.add_argument("--keep-going", action="store_true", help="do not stop when the set ends")
+    p.add_argument("--no-start", action="store_true", help="do not send `start` to the pod")
+    p.add_argument("--reconnect", type=float, default=10.0, metavar="S",
+                   help="wait this long for a lost port to come back (default 10)")
+
+
+def _add_summary(p):
+    p.add_argument("session", metavar="SESSION")
+    p.add_argument("--json", action="store_true")
+
+
+def _add_nothing(p):
+    pass
+
+
+def _add_podsim(p):
+    p.add_argument("raw", metavar="RAW", help="raw v1 file the simulated pod replays")
+    p.add_argument("--speed", type=int, default=1, help="replay speed (1 = real time)")
+
+
+def _add_demo(p):
+    p.add_argument("--out", default="build/demo", help="folder for the demo's files")
+    p.add_argument("--speed", type=int, default=6, help="replay speed of the simulated pods")
+    p.add_argument("--steps", type=int, default=30)
+
+
 def _add_analyze(p):
     p.add_argument("files", nargs="+", metavar="FILE", help="raw v1 recording(s): one per foot")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
@@ -80,6 +246,12 @@ COMMANDS = {
     # name: (help, add_arguments, handler)
     "analyze": ("summarise raw recording(s) against the guide", _add_analyze, cmd_analyze),
     "simulate": ("write a simulated set (raw files + ground truth)", _add_simulate, cmd_simulate),
+    "record": ("record a set from pod(s) to a session file", _add_record, cmd_record),
+    "live": ("record with a live view of the set", _add_record, cmd_live),
+    "summary": ("summarise a recorded session against the guide", _add_summary, cmd_summary),
+    "ports": ("list serial ports, marking likely MicroPython boards", _add_nothing, cmd_ports),
+    "podsim": ("run the firmware on the MicroPython unix port behind a pty", _add_podsim, cmd_podsim),
+    "demo": ("simulate a set, stream it from emulated pods, record and summarise it", _add_demo, cmd_demo),
 }
 
 
@@ -98,10 +270,11 @@ def main(argv=None) -> int:
         argv = sys.argv[1:]
     args = parser.parse_args(argv)
     from .rawfile import RawFormatError
+    from .session import SessionError
 
     try:
         return COMMANDS[args.command][2](args) or 0
-    except (CliError, RawFormatError) as exc:
+    except (CliError, RawFormatError, SessionError, FileNotFoundError) as exc:
         print(f"calfwalk {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -37,16 +37,19 @@ def print_summary(summary: dict, console=None) -> None:
     )
     if summary.get("one_foot_note"):
         console.print(f"[dim]{summary['one_foot_note']}[/dim]")
-    table = Table(title="Against the guide", show_lines=False)
+    table = Table(title="Against the guide")
     table.add_column("rule")
     table.add_column("verdict")
     table.add_column("what the pod saw")
     table.add_column("steps")
-    table.add_column("cue")
     for r in summary["rules"]:
         ev = r["evidence"]
         ev_text = ", ".join(map(str, ev[:12])) + (" …" if len(ev) > 12 else "")
         style = STATUS_STYLE[r["status"]]
-        cue = r["cue"] if r["status"] in ("warn", "fail") else ""
-        table.add_row(r["title"], f"[{style}]{STATUS_TEXT[r['status']]}[/{style}]", r["detail"], ev_text, cue)
+        table.add_row(r["title"], f"[{style}]{STATUS_TEXT[r['status']]}[/{style}]", r["detail"], ev_text)
     console.print(table)
+    cues = [r for r in summary["rules"] if r["status"] in ("warn", "fail")]
+    if cues:
+        console.print("[bold]From the guide:[/bold]")
+        for r in cues:
+            console.print(f"  • {r['title']}: {r['cue']}")

@@ -50,6 +50,7 @@ LONG_IMPACT_MG = 800
 CONTACT_MM = 2.0                # heel "on the floor" below this height
 CRASH_MG = 1000
 HOP_M = 0.01                    # forefoot hop between the two bounce landings
+HOP_MIN_MS, HOP_MAX_MS = 80, 120  # time between the two bounce landing peaks
 BOUNCE_WOBBLE_DEG = 0.2         # gives ~5-10 dps of continuous wobble
 WEIGHT_SHIFT_MS = 400           # load moves to the left foot before the first lift-off
 IMPACT_LEN_MS = 40
@@ -245,9 +246,9 @@ def _heel_height_mm(cfg: SimConfig, step: int, foot: str) -> float:
 def _plan(cfg: SimConfig, touches: dict, longs: list, rng_plan, rng_bounce) -> _Plan:
     n_steps = cfg.steps
     interval_ms = 60000.0 / cfg.cadence_spm
-    # Swing ~min(0.45 s, 0.6 cycle); also < one step interval so it stays a walk
-    # (the other foot is always down when this one is in the air).
-    swing_ms = int(round(min(SWING_MAX_MS, 1.2 * interval_ms, 0.9 * interval_ms)))
+    # Swing ~min(0.45 s, 0.6 cycle), further capped at 0.9 step interval so it
+    # stays a walk: the other foot is always down while this one is in the air.
+    swing_ms = int(round(min(SWING_MAX_MS, 0.6 * 2 * interval_ms, 0.9 * interval_ms)))
     stance_nominal_ms = int(round(2 * interval_ms)) - swing_ms
     free_ms = stance_nominal_ms - PUSH_MS   # landing -> next push-off
     if n_steps > 2 and free_ms < SETTLE_MS + cfg.pause_ms:
@@ -265,7 +266,7 @@ def _plan(cfg: SimConfig, touches: dict, longs: list, rng_plan, rng_bounce) -> _
         "land2_mg": rng_plan.uniform(300.0, 600.0, n_steps),
         "wobble_deg": rng_plan.uniform(0.8, 1.5, n_steps),
         "wobble_hz": rng_plan.uniform(12.0, 18.0, n_steps),
-        "hop_ms": rng_plan.integers(80, 121, n_steps),
+        "hop_ms": rng_plan.integers(HOP_MIN_MS, HOP_MAX_MS + 1, n_steps),
         "sway_hz": rng_plan.uniform([2.0, 4.0], [3.5, 6.0], (n_steps, 2)),
         "sway_phase": rng_plan.uniform(0.0, 2 * np.pi, (n_steps, 2)),
     }
@@ -275,10 +276,10 @@ def _plan(cfg: SimConfig, touches: dict, longs: list, rng_plan, rng_bounce) -> _
     bounce_steps = set(int(n) for n in rng_bounce.choice(candidates, n_bounce, replace=False)) if n_bounce else set()
     # A bounce cuts that stance short: the foot's next lift-off comes earlier, but
     # never before the other foot has landed, and leaving room for the hop + settle.
-    advance_ms = int(min(0.25 * stance_nominal_ms, 0.8 * (interval_ms - swing_ms), free_ms - (120 + SETTLE_MS + 50)))
-    if bounce_steps and free_ms < 120 + SETTLE_MS + 50:
+    bounce_room_ms = HOP_MAX_MS + SETTLE_MS + 50
+    if bounce_steps and free_ms < bounce_room_ms:
         raise ValueError(f"cadence {cfg.cadence_spm:g} spm leaves no room for a bounce landing; lower the cadence")
-    advance_ms = max(0, advance_ms)
+    advance_ms = max(0, int(min(0.25 * stance_nominal_ms, 0.8 * (interval_ms - swing_ms), free_ms - bounce_room_ms)))
 
     lift = np.array([int(round(WALK_START_MS + (n - 1) * interval_ms)) for n in range(1, n_steps + 1)], dtype=np.int64)
     for n in sorted(bounce_steps):

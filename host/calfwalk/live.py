@@ -1,0 +1,94 @@
+"""Live terminal view of a set while it is recorded (rich)."""
+
+from __future__ import annotations
+
+import time
+
+
+class LiveView:
+    """Steps per foot, heel contacts (flashing), cadence, current heel height, elapsed time."""
+
+    FLASH_S = 1.5
+
+    def __init__(self, console=None):
+        from rich.console import Console
+
+        self.console = console or Console()
+        self.t_start = time.monotonic()
+        self.feet = {}
+        self.log = []
+        self.notes = []
+        self._live = None
+
+    def _foot(self, name):
+        return self.feet.setdefault(name, {"steps": 0, "contacts": 0, "heel_mm": None, "lands": [],
+                                           "flash_until": 0.0, "state": "?", "link": "clean"})
+
+    def on_line(self, pod, line, event):
+        foot = self._foot(pod.foot or f"pod{pod.index}")
+        foot["link"] = pod.checker.stats.trouble()
+        if line.kind == "S":
+            kv = line.kv()
+            foot["state"] = kv.get("state", "?")
+            try:
+                h = int(kv.get("heel_mm", "-1"))
+                foot["heel_mm"] = h if h >= 0 else None
+            except ValueError:
+                pass
+        if event is not None:
+            kind = event["type"]
+            if kind == "step":
+                foot["steps"] += 1
+                foot["lands"].append(event["t_ms"])
+                if event.get("heel_mm") is not None:
+                    foot["heel_mm"] = event["heel_mm"]
+            elif kind == "heel_contact":
+                foot["contacts"] += 1
+                foot["flash_until"] = time.monotonic() + self.FLASH_S
+                self.log.append(f"{pod.foot}: HEEL CONTACT at {event['t_ms'] / 1000:.1f} s "
+                                f"({event['duration_ms']} ms)")
+            elif kind in ("set_start", "set_end"):
+                self.log.append(f"{pod.foot}: {kind.replace('_', ' ')} at {event['t_ms'] / 1000:.1f} s")
+        self.refresh()
+
+    def on_note(self, pod, text):
+        self.log.append(f"pod{pod.index}: {text}")
+        self.refresh()
+
+    def render(self):
+        from rich.table import Table
+
+        elapsed = time.monotonic() - self.t_start
+        table = Table(title=f"calfwalk live — {elapsed:5.1f} s")
+        for col in ("foot", "state", "steps", "heel contacts", "heel mm", "cadence /min", "link"):
+            table.add_column(col)
+        now = time.monotonic()
+        for name, f in sorted(self.feet.items()):
+            lands = f["lands"][-6:]
+            cad = "-"
+            if len(lands) >= 2:
+                cad = f"{2 * 60000 * (len(lands) - 1) / (lands[-1] - lands[0]):.0f}"
+            contacts = str(f["contacts"])
+            if now < f["flash_until"]:
+                contacts = f"[bold white on red] {contacts} HEEL! [/]"
+            table.add_row(name, f["state"], str(f["steps"]), contacts,
+                          "-" if f["heel_mm"] is None else str(f["heel_mm"]), cad, f["link"])
+        from rich.console import Group
+        from rich.text import Text
+
+        return Group(table, Text("\n".join(self.log[-6:])))
+
+    def refresh(self):
+        if self._live is not None:
+            self._live.update(self.render())
+
+    def __enter__(self):
+        from rich.live import Live
+
+        self._live = Live(self.render(), console=self.console, refresh_per_second=8, transient=False)
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._live.__exit__(*exc)
+        self._live = None

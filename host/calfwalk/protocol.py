@@ -1,0 +1,158 @@
+"""Serial protocol v1, host side: parse pod lines and check the stream (see PROTOCOL.md)."""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass, field
+
+PREFIX = "$CW1,"
+SEQ_MOD = 65536
+TYPES = ("H", "S", "E", "R", "D", "OK", "ERR")
+
+
+def crc_hex(body: str) -> str:
+    """CRC-32 of the text between '$' and '*', as the pod writes it."""
+    return "%08x" % (binascii.crc32(body.encode("ascii", "replace")) & 0xFFFFFFFF)
+
+
+def encode(seq: int, t_ms: int, kind: str, payload: str = "") -> str:
+    """One protocol line without the newline (for fake pods in tests and tools)."""
+    body = f"CW1,{seq % SEQ_MOD},{t_ms},{kind}" + (f",{payload}" if payload else "")
+    return f"${body}*{crc_hex(body)}"
+
+
+@dataclass
+class Line:
+    """A good protocol line."""
+
+    seq: int
+    t_ms: int
+    kind: str
+    fields: list
+
+    def kv(self) -> dict:
+        """key=value fields as a dict of str (non key=value fields are skipped)."""
+        out = {}
+        for f in self.fields:
+            k, sep, v = f.partition("=")
+            if sep:
+                out[k] = v
+        return out
+
+
+class Corrupt(ValueError):
+    """A line that looks like protocol but fails its checksum or shape."""
+
+
+def parse(text: str):
+    """Parse one received line. Returns (noise_text, Line|None); raises Corrupt.
+
+    noise_text is whatever came before the protocol marker ('' if none); if there
+    is no marker at all the whole text is noise and Line is None.
+    """
+    i = text.rfind(PREFIX)
+    if i < 0:
+        return text, None
+    noise, body = text[:i], text[i + 1:]
+    star = body.rfind("*")
+    if star < 0:
+        raise Corrupt("no checksum")
+    crc = body[star + 1:].strip()
+    body = body[:star]
+    if len(crc) != 8 or crc_hex(body) != crc.lower():
+        raise Corrupt("checksum mismatch")
+    parts = body.split(",")
+    if len(parts) < 4:
+        raise Corrupt("too few fields")
+    try:
+        seq = int(parts[1])
+        t_ms = int(parts[2])
+    except ValueError:
+        raise Corrupt("bad seq or time") from None
+    if parts[3] not in TYPES or not 0 <= seq < SEQ_MOD:
+        raise Corrupt(f"unknown line type {parts[3]!r}")
+    return noise, Line(seq, t_ms, parts[3], parts[4:])
+
+
+@dataclass
+class StreamStats:
+    """What one pod's stream looked like: good lines, and every kind of trouble."""
+
+    lines: int = 0
+    noise: int = 0
+    corrupt: int = 0
+    gaps: int = 0  # lines missing according to seq
+    gap_events: int = 0
+    reboots: int = 0
+    out_of_order: int = 0
+    noise_samples: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["noise_samples"] = list(self.noise_samples[:5])
+        return d
+
+    def trouble(self) -> str:
+        parts = [f"{n} {name}" for name, n in (("noise", self.noise), ("corrupt", self.corrupt),
+                 ("missing", self.gaps), ("reboot", self.reboots)) if n]
+        return ", ".join(parts) if parts else "clean"
+
+
+class StreamChecker:
+    """Feeds lines of one pod; counts noise, corruption, gaps and reboots; returns good lines."""
+
+    def __init__(self):
+        self.stats = StreamStats()
+        self.expected = None
+        self.rebooted = False  # set for the line that starts a new pod session
+
+    def feed(self, text: str):
+        """Return the Line if good, else None. Never raises."""
+        self.rebooted = False
+        st = self.stats
+        try:
+            noise, line = parse(text)
+        except Corrupt:
+            st.corrupt += 1
+            return None
+        if noise.strip():
+            st.noise += 1
+            if len(st.noise_samples) < 20:
+                st.noise_samples.append(noise.strip()[:80])
+        if line is None:
+            return None
+        st.lines += 1
+        if self.expected is not None and line.seq != self.expected:
+            if line.seq == 0 or (line.kind == "H" and line.seq < 4):
+                st.reboots += 1
+                self.rebooted = True
+            else:
+                missing = (line.seq - self.expected) % SEQ_MOD
+                if missing < SEQ_MOD // 2:
+                    st.gaps += missing
+                    st.gap_events += 1
+                else:
+                    st.out_of_order += 1
+        self.expected = (line.seq + 1) % SEQ_MOD
+        return line
+
+
+def event_from_line(line: Line, foot: str):
+    """A host event dict from an E line, or None if it is not a known event."""
+    from .detect import event_fields
+
+    if line.kind != "E" or not line.fields:
+        return None
+    fields = event_fields()
+    name = line.fields[0]
+    if name not in fields:
+        return None
+    kv = line.kv()
+    try:
+        t = int(kv["t"])
+        values = [int(kv[k]) for k in fields[name]]
+    except (KeyError, ValueError):
+        return None
+    from .detect import event_dict
+
+    return event_dict(name, foot, t, values)
