@@ -60,6 +60,7 @@ class App:
         self.last_hb = self.boot
         self.reported_drops = 0
         self.quit = False
+        self.timer = None
         self._cmd = []
         self._cmd_overflow = False
         self._poll = None
@@ -115,6 +116,21 @@ class App:
         self.send(protocol.RAW, ",".join([str(v) for v in cols]))
 
     # -- sampling ------------------------------------------------------
+    def attach_timer(self, timer):
+        """Sample from a periodic timer (machine.Timer on a board) instead of the loop's clock."""
+        self.timer = timer
+        timer.init(freq=self.cfg["rate_hz"], mode=timer.PERIODIC, callback=self.tick)
+
+    def tick(self, _timer=None):
+        """Timer callback: one sample into the ring; a full ring drops it (counted, never blocks)."""
+        if not self.running:
+            return
+        i = self.ring.slot()
+        if i < 0:
+            return
+        self.source.read_into(self.ring.buf, i)
+        self.ring.commit()
+
     def sample_due(self):
         """Move every sample that is due from the source into the ring (unix / replay pacing)."""
         src = self.source
@@ -122,14 +138,9 @@ class App:
         elapsed = ticks_diff(self.clock(), self.t_run)
         moved = 0
         while moved < 64 and src.due(elapsed):
+            if ring.count >= ring.capacity:
+                break  # a replay waits for room; nothing is lost
             i = ring.slot()
-            if i < 0:
-                # a replay waits for room; a live sensor sample is lost (and counted)
-                if getattr(src, "live", False):
-                    src.skip()
-                    continue
-                ring.dropped -= 1
-                break
             src.read_into(ring.buf, i)
             ring.commit()
             moved += 1
@@ -279,7 +290,7 @@ class App:
         """One pass of the loop; returns True if it did any work."""
         busy = False
         if self.running and not self.source.done:
-            if self.sample_due():
+            if self.timer is None and self.sample_due():
                 busy = True
             self.drain()
             if self.source.done:

@@ -12,8 +12,6 @@ _SLOT_COLS = ("ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps", "heel"
 class ReplaySource:
     """Plays a raw v1 CSV file. `speed` 1 = real time, 0 = as fast as the loop runs."""
 
-    live = False  # a replay can wait when the ring is full; nothing is lost
-
     def __init__(self, path, speed=1):
         self.path = path
         self.speed = speed
