@@ -611,7 +611,9 @@ class Detector:
         med_pct = UNKNOWN
         tot = self.med_sum + self.lat_sum
         if self.fsr and tot > 0:
-            med_pct = self.med_sum * 100 // tot
+            # divide first: med_sum * 100 could pass a 32-bit port's small-int range
+            d = tot // 100
+            med_pct = self.med_sum // d if d else self.med_sum * 100 // tot
         peaks = 1 + self.rebounds
         if self.imu:
             n = 0

@@ -44,11 +44,13 @@ class ReplaySource:
         self._next = self._read_row()
 
     def _read_row(self):
-        line = self._f.readline()
-        if not line or not line.strip():
-            self._f.close()
-            return None
-        return [int(v) for v in line.split(",")]
+        while True:
+            line = self._f.readline()
+            if not line:
+                self._f.close()
+                return None
+            if line.strip():  # blank lines are allowed, as in the host's reader
+                return [int(v) for v in line.split(",")]
 
     def due(self, elapsed_ms):
         """True if the next recorded sample is due after elapsed_ms of replay."""

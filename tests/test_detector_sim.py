@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from calfwalk.detect import detect
@@ -83,9 +83,12 @@ def test_clean_heel_high_set_has_no_contacts(tmp_path, sensor, cadence, fatigue)
     touch=st.tuples(st.integers(80, 700), st.sampled_from([0, 400, 1500, 3000])),
 )
 def test_random_sets(tmp_path, steps, cadence, pause, noise, sensor, seed, touch):
-    paths, truth = simulate_set(tmp_path, name=f"h{seed}", steps=steps, cadence_spm=cadence, pause_ms=pause,
-                                noise=noise, sensor=sensor, seed=seed, mount="random",
-                                heel_touches=[(steps // 3, touch[0], touch[1])], long_strides=[2 * steps // 3])
+    try:
+        paths, truth = simulate_set(tmp_path, name=f"h{seed}", steps=steps, cadence_spm=cadence, pause_ms=pause,
+                                    noise=noise, sensor=sensor, seed=seed, mount="random",
+                                    heel_touches=[(steps // 3, touch[0], touch[1])], long_strides=[2 * steps // 3])
+    except ValueError:
+        assume(False)  # the simulator refuses a touch that does not fit in the stance at this cadence
     check_set(paths, truth)
 
 

@@ -194,19 +194,16 @@ def test_bad_values_name_file_and_problem(tmp_path, items, words):
         assert word in msg, f"{word!r} missing from {msg!r}"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: rawfile._check_values reports t_ms errors without a line number (line 0)")
 def test_non_increasing_t_ms_line_number(tmp_path):
     items = lines(rows=["0,1,2,1000,4,5,6", "10,1,2,1000,4,5,6", "", "10,1,2,1000,4,5,6"])
     expect_error(write_lines(tmp_path, items), 9, "t_ms must increase")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: rawfile._check_values reports FSR range errors without a line number (line 0)")
 def test_fsr_out_of_range_line_number(tmp_path):
     items = lines(sensor="#sensor=fsr", header=FSR_HEADER, rows=["0,1,2,3", "10,1,2,3", "20,70000,2,3"])
     expect_error(write_lines(tmp_path, items), 8, "heel", "0..65535")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a value beyond int64 escapes read_raw as OverflowError (CLI traceback)")
 def test_value_beyond_int64_is_a_format_error(tmp_path):
     items = lines(rows=["0,1,2,1000,4,5,6", "10,1,2,99999999999999999999,4,5,6"])
     with pytest.raises(RawFormatError):

@@ -29,6 +29,8 @@ def _parse_params(items):
         if "=" not in item:
             raise CliError(f"--param takes NAME=VALUE, got {item!r}")
         name, _, value = item.partition("=")
+        if name.strip() == "rate_hz":
+            raise CliError("rate_hz comes from the recording's metadata, not --param")
         params[name.strip()] = value.strip()
     return params
 
@@ -280,6 +282,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"calfwalk {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `calfwalk analyze ... | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

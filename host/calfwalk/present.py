@@ -21,7 +21,10 @@ def print_summary(summary: dict, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=120)  # a file or pipe: do not wrap the rule card at 80 columns
     by_foot = ", ".join(f"{f} {n}" for f, n in summary["steps_by_foot"].items())
     hh = summary["heel_height_mm"]
     console.print(f"[bold]Dumbbell Walking Calf Raise[/bold] — {summary['steps']} steps ({by_foot})")

@@ -96,6 +96,7 @@ def read_raw(path) -> RawRecording:
     meta: dict = {}
     header = None
     rows = []
+    linenos = []
     with fh:
         try:
             for lineno, text in enumerate(fh, 1):
@@ -118,7 +119,10 @@ def read_raw(path) -> RawRecording:
                 except ValueError:
                     bad = next(p for p in parts if not _is_int(p))
                     raise RawFormatError(path, lineno, f"not an integer: {bad.strip()!r}") from None
+                if any(v >= INT32 or v < -INT32 for v in row):
+                    raise RawFormatError(path, lineno, "value out of 32-bit range")
                 rows.append(row)
+                linenos.append(lineno)
         except UnicodeDecodeError as exc:
             raise RawFormatError(path, 0, f"not a text file ({exc.reason})") from None
     if header is None:
@@ -126,7 +130,7 @@ def read_raw(path) -> RawRecording:
     if not rows:
         raise RawFormatError(path, 0, "no samples after the header row")
     data = np.asarray(rows, dtype=np.int64)
-    _check_values(path, header, data, meta)
+    _check_values(path, header, data, linenos)
     return RawRecording(
         foot=meta["foot"], sensor=meta["sensor"], rate_hz=int(meta["rate_hz"]),
         data=data, meta=meta, path=path,
@@ -164,19 +168,18 @@ def _check_meta_and_header(path, lineno, meta, text):
     return header
 
 
-def _check_values(path, header, data, meta):
+def _check_values(path, header, data, linenos):
     t = data[:, 0]
     steps = np.diff(t)
     if len(steps) and steps.min() <= 0:
         i = int(np.argmax(steps <= 0))
-        raise RawFormatError(path, 0, f"t_ms must increase: sample {i + 2} has t_ms={t[i + 1]} after {t[i]}")
-    if np.abs(data).max() >= INT32:
-        raise RawFormatError(path, 0, "value out of 32-bit range")
+        raise RawFormatError(path, linenos[i + 1], f"t_ms must increase: t_ms={t[i + 1]} after {t[i]}")
     for name in ("heel", "fore_med", "fore_lat"):
         if name in header:
             col = data[:, header.index(name)]
-            if col.min() < 0 or col.max() > 65535:
-                raise RawFormatError(path, 0, f"{name} counts must be 0..65535")
+            bad = np.flatnonzero((col < 0) | (col > 65535))
+            if len(bad):
+                raise RawFormatError(path, linenos[bad[0]], f"{name} counts must be 0..65535, got {col[bad[0]]}")
 
 
 def write_raw(path, foot, sensor, rate_hz, data, extra_meta=None) -> None:
