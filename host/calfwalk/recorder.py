@@ -95,7 +95,7 @@ class Recorder:
         for pod in self.pods:
             try:
                 pod.transport = pod.opener(pod.port)
-            except LinkLost as exc:
+            except LinkLost:
                 self.writer.close()
                 raise
             self.send(pod, "status")
