@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import binascii
 from dataclasses import dataclass, field
 
-PREFIX = "$CW1,"
-SEQ_MOD = 65536
-TYPES = ("H", "S", "E", "R", "D", "OK", "ERR")
+from . import firmware
 
-
-def crc_hex(body: str) -> str:
-    """CRC-32 of the text between '$' and '*', as the pod writes it."""
-    return "%08x" % (binascii.crc32(body.encode("ascii", "replace")) & 0xFFFFFFFF)
+# the pod's own definitions: one format, one checksum
+_fw = firmware.load("protocol")
+PREFIX = _fw.PREFIX
+SEQ_MOD = _fw.SEQ_MOD
+crc_hex = _fw.crc_hex
+TYPES = (_fw.HELLO, _fw.STATUS, _fw.EVENT, _fw.RAW, _fw.DROP, _fw.OK, _fw.ERR)
 
 
 def encode(seq: int, t_ms: int, kind: str, payload: str = "") -> str:
