@@ -215,6 +215,8 @@ class Detector:
         both = self.imu and self.fsr
         self.down_at = 3 if both else 2
         self.up_at = 1 if both else 0
+        if hasattr(self, "h_min"):  # a parameter changed after start-up
+            self._fsr_levels()
 
     def calibrate(self):
         """Forget gravity and the set; learn again from the next still, flat stand."""
@@ -230,7 +232,7 @@ class Detector:
         self.cal_x = self.cal_y = self.cal_z = 0
         self.cal_h = self.cal_f = 0
         self.h_ref = self.f_ref = 0
-        self.h_min = self.f_min = self.m_min = self.l_min = 1 << 30
+        self.h_min = self.f_min = self.m_min = self.l_min = 1 << 20  # above any ADC count
         self.h_lp = self.f_lp = 0
         self.mag2 = 1000000
         self.g2 = 0
@@ -254,9 +256,8 @@ class Detector:
         self.s_imu = self.s_fsr = 0
         self.on_imu = self.on_fsr = 0
         self.fore_on = False
-        self.h_on = self.h_off = 0
-        self.f_on = self.f_off = 0
         self.steps = 0
+        self._fsr_levels()
         self._new_set_state()
 
     def _new_set_state(self):
@@ -388,34 +389,20 @@ class Detector:
     def _fsr_in(self, t, heel, med, lat):
         fore = med + lat
         # the lowest reading seen is the unloaded baseline until one is calibrated
-        if heel < self.h_min:
-            self.h_min = heel
-        if fore < self.f_min:
-            self.f_min = fore
+        if heel < self.h_min or fore < self.f_min:
+            if heel < self.h_min:
+                self.h_min = heel
+            if fore < self.f_min:
+                self.f_min = fore
+            self._fsr_levels()
         if med < self.m_min:
             self.m_min = med
         if lat < self.l_min:
             self.l_min = lat
         self.h_lp += (heel - self.h_lp) >> 2
         self.f_lp += (fore - self.f_lp) >> 2
-        p = self.p
-        base = p.fsr_heel_base if p.fsr_heel_base else self.h_min
-        rng = (p.fsr_heel_ref if p.fsr_heel_ref else self.h_ref) - base
-        if rng < _FSR_MIN_RANGE:
-            rng = _FSR_MIN_RANGE
-        self.h_base = base
-        self.h_rng = rng
-        self.h_on = base + rng * p.fsr_heel_on_pct // 100
-        self.h_off = base + rng * p.fsr_heel_off_pct // 100
-        if heel <= base + rng * p.fsr_heel_touch_pct // 100:
+        if heel <= self.h_touch:
             self.h_clear_t = t  # the heel pad was clear of the floor here
-        base = p.fsr_fore_base if p.fsr_fore_base else self.f_min
-        rng = (p.fsr_fore_ref if p.fsr_fore_ref else self.f_ref) - base
-        if rng < _FSR_MIN_RANGE:
-            rng = _FSR_MIN_RANGE
-        self.f_rng = rng
-        self.f_on = base + rng * p.fsr_fore_on_pct // 100
-        self.f_off = base + rng * p.fsr_fore_off_pct // 100
         self.heel_raw = heel
         self.fore_raw = fore
         if self.fore_on:
@@ -430,6 +417,26 @@ class Detector:
         else:
             s = 1
         self.s_fsr = s
+
+    def _fsr_levels(self):
+        """Pad thresholds from the baselines and references; only when one of them changes."""
+        p = self.p
+        base = p.fsr_heel_base if p.fsr_heel_base else self.h_min
+        rng = (p.fsr_heel_ref if p.fsr_heel_ref else self.h_ref) - base
+        if rng < _FSR_MIN_RANGE:
+            rng = _FSR_MIN_RANGE
+        self.h_base = base
+        self.h_rng = rng
+        self.h_on = base + rng * p.fsr_heel_on_pct // 100
+        self.h_off = base + rng * p.fsr_heel_off_pct // 100
+        self.h_touch = base + rng * p.fsr_heel_touch_pct // 100
+        base = p.fsr_fore_base if p.fsr_fore_base else self.f_min
+        rng = (p.fsr_fore_ref if p.fsr_fore_ref else self.f_ref) - base
+        if rng < _FSR_MIN_RANGE:
+            rng = _FSR_MIN_RANGE
+        self.f_rng = rng
+        self.f_on = base + rng * p.fsr_fore_on_pct // 100
+        self.f_off = base + rng * p.fsr_fore_off_pct // 100
 
     # -- calibration and set start ---------------------------------------
     def _calibrating(self, t, ax, ay, az, heel, fore):
@@ -466,6 +473,7 @@ class Detector:
         if self.fsr:
             self.h_ref = (self.cal_h // n) << 4
             self.f_ref = (self.cal_f // n) << 4
+            self._fsr_levels()
         self.state = ST_READY
         self._new_set_state()
         self._emit(EV_CALIBRATED, t, self.ux, self.uy, self.uz, self.h_ref, self.f_ref, 0)
