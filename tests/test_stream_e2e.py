@@ -102,3 +102,33 @@ def test_unplugged_port_is_a_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "no such port" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("sensor", ["imu", "fsr", "imu+fsr"])
+def test_raw_streaming_rebuilds_the_recording(tmp_path, sensor, capsys):
+    from calfwalk.cli import main
+
+    paths, _ = simulate_set(tmp_path, steps=10, sensor=sensor, feet="right", seed=21)
+    session = tmp_path / "raw.cwlog"
+    with PodProcess(paths[0], speed=0) as pod:
+        assert main(["record", "--port", pod.port, "-o", str(session), "--raw"]) == 0
+    capsys.readouterr()
+    assert main(["extract-raw", str(session), "-o", str(tmp_path / "back")]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == [str(tmp_path / "back_right.csv")]
+    original, rebuilt = read_raw(paths[0]), read_raw(out[0])
+    assert (rebuilt.foot, rebuilt.sensor, rebuilt.rate_hz) == (original.foot, original.sensor, original.rate_hz)
+    assert rebuilt.data.shape == original.data.shape
+    assert (rebuilt.data == original.data).all()  # every sample, every value
+
+
+def test_extract_raw_without_raw_lines_is_a_clear_error(tmp_path, capsys):
+    from calfwalk.cli import main
+
+    paths, _ = simulate_set(tmp_path, steps=6, feet="left", seed=22)
+    session = tmp_path / "noraw.cwlog"
+    with PodProcess(paths[0], speed=0) as pod:
+        assert main(["record", "--port", pod.port, "-o", str(session)]) == 0
+    capsys.readouterr()
+    assert main(["extract-raw", str(session), "-o", str(tmp_path / "x")]) == 2
+    assert "record with --raw" in capsys.readouterr().err

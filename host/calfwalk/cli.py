@@ -105,9 +105,9 @@ def _record(args, live):
     try:
         if view:
             with view:
-                rec.run(seconds=args.seconds, start=not args.no_start, stop_at_end=not args.keep_going)
+                rec.run(seconds=args.seconds, start=not args.no_start, stop_at_end=not args.keep_going, raw=args.raw)
         else:
-            rec.run(seconds=args.seconds, start=not args.no_start, stop_at_end=not args.keep_going)
+            rec.run(seconds=args.seconds, start=not args.no_start, stop_at_end=not args.keep_going, raw=args.raw)
     except LinkLost as exc:
         raise CliError(str(exc)) from None
     print(f"session saved to {args.output}", file=sys.stderr)
@@ -164,6 +164,14 @@ def cmd_summary(args) -> int:
     return _print_session(args.session, args.json)
 
 
+def cmd_extract_raw(args) -> int:
+    from .session import read_session, write_raw_files
+
+    for path in write_raw_files(read_session(args.session), args.output):
+        print(path)
+    return 0
+
+
 def cmd_ports(args) -> int:
     from .ports import list_ports
 
@@ -208,6 +216,7 @@ def _add_record(p):
     p.add_argument("--seconds", type=float, help="stop after this long")
     p.add_argument("--keep-going", action="store_true", help="do not stop when the set ends")
     p.add_argument("--no-start", action="store_true", help="do not send `start` to the pod")
+    p.add_argument("--raw", action="store_true", help="also record every raw sample (`calfwalk extract-raw` makes raw v1 files)")
     p.add_argument("--reconnect", type=float, default=10.0, metavar="S",
                    help="wait this long for a lost port to come back (default 10)")
 
@@ -215,6 +224,11 @@ def _add_record(p):
 def _add_summary(p):
     p.add_argument("session", metavar="SESSION")
     p.add_argument("--json", action="store_true")
+
+
+def _add_extract_raw(p):
+    p.add_argument("session", metavar="SESSION")
+    p.add_argument("-o", "--output", required=True, metavar="PREFIX", help="writes PREFIX_left.csv / PREFIX_right.csv")
 
 
 def _add_nothing(p):
@@ -251,6 +265,7 @@ COMMANDS = {
     "record": ("record a set from pod(s) to a session file", _add_record, cmd_record),
     "live": ("record with a live view of the set", _add_record, cmd_live),
     "summary": ("summarise a recorded session against the guide", _add_summary, cmd_summary),
+    "extract-raw": ("rebuild raw v1 files from a session recorded with --raw", _add_extract_raw, cmd_extract_raw),
     "ports": ("list serial ports, marking likely MicroPython boards", _add_nothing, cmd_ports),
     "podsim": ("run the firmware on the MicroPython unix port behind a pty", _add_podsim, cmd_podsim),
     "demo": ("simulate a set, stream it from emulated pods, record and summarise it", _add_demo, cmd_demo),

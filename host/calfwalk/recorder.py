@@ -89,7 +89,7 @@ class Recorder:
                 pod.done = True
         self.on_line(pod, line, event)
 
-    def run(self, seconds=None, start=True, stop_at_end=True, grace_s=0.5) -> dict:
+    def run(self, seconds=None, start=True, stop_at_end=True, grace_s=0.5, raw=False) -> dict:
         """Record until done; returns per-pod stream stats."""
         t_start = time.monotonic()
         for pod in self.pods:
@@ -99,6 +99,8 @@ class Recorder:
                 self.writer.close()
                 raise
             self.send(pod, "status")
+            if raw:
+                self.send(pod, "raw on")
             if start:
                 self.send(pod, "start")
         done_at = None

@@ -60,12 +60,12 @@ class PodStream:
     foot: str | None = None
     sensor: str | None = None
     board: str | None = None
+    rate_hz: int | None = None
     events: list = field(default_factory=list)
     raw_rows: list = field(default_factory=list)
     segments: int = 1  # pod boots seen (1 + reboots)
     t0: int | None = None
     ts: int | None = None
-    replies: list = field(default_factory=list)
     checker: StreamChecker = field(default_factory=StreamChecker)
 
 
@@ -129,6 +129,8 @@ def read_session(path) -> Session:
                 pod.foot = kv.get("foot", pod.foot)
                 pod.sensor = kv.get("sensor", pod.sensor)
                 pod.board = kv.get("board", pod.board)
+                if kv.get("rate_hz", "").isdigit():
+                    pod.rate_hz = int(kv["rate_hz"])
             if line.kind == "S" and "ts" in kv and kv.get("samples", "0") != "0":
                 try:
                     t0, ts = int(kv["t0"]), int(kv["ts"])
@@ -152,8 +154,6 @@ def read_session(path) -> Session:
                     pod.raw_rows.append([int(v) for v in line.fields])
                 except ValueError:
                     pod.checker.stats.corrupt += 1
-            elif line.kind in ("OK", "ERR"):
-                pod.replies.append((line.kind, line.fields))
     if not pods:
         raise SessionError(f"{path}: no pod in this session")
     return Session(path, meta, pods, notes, damaged, last_ms)
@@ -186,3 +186,28 @@ def summarise_session(session: Session) -> dict:
     }
     out["session_damaged_lines"] = session.damaged_lines
     return out
+
+
+def write_raw_files(session: Session, prefix) -> list:
+    """Raw v1 files (PREFIX_<foot>.csv) rebuilt from the R lines of pods recorded with `raw on`."""
+    from .rawfile import columns_for, write_raw
+
+    paths = []
+    for pod in session.pods.values():
+        if not pod.raw_rows:
+            continue
+        if pod.foot is None or pod.sensor is None or pod.rate_hz is None:
+            raise SessionError(f"{session.path}: pod{pod.index} sent raw samples but never said its foot, sensor and rate")
+        width = len(columns_for(pod.sensor))
+        rows, last = [], None
+        for row in pod.raw_rows:
+            # keep one clean timeline: a rebooted pod's clock restarts, a bad row has the wrong width
+            if len(row) == width and (last is None or row[0] > last):
+                rows.append(row)
+                last = row[0]
+        path = f"{prefix}_{pod.foot}.csv"
+        write_raw(path, pod.foot, pod.sensor, pod.rate_hz, rows, {"board": pod.board or "unknown", "source": "session"})
+        paths.append(path)
+    if not paths:
+        raise SessionError(f"{session.path}: no raw samples in this session (record with --raw)")
+    return paths
