@@ -15,6 +15,15 @@ try:
 except ImportError:  # pragma: no cover - every supported port has select
     select = None
 
+try:
+    from micropython import heap_lock, heap_unlock
+except ImportError:  # CPython
+
+    def heap_lock():
+        pass
+
+    heap_unlock = heap_lock
+
 import detector as det_mod
 import protocol
 from ring import SampleRing
@@ -23,6 +32,12 @@ VERSION = "0.1.0"
 _MAX_CMD = 80
 COMMANDS = "start stop calibrate status raw set get help"
 _STATE_NAMES = ("cal", "ready", "set")
+# per event kind: ("step,t=%d,stance_ms=%d,...", number of fields after t), built once
+_EVENT_FMT = {}
+for _kind in det_mod.EVENT_NAMES:
+    _names = det_mod.EVENT_FIELDS[_kind]
+    _EVENT_FMT[_kind] = (det_mod.EVENT_NAMES[_kind] + ",t=%d" + "".join([",%s=%%d" % f for f in _names]), len(_names))
+del _kind, _names
 
 
 def ticks_ms():
@@ -92,17 +107,13 @@ class App:
 
     def _events(self, n):
         ev = self.det.ev
-        names = det_mod.EVENT_NAMES
-        fields = det_mod.EVENT_FIELDS
+        fmt = _EVENT_FMT
+        t0 = self.t0
         for k in range(n):
             i = k * det_mod.EV_WIDTH
-            kind = ev[i]
-            parts = ["%s,t=%d" % (names[kind], ev[i + 1] + self.t0)]
-            j = i + 2
-            for name in fields[kind]:
-                parts.append("%s=%d" % (name, ev[j]))
-                j += 1
-            self.send(protocol.EVENT, ",".join(parts))
+            ev[i + 1] += t0  # event time on the samples' clock
+            f = fmt[ev[i]]
+            self.send(protocol.EVENT, f[0] % tuple(ev[i + 1:i + 2 + f[1]]))
 
     def _raw_line(self, buf, i):
         # the raw v1 columns of this sensor kind, so a recording can be rebuilt from the stream
@@ -123,13 +134,18 @@ class App:
 
     def tick(self, _timer=None):
         """Timer callback: one sample into the ring; a full ring drops it (counted, never blocks)."""
-        if not self.running:
+        if not self.running or self.source.done:
             return
         i = self.ring.slot()
         if i < 0:
             return
-        self.source.read_into(self.ring.buf, i)
-        self.ring.commit()
+        heap_lock()  # a timer callback must not allocate; this also proves it does not
+        try:
+            self.source.read_into(self.ring.buf, i)
+        finally:
+            heap_unlock()
+        if not self.source.done:  # a finished replay has nothing more to give
+            self.ring.commit()
 
     def sample_due(self):
         """Move every sample that is due from the source into the ring (unix / replay pacing)."""
@@ -158,8 +174,14 @@ class App:
             t = buf[i]
             if self.t0 is None:
                 self.t0 = t
-            n = det.update(t - self.t0, buf[i + 1], buf[i + 2], buf[i + 3], buf[i + 4], buf[i + 5],
-                           buf[i + 6], buf[i + 7], buf[i + 8], buf[i + 9])
+            # Heap locked: the detector allocates nothing, and MicroPython then puts call
+            # frames on the C stack instead of the heap, so no sample pays for gc_alloc.
+            heap_lock()
+            try:
+                n = det.update(t - self.t0, buf[i + 1], buf[i + 2], buf[i + 3], buf[i + 4], buf[i + 5],
+                               buf[i + 6], buf[i + 7], buf[i + 8], buf[i + 9])
+            finally:
+                heap_unlock()
             if self.raw:
                 self._raw_line(buf, i)
             ring.pop()

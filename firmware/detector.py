@@ -317,7 +317,13 @@ class Detector:
             self._fsr_in(t, heel, med, lat)
         st = self.state
         if st == ST_SET:
-            self._in_set(t, med, lat)
+            if self.imu:
+                self._imu_steps(t)
+            else:
+                self._fsr_steps(t)
+            if self.fsr and self.fore_on:
+                self._push_share(med, lat)
+            self._heel(t)
         elif st == ST_READY:
             self._ready(t)
         else:
@@ -325,17 +331,34 @@ class Detector:
         return self.n_ev
 
     def _imu_in(self, t, ax, ay, az, gx, gy, gz):
-        ax = _clamp(ax, _ACC_MAX_MG)
-        ay = _clamp(ay, _ACC_MAX_MG)
-        az = _clamp(az, _ACC_MAX_MG)
+        # the hot path: locals instead of repeated attribute look-ups, clamps inline
+        if ax > _ACC_MAX_MG:
+            ax = _ACC_MAX_MG
+        elif ax < -_ACC_MAX_MG:
+            ax = -_ACC_MAX_MG
+        if ay > _ACC_MAX_MG:
+            ay = _ACC_MAX_MG
+        elif ay < -_ACC_MAX_MG:
+            ay = -_ACC_MAX_MG
+        if az > _ACC_MAX_MG:
+            az = _ACC_MAX_MG
+        elif az < -_ACC_MAX_MG:
+            az = -_ACC_MAX_MG
         k = self.lp_k
-        self.lx += ax - (self.lx >> k)
-        self.ly += ay - (self.ly >> k)
-        self.lz += az - (self.lz >> k)
+        lx = self.lx + ax - (self.lx >> k)
+        ly = self.ly + ay - (self.ly >> k)
+        lz = self.lz + az - (self.lz >> k)
+        self.lx = lx
+        self.ly = ly
+        self.lz = lz
+        x = lx >> k
+        y = ly >> k
+        z = lz >> k
         mag2 = ax * ax + ay * ay + az * az
         self.mag2 = mag2
-        self._ring[self.ring_i] = mag2
-        self.ring_i = (self.ring_i + 1) % _RING
+        i = self.ring_i
+        self._ring[i] = mag2
+        self.ring_i = (i + 1) & (_RING - 1)
         # landing impact peaks, with a refractory gap so ringing counts once
         if mag2 > self.pk_hi2:
             if not self.pk_above:
@@ -346,45 +369,58 @@ class Detector:
                 self.pk_last = t
         elif mag2 < self.pk_lo2:
             self.pk_above = False
-        gx = _clamp(gx // 10, _GYRO_MAX_CDPS)
-        gy = _clamp(gy // 10, _GYRO_MAX_CDPS)
-        gz = _clamp(gz // 10, _GYRO_MAX_CDPS)
+        gx //= 10
+        gy //= 10
+        gz //= 10
+        if gx > _GYRO_MAX_CDPS:
+            gx = _GYRO_MAX_CDPS
+        elif gx < -_GYRO_MAX_CDPS:
+            gx = -_GYRO_MAX_CDPS
+        if gy > _GYRO_MAX_CDPS:
+            gy = _GYRO_MAX_CDPS
+        elif gy < -_GYRO_MAX_CDPS:
+            gy = -_GYRO_MAX_CDPS
+        if gz > _GYRO_MAX_CDPS:
+            gz = _GYRO_MAX_CDPS
+        elif gz < -_GYRO_MAX_CDPS:
+            gz = -_GYRO_MAX_CDPS
         gxd = gx // 100
         gyd = gy // 100
         gzd = gz // 100
         g2 = gxd * gxd + gyd * gyd + gzd * gzd
         self.g2 = g2
-        self.moving = g2 >= self.off2
-        if self.moving:
+        moving = g2 >= self.off2
+        self.moving = moving
+        if moving:
             self.t_moving = t
         # stillness from smoothed gyro energy and smoothed |a|: sensor noise must not break a pause
-        self.g2_lp += (g2 - self.g2_lp) >> 3
-        k = self.lp_k
-        x = self.lx >> k
-        y = self.ly >> k
-        z = self.lz >> k
-        m2 = x * x + y * y + z * z
-        self.still = self.g2_lp < self.still2 and self.g_lo2 <= m2 <= self.g_hi2
+        g2_lp = self.g2_lp + ((g2 - self.g2_lp) >> 3)
+        self.g2_lp = g2_lp
+        if g2_lp < self.still2:
+            m2 = x * x + y * y + z * z
+            self.still = self.g_lo2 <= m2 <= self.g_hi2
+        else:
+            self.still = False
+        if self.state != ST_SET:
+            return
         # rotation rate about the learned pitch axis (centi-dps)
         w = (gx * self.px + gy * self.py + gz * self.pz) >> 10
         self.w_pitch = w if w >= 0 else -w
-        if self.state == ST_SET:
-            k = self.lp_k
-            pitch = ((self.lx >> k) * self.fx + (self.ly >> k) * self.fy + (self.lz >> k) * self.fz) >> 10
-            self.pitch_mg = pitch
-            if pitch > self.up_mg:
-                s = 0
-            elif pitch < self.down_mg and not self.moving:
-                s = 2
+        pitch = (x * self.fx + y * self.fy + z * self.fz) >> 10
+        self.pitch_mg = pitch
+        if pitch > self.up_mg:
+            s = 0
+        elif pitch < self.down_mg and not moving:
+            s = 2
+        else:
+            s = 1
+        if s == 2 and self.s_imu != 2:
+            # the heel stops turning when it hits the floor: date the onset there
+            if t - self.t_moving <= self.p.onset_window_ms:
+                self.on_imu = self.t_moving + self.dt_ms
             else:
-                s = 1
-            if s == 2 and self.s_imu != 2:
-                # the heel stops turning when it hits the floor: date the onset there
-                if t - self.t_moving <= self.p.onset_window_ms:
-                    self.on_imu = self.t_moving + self.dt_ms
-                else:
-                    self.on_imu = t - self.lp_delay_ms
-            self.s_imu = s
+                self.on_imu = t - self.lp_delay_ms
+        self.s_imu = s
 
     def _fsr_in(self, t, heel, med, lat):
         fore = med + lat
@@ -518,44 +554,29 @@ class Detector:
         self._new_set_state()
         self._emit(EV_SET_START, t_rise, 0, 0, 0, 0, 0, 0)
 
-    # -- walking -------------------------------------------------------
-    def _in_set(self, t, med, lat):
-        if self.imu:
-            self._imu_steps(t)
-        else:
-            self._fsr_steps(t)
-        if self.fsr and self.fore_on:
-            # forefoot share on the big-toe side, scaled down to stay a small int
-            m = med - self.m_min
-            l = lat - self.l_min
-            if m > 0 and self.med_sum < _ROT_CAP:
-                self.med_sum += m >> 4
-            if l > 0 and self.lat_sum < _ROT_CAP:
-                self.lat_sum += l >> 4
-        self._heel(t)
+    # -- walking (per sample: keep it lean) ------------------------------
+    def _push_share(self, med, lat):
+        # forefoot share on the big-toe side, scaled down to stay a small int
+        m = med - self.m_min
+        l = lat - self.l_min
+        if m > 0 and self.med_sum < _ROT_CAP:
+            self.med_sum += m >> 4
+        if l > 0 and self.lat_sum < _ROT_CAP:
+            self.lat_sum += l >> 4
 
-    def _stance_sample(self):
+    def _fsr_stance(self):
+        """One stance sample without an IMU: a steady forefoot load is the pause."""
         if self.heel_down:
             self.run_n = 0  # a heel on the floor is neither the top of the step nor a pause there
             return
-        if self.imu:
-            still = self.still
-        else:
-            d = self.fore_raw - self.f_lp
-            lim = self.f_rng * self.p.fsr_pause_pct // 100
-            still = self.fore_on and -lim < d < lim
-        if still:
+        d = self.fore_raw - self.f_lp
+        lim = self.f_rng * self.p.fsr_pause_pct // 100
+        if self.fore_on and -lim < d < lim:
             self.run_n += 1
             if self.run_n > self.best_run:
                 self.best_run = self.run_n
-            if self.imu and self.hn < 30000:
-                self.hsum += self.pitch_mg
-                self.hn += 1
         else:
             self.run_n = 0
-        if self.imu and not self.moving and self.qn < 30000:
-            self.qsum += self.pitch_mg
-            self.qn += 1
 
     def _imu_steps(self, t):
         if not self.phase_active:
@@ -566,7 +587,23 @@ class Detector:
                 self.rot = 0
                 self.quiet_cnt = 0
             else:
-                self._stance_sample()
+                # a stance sample: pause length and heel height at the top of the step
+                if self.heel_down:
+                    self.run_n = 0  # a heel on the floor is neither the top of the step nor a pause there
+                    return
+                if self.still:
+                    run = self.run_n + 1
+                    self.run_n = run
+                    if run > self.best_run:
+                        self.best_run = run
+                    if self.hn < 30000:
+                        self.hsum += self.pitch_mg
+                        self.hn += 1
+                else:
+                    self.run_n = 0
+                if not self.moving and self.qn < 30000:
+                    self.qsum += self.pitch_mg
+                    self.qn += 1
                 return
         self.act_n += 1
         if self.rot < _ROT_CAP:
@@ -593,7 +630,7 @@ class Detector:
                 elif self.in_step:
                     self.rebounds += 1  # a brief unload in stance: a bounce
                 self.unload_cnt = 0
-            self._stance_sample()
+            self._fsr_stance()
         else:
             if self.unload_cnt == 0:
                 self.unload_t0 = t

@@ -21,7 +21,11 @@ SEQ_MOD = 65536
 
 def crc_hex(text):
     """CRC-32 of the text between '$' and '*', as 8 lower-case hex digits."""
-    return "%08x" % (binascii.crc32(text.encode()) & 0xFFFFFFFF)
+    try:
+        crc = binascii.crc32(text)  # MicroPython takes a str as it is: no bytes copy
+    except TypeError:  # CPython wants bytes
+        crc = binascii.crc32(text.encode())
+    return "%08x" % (crc & 0xFFFFFFFF)
 
 
 class Encoder:
@@ -33,10 +37,11 @@ class Encoder:
         self.lines = 0
 
     def line(self, t_ms, kind, payload):
-        body = "%s%d,%d,%s" % (PREFIX, self.seq, t_ms, kind)
+        # few temporary objects: this runs on the pod for every event
         if payload:
-            body = body + "," + payload
-        body = body[1:]
-        self.out.write("$" + body + "*" + crc_hex(body) + "\n")
+            body = "CW1,%d,%d,%s,%s" % (self.seq, t_ms, kind, payload)
+        else:
+            body = "CW1,%d,%d,%s" % (self.seq, t_ms, kind)
+        self.out.write("$%s*%s\n" % (body, crc_hex(body)))
         self.seq = (self.seq + 1) % SEQ_MOD
         self.lines += 1
