@@ -57,12 +57,13 @@ class App:
         self.out = out or sys.stdout
         self.inp = inp or sys.stdin
         self.clock = clock or ticks_ms
+        # the largest buffer first, while the heap is still in one piece
+        self.ring = SampleRing(cfg.get("ring", 64))
         self.params = det_mod.Params(rate_hz=cfg["rate_hz"])
         for k in cfg.get("params", {}):
             self.params.set(k, cfg["params"][k])
         sensor = cfg["sensor"]
         self.det = det_mod.Detector(self.params, imu="imu" in sensor, fsr="fsr" in sensor)
-        self.ring = SampleRing(cfg.get("ring", 64))
         self.enc = protocol.Encoder(self.out)
         self.running = bool(cfg.get("autostart", True))
         self.raw = False
@@ -205,12 +206,11 @@ class App:
             if not ready:
                 return
             flags = ready[0][1]
-            if flags & (select.POLLHUP | select.POLLERR) and not flags & select.POLLIN:
-                self.quit = True  # the host side of the link is gone (unix port)
-                return
-            ch = self.inp.read(1)
+            ch = self.inp.read(1) if flags & select.POLLIN else ""
             if not ch:
-                self.quit = True
+                # no host on the other end (unix port: /dev/null or a closed pty): keep
+                # sampling and sending, just stop listening
+                self._poll = None
                 return
             if ch in "\r\n":
                 if self._cmd_overflow:

@@ -1,6 +1,7 @@
 """Pod entry point. On a board: runs at boot with calfwalk.json. On the unix port:
 micropython main.py [CONFIG.json] [key=value ...]  (e.g. replay=set_left.csv replay_speed=0)."""
 
+import gc
 import sys
 
 import app
@@ -33,7 +34,9 @@ def main(argv=None):
     try:
         cfg = config.load(path, argv)
         source = make_source(cfg)
+        gc.collect()  # start the long-lived objects on a clean heap: fewer holes later
         pod = app.App(cfg, source)
+        gc.collect()
     except (ValueError, OSError) as exc:
         # say it on the line the host reads, then stop
         import protocol

@@ -6,12 +6,20 @@ from array import array
 WIDTH = 10
 
 
+def zeros(n):
+    """An array of n 32-bit zeros, without a temporary list of n items on MicroPython."""
+    try:
+        return array("i", bytes(4 * n))  # MicroPython copies the zeroed bytes as they are
+    except TypeError:  # CPython
+        return array("i", [0] * n)
+
+
 class SampleRing:
     """Fixed-size FIFO of integer sample rows; counts rows dropped when full."""
 
     def __init__(self, capacity):
         self.capacity = capacity
-        self.buf = array("i", [0] * (capacity * WIDTH))
+        self.buf = zeros(capacity * WIDTH)
         self.head = 0  # next slot to write
         self.tail = 0  # next slot to read
         self.count = 0

@@ -44,6 +44,8 @@ def test_garbage_corruption_gaps_and_reboot(tmp_path, micropython):
     paths2, _ = simulate_set(tmp_path, name="after", steps=12, feet="left", seed=12)
     second = capture(micropython, paths2[0])  # the pod after a reboot: seq restarts at 0
     assert first[0].startswith("$CW1,0,") and second[0].startswith("$CW1,0,")
+    # the pod streamed the whole set (its input is /dev/null: it must keep going)
+    assert sum(",E,step," in t for t in first) == 15 and ",E,set_end," in "".join(first)
     rng = random.Random(1)
 
     out = []  # chunks of bytes for the wire
@@ -56,8 +58,8 @@ def test_garbage_corruption_gaps_and_reboot(tmp_path, micropython):
         roll = rng.random()
         data = text.encode()
         if i > 2 and roll < 0.04:
-            # flip one bit inside the line
-            j = rng.randrange(1, len(data) - 1)
+            # flip one bit after the line's marker (a flip inside "$CW1," makes the line noise instead)
+            j = rng.randrange(5, len(data))
             data = data[:j] + bytes([data[j] ^ (1 << rng.randrange(7))]) + data[j + 1:]
             if data.decode("ascii", "replace") != text:
                 lost.add(i)

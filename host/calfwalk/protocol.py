@@ -58,7 +58,7 @@ def parse(text: str):
         raise Corrupt("no checksum")
     crc = body[star + 1:].strip()
     body = body[:star]
-    if len(crc) != 8 or crc_hex(body) != crc.lower():
+    if crc != crc_hex(body):
         raise Corrupt("checksum mismatch")
     parts = body.split(",")
     if len(parts) < 4:
@@ -80,7 +80,7 @@ class StreamStats:
     lines: int = 0
     noise: int = 0
     corrupt: int = 0
-    gaps: int = 0  # lines missing according to seq
+    gaps: int = 0  # lines missing according to seq (corrupt lines are counted as corrupt only)
     gap_events: int = 0
     reboots: int = 0
     out_of_order: int = 0
@@ -103,6 +103,7 @@ class StreamChecker:
     def __init__(self):
         self.stats = StreamStats()
         self.expected = None
+        self.corrupt_since_good = 0
         self.rebooted = False  # set for the line that starts a new pod session
 
     def feed(self, text: str):
@@ -113,6 +114,7 @@ class StreamChecker:
             noise, line = parse(text)
         except Corrupt:
             st.corrupt += 1
+            self.corrupt_since_good += 1  # its seq will look missing: not counted twice
             return None
         if noise.strip():
             st.noise += 1
@@ -128,10 +130,13 @@ class StreamChecker:
             else:
                 missing = (line.seq - self.expected) % SEQ_MOD
                 if missing < SEQ_MOD // 2:
-                    st.gaps += missing
-                    st.gap_events += 1
+                    missing -= min(missing, self.corrupt_since_good)
+                    if missing:
+                        st.gaps += missing
+                        st.gap_events += 1
                 else:
                     st.out_of_order += 1
+        self.corrupt_since_good = 0
         self.expected = (line.seq + 1) % SEQ_MOD
         return line
 
