@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt host/pyproject.toml | cksum | cut -d' ' -f1)
 OUT    ?= build
 
-.PHONY: install test demo mpy clean
+.PHONY: install test demo bench mpy clean
 
 install: $(STAMP)
 
@@ -20,6 +20,10 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/calfwalk demo --out $(OUT)/demo
+
+# the pod's budget under the MicroPython unix port: prints figures, writes build/bench.json
+bench: $(STAMP)
+	$(BIN)/python bench/run_bench.py --out $(OUT)
 
 # compile every firmware file to .mpy (what a board gets)
 mpy: $(STAMP)

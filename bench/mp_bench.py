@@ -5,6 +5,8 @@
 #   cost [N]             detector cost per sample in reference-loop iterations, timed (noisy)
 #   count base|det|ref N R   the same work for an instruction counter (valgrind): preload N
 #                        samples, then nothing / the detector over them / R reference iterations
+#   peak                 the whole app over the file (replay source, detector, protocol):
+#                        live heap after each garbage collection, highest seen
 #   drops SPEEDUP GC_EVERY SLOW_MS [RING]
 #                        timer-driven app over the whole file on a compressed virtual clock,
 #                        with forced GCs and slow serial writes: samples dropped
@@ -44,9 +46,12 @@ class NullOut:
     def __init__(self, slow_ms=0):
         self.slow_ms = slow_ms
         self.lines = 0
+        self.reported_drops = 0  # the sum of the pod's D lines
 
     def write(self, text):
         self.lines += 1
+        if ",D,dropped=" in text:
+            self.reported_drops += int(text.split("dropped=")[1].split(",")[0])
         if self.slow_ms:
             time.sleep_ms(self.slow_ms)
 
@@ -249,16 +254,38 @@ def run_drops(speedup, gc_every, slow_ms, ring_slots=64):
             gc.collect()
             gcs += 1
     pod.drain()
+    pod.step()  # lets the pod report drops of the last pass
     wall_s = time.ticks_diff(time.ticks_ms(), t_start) / 1000
     d_lines = out.lines
-    print('{"samples": %d, "dropped_samples": %d, "virtual_s": %.1f, "wall_s": %.1f, "forced_gcs": %d, "lines": %d, "slow_write_ms": %d}' % (
-        pod.samples, pod.ring.dropped, timer.fired * timer.period_us / 1e6, wall_s, gcs, d_lines, slow_ms * speedup))
+    print('{"samples": %d, "dropped_samples": %d, "reported_drops": %d, "virtual_s": %.1f, "wall_s": %.1f, "forced_gcs": %d, "lines": %d, "slow_write_ms": %d}' % (
+        pod.samples, pod.ring.dropped, out.reported_drops, timer.fired * timer.period_us / 1e6, wall_s, gcs, d_lines,
+        slow_ms * speedup))
+
+
+def run_peak():
+    gc.collect()
+    base = gc.mem_alloc()  # this script and the firmware modules
+    src = ReplaySource(PATH, 0)
+    out = NullOut()
+    pod = App(config(src), src, out=out, inp=None)
+    peak = 0
+    loops = 0
+    while not src.done:
+        pod.step()
+        loops += 1
+        if loops % 20 == 0:
+            gc.collect()
+            peak = max(peak, gc.mem_alloc())
+    print('{"samples": %d, "heap_peak_bytes": %d, "heap_modules_bytes": %d, "lines": %d}' % (
+        pod.samples, peak, base, out.lines))
 
 
 if MODE == "alloc":
     run_alloc(ARGS[0] if ARGS else 10000)
 elif MODE == "cost":
     run_cost(ARGS[0] if ARGS else 10000)
+elif MODE == "peak":
+    run_peak()
 elif MODE == "count":
     run_count(sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
 elif MODE == "drops":

@@ -323,7 +323,12 @@ class Detector:
                 self._fsr_steps(t)
             if self.fsr and self.fore_on:
                 self._push_share(med, lat)
-            self._heel(t)
+            # an absent sensor's score stays 0; most samples: heel up, nothing to do
+            score = self.s_imu + self.s_fsr
+            if self.heel_down or score >= self.down_at:
+                self._heel(t, score)
+            else:
+                self.cand_n = 0
         elif st == ST_READY:
             self._ready(t)
         else:
@@ -435,8 +440,9 @@ class Detector:
             self.m_min = med
         if lat < self.l_min:
             self.l_min = lat
-        self.h_lp += (heel - self.h_lp) >> 2
-        self.f_lp += (fore - self.f_lp) >> 2
+        if not self.imu:  # steadiness of the loads: the calibration and pause without an IMU
+            self.h_lp += (heel - self.h_lp) >> 2
+            self.f_lp += (fore - self.f_lp) >> 2
         if heel <= self.h_touch:
             self.h_clear_t = t  # the heel pad was clear of the floor here
         self.heel_raw = heel
@@ -675,12 +681,8 @@ class Detector:
             self.best_run * 1000 // p.rate_hz, peaks, med_pct, self.steps,
         )
 
-    def _heel(self, t):
-        s = 0
-        if self.imu:
-            s += self.s_imu
-        if self.fsr:
-            s += self.s_fsr
+    def _heel(self, t, s):
+        """Heel state machine on the summed sensor score s (0..2 per sensor)."""
         if not self.heel_down:
             if s < self.down_at:
                 self.cand_n = 0

@@ -1,0 +1,199 @@
+"""`make bench`: the pod's budget under the MicroPython unix port, per sensor path.
+
+Prints allocation per sample and per event, heap high-water mark, CPU cost per
+sample (as a ratio to a reference loop iteration, and as Pico estimates),
+dropped samples over a 10-minute 200 Hz set, and the 64 KB heap run; writes the
+same figures to build/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRMWARE = ROOT / "firmware"
+MP_BENCH = ROOT / "bench" / "mp_bench.py"
+PATHS = ("imu", "fsr", "imu+fsr")
+
+# Pico conversion. A reference iteration is ~470 x86-64 instructions (callgrind, this
+# build); on an RP2040 at 125 MHz (Cortex-M0+, ~0.75 instructions per cycle, a similar
+# Thumb instruction count) that is ~5 us. DOMAIN.md's "100-150x slower than a desktop"
+# puts it between 7 and 10 us: 10 us is used as the pessimistic bound.
+PICO_REF_ITER_US = 5.0
+PICO_REF_ITER_US_SLOW = 10.0
+COST_LIMIT = 100
+
+
+def tool(name):
+    here = Path(sys.executable).parent / name
+    return str(here) if here.exists() else shutil.which(name)
+
+
+def mp_json(micropython, args, heap=None, cwd=None, timeout=900):
+    cmd = [micropython] + (["-X", f"heapsize={heap}"] if heap else []) + [str(MP_BENCH), str(FIRMWARE)] + args
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, stdin=subprocess.DEVNULL)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def instructions(micropython, args):
+    """Instructions a micropython run executes (callgrind: the same count whatever the machine's load)."""
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", micropython, str(MP_BENCH),
+           str(FIRMWARE)] + args
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+    m = re.search(r"Collected : (\d+)", out.stderr)
+    if out.returncode != 0 or not m:
+        raise RuntimeError(f"callgrind failed: {out.stderr[-400:]}")
+    return int(m.group(1))
+
+
+def cost_by_instructions(micropython, raw, n=10000, reps=100000):
+    base = instructions(micropython, ["count", str(raw), "base", str(n), str(reps)])
+    det = instructions(micropython, ["count", str(raw), "det", str(n), str(reps)])
+    ref = instructions(micropython, ["count", str(raw), "ref", str(n), str(reps)])
+    per_sample = (det - base) / n
+    per_ref = (ref - base) / reps
+    return {"instructions_per_sample": round(per_sample), "instructions_per_ref_iter": round(per_ref, 1),
+            "cost_ref_iters_per_sample": round(per_sample / per_ref, 1)}
+
+
+def heap64k(micropython, mpy_dir, raw, want_steps):
+    """The whole app (compiled .mpy, as on a board) over a 200-step set in a 64 KB heap."""
+    cmd = [micropython, "-X", "heapsize=64k", "-m", "main", str(ROOT / "boards" / "unix.json"), f"replay={raw}",
+           "replay_speed=0", "autostart=true", "exit_at_end=true"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=str(mpy_dir), stdin=subprocess.DEVNULL)
+    steps = out.stdout.count(",E,step,")
+    ok = out.returncode == 0 and steps == want_steps and ",E,set_end," in out.stdout
+    return {"heap64k_ok": ok, "heap64k_steps": steps, "heap64k_error": "" if ok else (out.stderr.strip()[-300:] or "wrong step count")}
+
+
+def compile_mpy(mpy_cross, out_dir):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for f in FIRMWARE.glob("*.py"):
+        subprocess.run([mpy_cross, "-o", str(out_dir / (f.stem + ".mpy")), str(f)], check=True)
+    return out_dir
+
+
+def simulate(out_dir, name, **kw):
+    sys.path.insert(0, str(ROOT / "host"))
+    from calfwalk.simulate import SimConfig, write_simulation
+
+    cfg = SimConfig(feet="left", mount="random", **kw)
+    paths = write_simulation(cfg, str(out_dir / name))
+    truth = json.loads(Path(paths[-1]).read_text())
+    return Path(paths[0]), len(truth["feet"]["left"]["steps"])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default=str(ROOT / "build"), help="folder for bench.json and the generated sets")
+    ap.add_argument("--minutes", type=float, default=10.0, help="length of the dropped-samples set")
+    ap.add_argument("--speedup", type=int, default=20, help="virtual clock speed-up for the dropped-samples run")
+    ap.add_argument("--quick", action="store_true", help="short runs (tests): 1-minute drop set, no callgrind")
+    args = ap.parse_args(argv)
+    micropython, mpy_cross = tool("micropython"), tool("mpy-cross")
+    if not micropython or not mpy_cross:
+        print("bench: micropython / mpy-cross not found: run `make bench` (it installs them)", file=sys.stderr)
+        return 2
+    use_valgrind = shutil.which("valgrind") is not None and not args.quick
+    out = Path(args.out)
+    work = out / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    minutes = 1.0 if args.quick else args.minutes
+    mpy_dir = compile_mpy(mpy_cross, work / "mpy")
+    results = {}
+    for path in PATHS:
+        t0 = time.monotonic()
+        tag = path.replace("+", "")
+        print(f"bench {path}: simulating sets ...", file=sys.stderr, flush=True)
+        set200, steps200 = simulate(work, f"set200_{tag}", steps=200, sensor=path, rate_hz=100,
+                                    heel_touches=[], long_strides=[60])
+        long_steps = max(10, int(minutes * 60) - 8)  # 60 spm: one step a second, plus setup and end
+        long_set, _ = simulate(work, f"long_{tag}", steps=long_steps, sensor=path, rate_hz=200)
+        r = {}
+        print(f"bench {path}: allocation (heap_lock around every sample) ...", file=sys.stderr, flush=True)
+        a = mp_json(micropython, ["alloc", str(set200), "10000"])
+        r["alloc_bytes_per_sample"] = a["alloc_bytes_per_sample"]
+        r["heap_lock_failures"] = a["locked_failures"]
+        r["alloc_bytes_per_event"] = a["alloc_bytes_per_event"]
+        print(f"bench {path}: heap high-water ...", file=sys.stderr, flush=True)
+        pk = mp_json(micropython, ["peak", str(set200)])
+        r["heap_peak_bytes"] = pk["heap_peak_bytes"]
+        r["heap_peak_above_code_bytes"] = pk["heap_peak_bytes"] - pk["heap_modules_bytes"]
+        print(f"bench {path}: CPU cost ...", file=sys.stderr, flush=True)
+        timed = mp_json(micropython, ["cost", str(set200), "10000"])
+        r["cost_timed_ref_iters_per_sample"] = timed["cost_ref_iters_per_sample"]
+        if use_valgrind:
+            r.update(cost_by_instructions(micropython, set200))
+            r["cost_method"] = "callgrind instruction counts"
+        else:
+            r["cost_ref_iters_per_sample"] = timed["cost_ref_iters_per_sample"]
+            r["cost_method"] = "timed (best of 3)" + ("" if args.quick else ", valgrind not found")
+        c = r["cost_ref_iters_per_sample"]
+        r["pico_us_per_sample"] = round(c * PICO_REF_ITER_US)
+        r["pico_cpu_pct_100hz"] = round(c * PICO_REF_ITER_US * 100 / 1e4, 1)
+        r["pico_cpu_pct_200hz"] = round(c * PICO_REF_ITER_US * 200 / 1e4, 1)
+        r["pico_cpu_pct_200hz_pessimistic"] = round(c * PICO_REF_ITER_US_SLOW * 200 / 1e4, 1)
+        print(f"bench {path}: {minutes:g}-minute 200 Hz set, timer sampling, forced GCs, slow writes ...",
+              file=sys.stderr, flush=True)
+        d = mp_json(micropython, ["drops", str(long_set), str(args.speedup), "200", "5"])
+        r["dropped_samples"] = d["dropped_samples"]
+        r["drop_run"] = {k: d[k] for k in ("samples", "virtual_s", "forced_gcs", "slow_write_ms")}
+        print(f"bench {path}: 200-step set in a 64 KB heap ...", file=sys.stderr, flush=True)
+        r.update(heap64k(micropython, mpy_dir, set200, steps200))
+        r["bench_s"] = round(time.monotonic() - t0, 1)
+        results[path] = r
+    summary = {
+        "paths": results,
+        "heap64k_ok": all(r["heap64k_ok"] for r in results.values()),
+        "cost_limit_ref_iters": COST_LIMIT,
+        "pico_ref_iter_us": PICO_REF_ITER_US,
+        "pico_ref_iter_us_pessimistic": PICO_REF_ITER_US_SLOW,
+    }
+    (out / "bench.json").write_text(json.dumps(summary, indent=2) + "\n")
+    show(summary, minutes)
+    print(f"written {out / 'bench.json'}")
+    return 0
+
+
+def show(summary, minutes):
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = [
+        ("alloc bytes / sample (heap locked)", "alloc_bytes_per_sample"),
+        ("alloc bytes / event", "alloc_bytes_per_event"),
+        ("heap high-water (bytes, incl. code)", "heap_peak_bytes"),
+        ("  of which data, above code", "heap_peak_above_code_bytes"),
+        ("cost: ref iterations / sample", "cost_ref_iters_per_sample"),
+        ("  timed (noisy)", "cost_timed_ref_iters_per_sample"),
+        ("Pico us / sample (est.)", "pico_us_per_sample"),
+        ("Pico CPU % at 100 Hz", "pico_cpu_pct_100hz"),
+        ("Pico CPU % at 200 Hz", "pico_cpu_pct_200hz"),
+        ("Pico CPU % at 200 Hz, pessimistic", "pico_cpu_pct_200hz_pessimistic"),
+        (f"dropped samples ({minutes:g} min, 200 Hz)", "dropped_samples"),
+        ("200-step set in 64 KB heap", "heap64k_ok"),
+    ]
+    t = Table(title="calfwalk pod budget (MicroPython unix port)")
+    t.add_column("figure")
+    for p in PATHS:
+        t.add_column(p, justify="right")
+    for label, key in rows:
+        t.add_row(label, *[str(summary["paths"][p][key]) for p in PATHS])
+    Console(width=110).print(t)
+    any_path = summary["paths"][PATHS[0]]
+    print(f"cost method: {any_path['cost_method']}; target <= {summary['cost_limit_ref_iters']} ref iterations/sample. "
+          f"Pico estimate: 1 ref iteration = {summary['pico_ref_iter_us']} us on an RP2040 at 125 MHz "
+          f"(pessimistic {summary['pico_ref_iter_us_pessimistic']} us).")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The pod's budget under the MicroPython unix port: no allocation per sample, a 64 KB heap, no lost samples."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from conftest import BOARDS, FIRMWARE, ROOT, simulate_set
+
+MP_BENCH = ROOT / "bench" / "mp_bench.py"
+
+
+def bench(micropython, *args, timeout=300):
+    out = subprocess.run([micropython, str(MP_BENCH), str(FIRMWARE), *map(str, args)], capture_output=True,
+                         text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("sensor", ["imu", "fsr", "imu+fsr"])
+def test_no_allocation_per_sample(tmp_path, micropython, sensor):
+    # a whole set: calibration, rise, 60 steps with heel contacts and a long stride, set end
+    paths, truth = simulate_set(tmp_path, steps=120, sensor=sensor, feet="left", mount="random", rate_hz=100,
+                                heel_touches=[(11, 300, 1500), (31, 200, 0)], long_strides=[51])
+    r = bench(micropython, "alloc", paths[0], 10000)
+    assert r["samples"] == 10000
+    assert r["locked_failures"] == 0  # heap_lock held around every sample's ring write + detector update
+    assert r["events"] >= 20  # steps and contacts happened inside the locked region
+    assert 0 < r["alloc_bytes_per_event"] < 1500  # the protocol line of an event allocates, a little
+
+
+def test_whole_app_in_64k_heap(tmp_path, micropython, mpy_cross):
+    mpy = tmp_path / "mpy"
+    mpy.mkdir()
+    for f in FIRMWARE.glob("*.py"):  # a board runs compiled .mpy, not source
+        subprocess.run([mpy_cross, "-o", str(mpy / (f.stem + ".mpy")), str(f)], check=True)
+    paths, truth = simulate_set(tmp_path, steps=200, sensor="imu+fsr", feet="left", rate_hz=100, long_strides=[60])
+    out = subprocess.run([micropython, "-X", "heapsize=64k", "-m", "main", str(BOARDS / "unix.json"),
+                          f"replay={paths[0]}", "replay_speed=0", "autostart=true", "exit_at_end=true"],
+                         capture_output=True, text=True, timeout=300, cwd=str(mpy), stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr[-500:]
+    assert out.stdout.count(",E,step,") == len(truth["feet"]["left"]["steps"]) == 100
+    assert out.stdout.count(",E,heel_contact,") == 1 and ",E,set_end," in out.stdout
+
+
+def test_timer_sampling_loses_nothing_with_gcs_and_slow_writes(tmp_path, micropython):
+    paths, _ = simulate_set(tmp_path, steps=50, sensor="imu", feet="left", rate_hz=200)
+    # 20x compressed clock: every 5 ms serial write stalls the loop for 100 ms of pod time
+    r = bench(micropython, "drops", paths[0], 20, 200, 5)
+    assert r["samples"] > 11000 and r["forced_gcs"] > 10
+    assert r["dropped_samples"] == 0 and r["reported_drops"] == 0
+
+
+def test_an_overflowing_ring_is_counted_and_reported(tmp_path, micropython):
+    paths, _ = simulate_set(tmp_path, steps=20, sensor="imu", feet="left", rate_hz=200)
+    # a 4-slot ring cannot cover a 100 ms stall at 200 Hz: the pod must say how many it lost
+    r = bench(micropython, "drops", paths[0], 20, 200, 5, 4)
+    assert r["dropped_samples"] > 0
+    assert r["reported_drops"] == r["dropped_samples"]
