@@ -26,11 +26,11 @@ except ImportError:  # CPython
 
 import detector as det_mod
 import protocol
-from ring import SampleRing
+from core import make_core
 
 VERSION = "0.1.0"
 _MAX_CMD = 80
-COMMANDS = "start stop calibrate status raw set get help"
+COMMANDS = "start stop calibrate unloaded save status raw set get help"
 _STATE_NAMES = ("cal", "ready", "set")
 # per event kind: ("step,t=%d,stance_ms=%d,...", number of fields after t), built once
 _EVENT_FMT = {}
@@ -51,19 +51,15 @@ def ticks_diff(a, b):
 class App:
     """One pod: board config, a sample source, an output stream and an input stream."""
 
-    def __init__(self, cfg, source, out=None, inp=None, clock=None):
+    def __init__(self, cfg, source, out=None, inp=None, clock=None, det=None, ring=None):
         self.cfg = cfg
         self.source = source
         self.out = out or sys.stdout
         self.inp = inp or sys.stdin
         self.clock = clock or ticks_ms
-        # the largest buffer first, while the heap is still in one piece
-        self.ring = SampleRing(cfg.get("ring", 64))
-        self.params = det_mod.Params(rate_hz=cfg["rate_hz"])
-        for k in cfg.get("params", {}):
-            self.params.set(k, cfg["params"][k])
-        sensor = cfg["sensor"]
-        self.det = det_mod.Detector(self.params, imu="imu" in sensor, fsr="fsr" in sensor)
+        # main.py builds the big long-lived pieces before loading this module (see make_core)
+        self.ring, self.det = (ring, det) if det is not None else make_core(cfg)
+        self.params = self.det.p
         self.enc = protocol.Encoder(self.out)
         self.running = bool(cfg.get("autostart", True))
         self.raw = False
@@ -77,6 +73,8 @@ class App:
         self.reported_drops = 0
         self.quit = False
         self.timer = None
+        self._base_left = 0  # samples still to average for the FSR unloaded baseline
+        self._base_h = self._base_f = 0
         self._cmd = []
         self._cmd_overflow = False
         self._poll = None
@@ -185,6 +183,8 @@ class App:
                 heap_unlock()
             if self.raw:
                 self._raw_line(buf, i)
+            if self._base_left:
+                self._base_sample(buf, i)
             ring.pop()
             self.samples += 1
             self.t_last = t
@@ -241,7 +241,8 @@ class App:
         except ValueError as exc:
             self.send(protocol.ERR, "%s,%s" % (name, str(exc).replace(",", ";")))
             return
-        self.send(protocol.OK, name + ("," + reply if reply else ""))
+        if reply is not None:  # None: the command replies later
+            self.send(protocol.OK, name + ("," + reply if reply else ""))
 
     def _no_args(self, args):
         if args:
@@ -270,6 +271,54 @@ class App:
         self._no_args(args)
         self.det.calibrate()
         return "stand still with the feet flat"
+
+    def cmd_unloaded(self, args):
+        """Measure the FSR pads' unloaded baseline over the next second (foot lifted)."""
+        self._no_args(args)
+        if "fsr" not in self.cfg["sensor"]:
+            raise ValueError("this pod has no FSR pads")
+        if not self.running:
+            raise ValueError("start the pod first")
+        self._base_left = self.cfg["rate_hz"]
+        self._base_h = self._base_f = 0
+        return None  # the reply comes when the second is over
+
+    def _base_sample(self, buf, i):
+        self._base_h += buf[i + 7]
+        self._base_f += buf[i + 8] + buf[i + 9]
+        self._base_left -= 1
+        if self._base_left == 0:
+            n = self.cfg["rate_hz"]
+            h = self.params.set("fsr_heel_base", max(1, self._base_h // n))
+            f = self.params.set("fsr_fore_base", max(1, self._base_f // n))
+            self.det.configure()
+            self.send(protocol.OK, "unloaded,fsr_heel_base=%d,fsr_fore_base=%d" % (h, f))
+
+    def cmd_save(self, args):
+        """Store the parameters (and the FSR references of the last calibration) in the board config."""
+        self._no_args(args)
+        det = self.det
+        if det.fsr and det.h_ref:
+            # the loaded references measured by the last standing calibration
+            self.params.set("fsr_heel_ref", det.h_ref)
+            self.params.set("fsr_fore_ref", det.f_ref)
+        changed = {}
+        for name, default, _lo, _hi in det_mod.PARAMS:
+            v = getattr(self.params, name)
+            if v != default and name != "rate_hz":
+                changed[name] = v
+        path = self.cfg.get("config_path", "calfwalk.json")
+        import json
+
+        try:
+            with open(path) as f:
+                stored = json.load(f)
+        except (OSError, ValueError):
+            raise ValueError("cannot read " + path)
+        stored["params"] = changed
+        with open(path, "w") as f:
+            json.dump(stored, f)
+        return "%d parameters stored in %s" % (len(changed), path)
 
     def cmd_status(self, args):
         self._no_args(args)
@@ -347,6 +396,8 @@ _HANDLERS = {
     "start": App.cmd_start,
     "stop": App.cmd_stop,
     "calibrate": App.cmd_calibrate,
+    "unloaded": App.cmd_unloaded,
+    "save": App.cmd_save,
     "status": App.cmd_status,
     "raw": App.cmd_raw,
     "set": App.cmd_set,

@@ -45,6 +45,7 @@ def load(path=DEFAULT_PATH, overrides=()):
             raise ValueError("override must be key=value, got " + item)
         k, v = item.split("=", 1)
         cfg[k] = _value(v)
+    cfg["config_path"] = path  # where `save` stores parameters
     if cfg["foot"] not in ("left", "right"):
         raise ValueError("foot must be left or right")
     if cfg["sensor"] not in ("imu", "fsr", "imu+fsr"):

@@ -4,12 +4,11 @@ micropython main.py [CONFIG.json] [key=value ...]  (e.g. replay=set_left.csv rep
 import gc
 import sys
 
-import app
 import config
 
 
 def make_source(cfg):
-    """The sample source named by the board config."""
+    """The sample source named by the board config: a replayed recording or the board's sensors."""
     kind = cfg["source"]
     if kind == "replay":
         from sources import ReplaySource
@@ -22,7 +21,23 @@ def make_source(cfg):
         cfg["sensor"] = src.sensor
         cfg["rate_hz"] = src.rate_hz
         return src
-    raise ValueError("unknown sample source %r in the board config" % kind)
+    import machine
+    import sensors
+
+    return sensors.make_source(cfg, machine)
+
+
+def start_timer(pod, cfg):
+    """Sample from a hardware timer where the board has one; else the loop's clock paces sampling."""
+    if cfg["source"] == "replay":
+        return
+    try:
+        import machine
+
+        timer = machine.Timer(cfg.get("timer_id", -1))
+    except (ImportError, AttributeError, ValueError):
+        return
+    pod.attach_timer(timer)
 
 
 def main(argv=None):
@@ -34,8 +49,16 @@ def main(argv=None):
     try:
         cfg = config.load(path, argv)
         source = make_source(cfg)
-        gc.collect()  # start the long-lived objects on a clean heap: fewer holes later
-        pod = app.App(cfg, source)
+        # in a small heap the big long-lived objects go first, then the app's code
+        gc.collect()
+        from core import make_core
+
+        ring, det = make_core(cfg)
+        gc.collect()
+        import app
+
+        pod = app.App(cfg, source, det=det, ring=ring)
+        start_timer(pod, cfg)
         gc.collect()
     except (ValueError, OSError) as exc:
         # say it on the line the host reads, then stop

@@ -7,42 +7,48 @@ WIDTH = 10
 
 
 def zeros(n):
-    """An array of n 32-bit zeros, without a temporary list of n items on MicroPython."""
-    try:
-        return array("i", bytes(4 * n))  # MicroPython copies the zeroed bytes as they are
-    except TypeError:  # CPython
-        return array("i", [0] * n)
+    """An array of n 32-bit zeros, allocated once at its final size (no temporary list or bytes)."""
+    a = array("i", range(n))  # a range has a length: the array is sized up front
+    for k in range(n):
+        a[k] = 0
+    return a
 
 
 class SampleRing:
-    """Fixed-size FIFO of integer sample rows; counts rows dropped when full."""
+    """Fixed-size FIFO of integer sample rows; counts rows dropped when full.
+
+    One producer (the timer callback) and one consumer (the main loop). Each side
+    only ever writes its own counter, so a callback that runs between two bytecodes
+    of the loop cannot lose an update.
+    """
 
     def __init__(self, capacity):
         self.capacity = capacity
         self.buf = zeros(capacity * WIDTH)
-        self.head = 0  # next slot to write
-        self.tail = 0  # next slot to read
-        self.count = 0
-        self.dropped = 0
+        self.written = 0  # rows committed (producer only)
+        self.read = 0  # rows consumed (consumer only)
+        self.dropped = 0  # rows lost to a full ring (producer only)
+
+    @property
+    def count(self):
+        return self.written - self.read
 
     def slot(self):
         """Index into buf of the slot to fill, or -1 if full (the row is counted as dropped)."""
-        if self.count >= self.capacity:
+        if self.written - self.read >= self.capacity:
             self.dropped += 1
             return -1
-        return self.head * WIDTH
+        return (self.written % self.capacity) * WIDTH
 
     def commit(self):
         """Publish the slot filled after slot()."""
-        self.head = (self.head + 1) % self.capacity
-        self.count += 1
+        self.written += 1
 
     def peek(self):
         """Index into buf of the oldest row, or -1 if empty."""
-        if self.count == 0:
+        if self.written == self.read:
             return -1
-        return self.tail * WIDTH
+        return (self.read % self.capacity) * WIDTH
 
     def pop(self):
-        self.tail = (self.tail + 1) % self.capacity
-        self.count -= 1
+        self.read += 1
