@@ -14,7 +14,7 @@ from calfwalk.recorder import Recorder
 from calfwalk.session import read_session
 
 from conftest import BOARDS, FIRMWARE, simulate_set
-from podclient import PodClient
+from calfwalk.podctl import PodClient
 
 
 def capture(micropython, raw_path):
@@ -142,12 +142,12 @@ def pod(tmp_path, micropython):
 
 
 def test_commands(pod):
-    st = pod.status()
+    st = pod.status()[1]
     assert st["run"] == "0"  # the unix board waits for `start`
     assert pod.command("start").fields == ["start", "running"]
     assert pod.command("start").fields == ["start", "already running"]
     pod.pump(0.5)
-    assert int(pod.status()["samples"]) > 0
+    assert int(pod.status()[1]["samples"]) > 0
 
     assert pod.command("raw on").kind == "OK"
     raw = pod.wait(lambda l: l.kind == "R")
@@ -160,12 +160,12 @@ def test_commands(pod):
 
     calib = pod.command("calibrate")
     assert calib.kind == "OK"
-    assert pod.status()["state"] == "cal"
+    assert pod.status()[1]["state"] == "cal"
 
     assert pod.command("stop").kind == "OK"
-    n1 = int(pod.status()["samples"])
+    n1 = int(pod.status()[1]["samples"])
     pod.pump(0.4)
-    assert int(pod.status()["samples"]) == n1  # stopped: no sampling
+    assert int(pod.status()[1]["samples"]) == n1  # stopped: no sampling
     assert pod.command("start").kind == "OK"
 
 
@@ -187,4 +187,4 @@ def test_bad_commands_change_nothing(pod, bad, why):
     assert reply.kind == "ERR"
     assert why in ",".join(reply.fields)
     assert pod.command("get heel_down_mm").fields[1] == before
-    assert pod.status()["state"] in ("cal", "ready", "set")
+    assert pod.status()[1]["state"] in ("cal", "ready", "set")

@@ -164,6 +164,80 @@ def cmd_summary(args) -> int:
     return _print_session(args.session, args.json)
 
 
+def _open_pod(args):
+    from .link import LinkLost, open_transport
+    from .podctl import PodClient
+
+    port = _resolve_ports([args.port] if args.port else None)[0]
+    try:
+        client = PodClient(open_transport(port, args.baud))
+    except LinkLost as exc:
+        raise CliError(str(exc)) from None
+    return port, client
+
+
+def cmd_config(args) -> int:
+    from .podctl import PodError
+
+    port, pod = _open_pod(args)
+    try:
+        if args.action == "get":
+            for key in args.keys or _param_names():
+                print(",".join(pod.ok(f"get {key}")))
+        elif args.action == "set":
+            if len(args.keys) != 2:
+                raise CliError("config set takes KEY VALUE")
+            print(",".join(pod.ok(f"set {args.keys[0]} {args.keys[1]}")))
+            print(",".join(pod.ok("save")))
+    except PodError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        pod.t.close()
+    return 0
+
+
+def _param_names():
+    from . import firmware
+
+    return [p[0] for p in firmware.load("detector").PARAMS if p[0] != "rate_hz"]
+
+
+def cmd_calibrate(args) -> int:
+    """Guided calibration: pads unloaded (FSR), stand flat, rise onto the toes, store."""
+    from .podctl import PodError
+
+    port, pod = _open_pod(args)
+
+    def step(text):
+        if args.yes:
+            print(text)
+        else:
+            input(f"{text} Press Enter when ready.")
+
+    try:
+        hello, st = pod.status()
+        sensor = hello.get("sensor", "imu")
+        print(f"pod on {port}: {hello.get('board')} board, {st.get('foot')} foot, sensor {sensor}")
+        pod.ok("start")
+        if "fsr" in sensor:
+            step("1. Lift this foot off the floor and keep it still (pads unloaded).")
+            print("   " + ",".join(pod.ok("unloaded", timeout=10)))
+        step("2. Stand still with both feet flat on the floor.")
+        pod.ok("calibrate")
+        ev = pod.wait_event("calibrated", timeout=args.timeout)
+        print(f"   gravity learned (up = {ev['up_x']}, {ev['up_y']}, {ev['up_z']})"
+              + (f", pads loaded: heel {ev['heel_ref']}, forefoot {ev['fore_ref']}" if "fsr" in sensor else ""))
+        step("3. Rise onto the balls of both feet and hold still.")
+        pod.wait_event("set_start", timeout=args.timeout)
+        print("   forward tilt learned: the pod knows how it is mounted")
+        print("4. Lower your heels. " + ",".join(pod.ok("save")))
+    except PodError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        pod.t.close()
+    return 0
+
+
 def cmd_extract_raw(args) -> int:
     from .session import read_session, write_raw_files
 
@@ -231,6 +305,23 @@ def _add_extract_raw(p):
     p.add_argument("-o", "--output", required=True, metavar="PREFIX", help="writes PREFIX_left.csv / PREFIX_right.csv")
 
 
+def _add_port(p):
+    p.add_argument("--port", metavar="PORT", help="the pod's serial port; default: the one connected pod")
+    p.add_argument("--baud", type=int, default=115200)
+
+
+def _add_config(p):
+    p.add_argument("action", choices=("get", "set"), help="get [KEY...] shows values and ranges; set KEY VALUE stores one")
+    p.add_argument("keys", nargs="*", metavar="KEY [VALUE]")
+    _add_port(p)
+
+
+def _add_calibrate(p):
+    _add_port(p)
+    p.add_argument("--yes", action="store_true", help="do not wait for Enter between the steps")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each step")
+
+
 def _add_nothing(p):
     pass
 
@@ -265,6 +356,8 @@ COMMANDS = {
     "record": ("record a set from pod(s) to a session file", _add_record, cmd_record),
     "live": ("record with a live view of the set", _add_record, cmd_live),
     "summary": ("summarise a recorded session against the guide", _add_summary, cmd_summary),
+    "config": ("show or change a pod's detector parameters (stored on the pod)", _add_config, cmd_config),
+    "calibrate": ("guided calibration of a pod: pads, standing flat, on the toes", _add_calibrate, cmd_calibrate),
     "extract-raw": ("rebuild raw v1 files from a session recorded with --raw", _add_extract_raw, cmd_extract_raw),
     "ports": ("list serial ports, marking likely MicroPython boards", _add_nothing, cmd_ports),
     "podsim": ("run the firmware on the MicroPython unix port behind a pty", _add_podsim, cmd_podsim),

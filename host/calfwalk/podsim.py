@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import tty
 from pathlib import Path
 
@@ -31,7 +32,11 @@ class PodProcess:
 
     def __init__(self, replay: str, speed: float = 1, board: str | None = None, extra=(), log_path=None):
         fw = firmware.firmware_dir()
-        board = board or str(fw.parent / "boards" / "unix.json")
+        # the pod's own copy of its board config, as on a board's flash (`save` writes to it)
+        self._dir = tempfile.TemporaryDirectory(prefix="calfwalk-pod-")
+        self.config_path = os.path.join(self._dir.name, "calfwalk.json")
+        shutil.copyfile(board or str(fw.parent / "boards" / "unix.json"), self.config_path)
+        board = self.config_path
         master, slave = os.openpty()
         tty.setraw(slave)  # no echo or newline translation before pyserial opens it
         self.port = os.ttyname(slave)
@@ -56,6 +61,7 @@ class PodProcess:
         if self._slave is not None:
             os.close(self._slave)
             self._slave = None
+            self._dir.cleanup()
 
     def __enter__(self):
         return self
