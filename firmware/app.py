@@ -13,13 +13,13 @@ import time
 try:
     import select
 except ImportError:  # pragma: no cover - every supported port has select
-    select = None
+    select = None  # type: ignore[assignment]  # a port without select
 
 try:
     from micropython import heap_lock, heap_unlock
 except ImportError:  # CPython
 
-    def heap_lock():
+    def heap_lock():  # type: ignore[misc]  # CPython stand-in: no heap to lock
         pass
 
     heap_unlock = heap_lock

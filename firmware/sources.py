@@ -70,6 +70,6 @@ class ReplaySource:
         buf[i] = row[0]
         m = self._map
         for k in range(9):
-            j = m[k]
+            j = m[k]  # type: ignore[index]  # _map is set once the header is read
             buf[i + 1 + k] = row[j] if j >= 0 else 0
         self._next = self._read_row()
