@@ -99,10 +99,10 @@ class App:
 
     def status(self):
         d = self.det
-        self.send(protocol.STATUS, "state=%s,run=%d,raw=%d,steps=%d,heel_mm=%d,samples=%d,dropped=%d,src=%s,t0=%d,ts=%d,foot=%s" % (
+        self.send(protocol.STATUS, "state=%s,run=%d,raw=%d,steps=%d,heel_mm=%d,samples=%d,dropped=%d,src=%s,t0=%d,ts=%d,foot=%s,bus_errors=%d" % (
             _STATE_NAMES[d.state], 1 if self.running else 0, 1 if self.raw else 0, d.steps,
             d.heel_mm_now(), self.samples, self.ring.dropped, self.src_state,
-            self.t0 if self.t0 is not None else 0, self.t_last, self.cfg["foot"]))
+            self.t0 if self.t0 is not None else 0, self.t_last, self.cfg["foot"], getattr(self.source, "errors", 0)))
 
     def _events(self, n):
         ev = self.det.ev
