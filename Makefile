@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt host/pyproject.toml | cksum | cut -d' ' -f1)
 OUT    ?= build
 
-.PHONY: install test demo bench mpy lint clean
+.PHONY: install test demo bench flash mpy lint clean
 
 install: $(STAMP)
 
@@ -24,6 +24,11 @@ demo: $(STAMP)
 # the pod's budget under the MicroPython unix port: prints figures, writes build/bench.json
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py --out $(OUT)
+
+# compile the firmware, copy it and boards/$(BOARD).json to a pod, reset it, check it answers
+flash: $(STAMP)
+	@test -n "$(BOARD)" || { echo "usage: make flash BOARD=<name> [PORT=<port>]; boards: $$(ls boards | sed 's/.json//' | tr '\n' ' ')"; exit 2; }
+	$(BIN)/python -m calfwalk.cli flash --board $(BOARD) $(if $(PORT),--port $(PORT))
 
 # compile every firmware file to .mpy (what a board gets)
 mpy: $(STAMP)

