@@ -20,6 +20,8 @@ except ImportError:  # CPython
     def const(x):  # type: ignore[misc]  # CPython stand-in for micropython.const
         return x
 
+from imu_common import ACCEL_RANGES_G, GYRO_RANGES_DPS, probe, range_code
+
 
 _WHO_AM_I = const(0x0F)
 _CTRL1_XL = const(0x10)  # ODR_XL bits 7:4, FS_XL bits 3:2
@@ -32,44 +34,17 @@ _DATA_LEN = const(12)
 
 CHIPS = ((0x69, "LSM6DS3"), (0x6A, "LSM6DS3TR-C"), (0x6C, "LSM6DSO/LSM6DSOX"))
 ADDRESSES = (0x6A, 0x6B)  # SDO/SA0 low / high
-ACCEL_RANGES_G = (2, 4, 8, 16)
-GYRO_RANGES_DPS = (250, 500, 1000, 2000)
 _FS_XL = (0, 2, 3, 1)  # FS_XL codes for 2, 4, 8, 16 g: the datasheet's order is 2, 16, 4, 8
 # (output data rate in tenths of a Hz, ODR code), slowest first
 _ODR = ((125, 1), (260, 2), (520, 3), (1040, 4), (2080, 5), (4160, 6))
-
-
-def _range_code(value, allowed, name):
-    for k in range(len(allowed)):
-        if value == allowed[k]:
-            return k
-    raise ValueError("%s must be one of %s (got %r)" % (name, ", ".join([str(v) for v in allowed]), value))
-
-
-def _probe(i2c, addr, who_reg, chips, family, pin):
-    """Read the chip ID: (id, part name), or an OSError with a hint if nothing or a stranger answers."""
-    try:
-        who = i2c.readfrom_mem(addr, who_reg, 1)[0]
-    except OSError as exc:
-        try:
-            found = ", ".join(["0x%02x" % a for a in i2c.scan()]) or "nothing"
-        except OSError:
-            found = "nothing (the scan failed too)"
-        raise OSError("no device answers at I2C address 0x%02x on %r: check wiring (SDA/SCL), power and the %s"
-                      " (I2C error %s; a bus scan finds: %s)" % (addr, i2c, pin, exc.args[0] if exc.args else "?", found))
-    for cid, name in chips:
-        if who == cid:
-            return who, name
-    raise OSError("no %s at I2C 0x%02x on %r: WHO_AM_I=0x%02x (expected %s)" % (
-        family, addr, i2c, who, ", ".join(["0x%02x %s" % c for c in chips])))
 
 
 class LSM6DS:
     """LSM6DS3/DSO/DSOX accelerometer and gyroscope. Columns: ax, ay, az (mg), gx, gy, gz (mdps)."""
 
     def __init__(self, i2c, addr=0x6A, accel_range_g=4, gyro_range_dps=500, rate_hz=104):
-        ka = _range_code(accel_range_g, ACCEL_RANGES_G, "accel_range_g")
-        kg = _range_code(gyro_range_dps, GYRO_RANGES_DPS, "gyro_range_dps")
+        ka = range_code(accel_range_g, ACCEL_RANGES_G, "accel_range_g")
+        kg = range_code(gyro_range_dps, GYRO_RANGES_DPS, "gyro_range_dps")
         if addr not in ADDRESSES:
             raise ValueError("LSM6DS I2C address must be 0x6A (106, SA0 low) or 0x6B (107, SA0 high), got %r" % (addr,))
         odr = 0
@@ -85,7 +60,7 @@ class LSM6DS:
         self._addr = addr
         self.accel_range_g = accel_range_g
         self.gyro_range_dps = gyro_range_dps
-        self.who_am_i, self.chip = _probe(i2c, addr, _WHO_AM_I, CHIPS, "LSM6DS3/LSM6DSO", "SDO/SA0 pin")
+        self.who_am_i, self.chip = probe(i2c, addr, _WHO_AM_I, CHIPS, "LSM6DS3/LSM6DSO", "SDO/SA0 pin")
         # scale: (raw * mul + div // 2) // div, see the module docstring
         self._a_mul = 61 << ka
         self._g_mul = 875 << kg

@@ -18,6 +18,8 @@ except ImportError:  # CPython
     def const(x):  # type: ignore[misc]  # CPython stand-in for micropython.const
         return x
 
+from imu_common import ACCEL_RANGES_G, GYRO_RANGES_DPS, probe, range_code
+
 
 _SMPLRT_DIV = const(0x19)
 _CONFIG = const(0x1A)  # DLPF_CFG in bits 2:0
@@ -35,43 +37,16 @@ _DATA_LEN = const(14)
 # WHO_AM_I -> part; the 6050 says 0x68 at either address (WHO_AM_I ignores AD0)
 CHIPS = ((0x68, "MPU-6050"), (0x70, "MPU-6500"), (0x71, "MPU-9250"), (0x73, "MPU-9255"))
 ADDRESSES = (0x68, 0x69)  # AD0 low / high
-ACCEL_RANGES_G = (2, 4, 8, 16)
-GYRO_RANGES_DPS = (250, 500, 1000, 2000)
 # (gyro low-pass bandwidth in Hz, DLPF_CFG), widest first; every one samples at 1 kHz inside
 _DLPF = ((188, 1), (98, 2), (42, 3), (20, 4), (10, 5), (5, 6))
-
-
-def _range_code(value, allowed, name):
-    for k in range(len(allowed)):
-        if value == allowed[k]:
-            return k
-    raise ValueError("%s must be one of %s (got %r)" % (name, ", ".join([str(v) for v in allowed]), value))
-
-
-def _probe(i2c, addr, who_reg, chips, family, pin):
-    """Read the chip ID: (id, part name), or an OSError with a hint if nothing or a stranger answers."""
-    try:
-        who = i2c.readfrom_mem(addr, who_reg, 1)[0]
-    except OSError as exc:
-        try:
-            found = ", ".join(["0x%02x" % a for a in i2c.scan()]) or "nothing"
-        except OSError:
-            found = "nothing (the scan failed too)"
-        raise OSError("no device answers at I2C address 0x%02x on %r: check wiring (SDA/SCL), power and the %s"
-                      " (I2C error %s; a bus scan finds: %s)" % (addr, i2c, pin, exc.args[0] if exc.args else "?", found))
-    for cid, name in chips:
-        if who == cid:
-            return who, name
-    raise OSError("no %s at I2C 0x%02x on %r: WHO_AM_I=0x%02x (expected %s)" % (
-        family, addr, i2c, who, ", ".join(["0x%02x %s" % c for c in chips])))
 
 
 class MPU6050:
     """MPU-6050/6500 accelerometer and gyroscope. Columns: ax, ay, az (mg), gx, gy, gz (mdps)."""
 
     def __init__(self, i2c, addr=0x68, accel_range_g=4, gyro_range_dps=500, rate_hz=100):
-        ka = _range_code(accel_range_g, ACCEL_RANGES_G, "accel_range_g")
-        kg = _range_code(gyro_range_dps, GYRO_RANGES_DPS, "gyro_range_dps")
+        ka = range_code(accel_range_g, ACCEL_RANGES_G, "accel_range_g")
+        kg = range_code(gyro_range_dps, GYRO_RANGES_DPS, "gyro_range_dps")
         if addr not in ADDRESSES:
             raise ValueError("MPU-6050/6500 I2C address must be 0x68 (104, AD0 low) or 0x69 (105, AD0 high), got %r" % (addr,))
         if not 4 <= rate_hz <= 1000:
@@ -80,7 +55,7 @@ class MPU6050:
         self._addr = addr
         self.accel_range_g = accel_range_g
         self.gyro_range_dps = gyro_range_dps
-        self.who_am_i, self.chip = _probe(i2c, addr, _WHO_AM_I, CHIPS, "MPU-6050/6500", "AD0 pin")
+        self.who_am_i, self.chip = probe(i2c, addr, _WHO_AM_I, CHIPS, "MPU-6050/6500", "AD0 pin")
         # scale: (raw * mul + half) >> shift, see the module docstring
         self._a_mul = 125
         self._a_sh = 11 - ka

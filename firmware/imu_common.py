@@ -1,0 +1,29 @@
+"""What the IMU drivers share: range checks and the chip-ID probe with a clear error."""
+
+ACCEL_RANGES_G = (2, 4, 8, 16)
+GYRO_RANGES_DPS = (250, 500, 1000, 2000)
+
+
+def range_code(value, allowed, name):
+    for k in range(len(allowed)):
+        if value == allowed[k]:
+            return k
+    raise ValueError("%s must be one of %s (got %r)" % (name, ", ".join([str(v) for v in allowed]), value))
+
+
+def probe(i2c, addr, who_reg, chips, family, pin):
+    """Read the chip ID: (id, part name), or an OSError with a hint if nothing or a stranger answers."""
+    try:
+        who = i2c.readfrom_mem(addr, who_reg, 1)[0]
+    except OSError as exc:
+        try:
+            found = ", ".join(["0x%02x" % a for a in i2c.scan()]) or "nothing"
+        except OSError:
+            found = "nothing (the scan failed too)"
+        raise OSError("no device answers at I2C address 0x%02x on %r: check wiring (SDA/SCL), power and the %s"
+                      " (I2C error %s; a bus scan finds: %s)" % (addr, i2c, pin, exc.args[0] if exc.args else "?", found))
+    for cid, name in chips:
+        if who == cid:
+            return who, name
+    raise OSError("no %s at I2C 0x%02x on %r: WHO_AM_I=0x%02x (expected %s)" % (
+        family, addr, i2c, who, ", ".join(["0x%02x %s" % c for c in chips])))
