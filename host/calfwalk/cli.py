@@ -52,12 +52,37 @@ def analyze_recordings(recs, params=None) -> dict:
 def cmd_analyze(args) -> int:
     from .present import print_summary, to_json
 
-    summary = analyze_recordings(_load_recordings(args.files), _parse_params(args.param))
+    recs = _load_recordings(args.files)
+    summary = analyze_recordings(recs, _parse_params(args.param))
     if args.json:
         print(to_json(summary))
     else:
         print_summary(summary)
+    _store_history(args, summary, args.files, "raw", _raw_recorded_utc(recs))
     return 0
+
+
+def _raw_recorded_utc(recs):
+    """A raw recording's own date if its metadata has one (else the history uses the file's time)."""
+    for r in recs:
+        for key in ("started_utc", "recorded_utc"):
+            if r.meta.get(key):
+                return r.meta[key]
+    return None
+
+
+def _store_history(args, summary, paths, kind, recorded_utc=None, source=None):
+    """Store the summary's sets in the history (unless --no-history) and say so in one line."""
+    if getattr(args, "no_history", False):
+        return
+    from .history import HistoryError, resolve_db_path, store_message, store_summary
+
+    db = resolve_db_path(getattr(args, "db", None))
+    try:
+        outcome = store_summary(db, summary, [str(p) for p in paths], kind, recorded_utc)
+    except HistoryError as exc:
+        raise CliError(f"set not stored in the history: {exc}") from None
+    print(store_message(outcome, source), file=sys.stderr if getattr(args, "json", False) else sys.stdout)
 
 
 def cmd_simulate(args) -> int:
@@ -105,25 +130,30 @@ def _record(args, live):
     try:
         if view:
             with view:
-                rec.run(seconds=args.seconds, start=not args.no_start, stop_at_end=not args.keep_going, raw=args.raw)
+                rec.run(seconds=args.seconds, start=not args.no_start, stop_at_end=not args.keep_going, raw=args.raw,
+                        sets=args.sets)
         else:
-            rec.run(seconds=args.seconds, start=not args.no_start, stop_at_end=not args.keep_going, raw=args.raw)
+            rec.run(seconds=args.seconds, start=not args.no_start, stop_at_end=not args.keep_going, raw=args.raw,
+                    sets=args.sets)
     except LinkLost as exc:
         raise CliError(str(exc)) from None
     print(f"session saved to {args.output}", file=sys.stderr)
-    return _print_session(args.output, as_json=False)
+    return _print_session(args.output, as_json=False, args=args)
 
 
-def _print_session(path, as_json):
+def _print_session(path, as_json, args=None):
     from .present import print_summary, to_json
     from .session import read_session, summarise_session
 
-    summary = summarise_session(read_session(path))
+    session = read_session(path)
+    summary = summarise_session(session)
     if as_json:
         print(to_json(summary))
     else:
         print_summary(summary)
         _print_link(summary)
+    if args is not None:
+        _store_history(args, summary, [path], "session", session.meta.get("started_utc"))
     return 0
 
 
@@ -139,6 +169,14 @@ class _EventPrinter:
     """Plain progress for `record`: one line per event and note."""
 
     def on_line(self, pod, line, event):
+        if line.kind == "C":
+            from .live import cue_text
+            from .protocol import cue_from_line
+
+            cue = cue_from_line(line, pod.foot or f"pod{pod.index}")
+            if cue is not None:
+                print(f"  {cue['foot']:>5} {cue['t_ms'] / 1000:7.2f} s  cue: {cue_text(cue)}", file=sys.stderr)
+            return
         if event is None or event["type"] == "calibrated":
             return
         extra = ""
@@ -161,7 +199,140 @@ def cmd_live(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    return _print_session(args.session, args.json)
+    return _print_session(args.session, args.json, args=args)
+
+
+def _open_history(args, write=False):
+    from .history import History, resolve_db_path
+
+    path = resolve_db_path(args.db)
+    return path, History.open(path, write=write)
+
+
+def _empty_history(path, h) -> int:
+    where = f"no history yet at {path}" if h is None else f"the history at {path} is empty"
+    print(f"{where}: sets are stored by `calfwalk analyze`, `summary` and `record`, "
+          "or `calfwalk history import FILE...`")
+    return 0
+
+
+def cmd_history(args) -> int:
+    if args.action == "import":
+        return _history_import(args)
+    from .history import print_history
+
+    path, h = _open_history(args)
+    if h is None:
+        return _empty_history(path, h)
+    with h:
+        total = h.count()
+        if not total:
+            return _empty_history(path, h)
+        print_history(h.sets(limit=args.limit or None), total, path)
+    return 0
+
+
+def _history_import(args) -> int:
+    """Store old recordings: session files one by one, raw files paired by their PREFIX_left/right names."""
+    import os
+
+    from .rawfile import RawFormatError, read_raw
+    from .session import MAGIC as SESSION_MAGIC
+    from .session import SessionError, read_session, summarise_session
+
+    sources = []  # (kind, [paths])
+    raw_groups = {}
+    for p in args.files:
+        try:
+            with open(p, "rb") as fh:
+                first = fh.readline(64).rstrip(b"\r\n")
+        except FileNotFoundError:
+            raise CliError(f"{p}: no such file") from None
+        except OSError as exc:
+            raise CliError(f"{p}: cannot read: {exc.strerror or exc}") from None
+        if first == SESSION_MAGIC.encode():
+            sources.append(("session", [p]))
+        elif first == b"#calfwalk_raw=1":
+            stem = os.path.splitext(os.path.abspath(p))[0]
+            for foot in ("_left", "_right"):
+                if stem.endswith(foot):
+                    stem = stem[: -len(foot)]
+            if stem not in raw_groups:
+                raw_groups[stem] = []
+                sources.append(("raw", raw_groups[stem]))
+            raw_groups[stem].append(p)
+        else:
+            raise CliError(f"{p}: neither a calfwalk session file nor a raw v1 recording")
+    failed = 0
+    for kind, paths in sources:
+        try:
+            if kind == "session":
+                session = read_session(paths[0])
+                summary, recorded = summarise_session(session), session.meta.get("started_utc")
+                _store_history(args, summary, paths, kind, recorded, source=paths[0])
+                continue
+            recs = [read_raw(p) for p in paths]
+            feet = [r.foot for r in recs]
+            # one set of left + right; anything else under one prefix is stored file by file
+            groups = [recs] if len(recs) <= 2 and len(set(feet)) == len(feet) else [[r] for r in recs]
+            for g in groups:
+                summary = analyze_recordings(g)
+                _store_history(args, summary, [r.path for r in g], "raw", _raw_recorded_utc(g),
+                               source=" + ".join(r.path for r in g))
+        except (RawFormatError, SessionError) as exc:
+            failed += 1
+            print(f"history: skipped: {exc}", file=sys.stderr)
+    if failed:
+        raise CliError(f"{failed} of {len(sources)} recording(s) not imported (see above)")
+    return 0
+
+
+def cmd_trends(args) -> int:
+    from .history import print_trends, trend_series, write_trends_png
+    from .present import to_json
+
+    path, h = _open_history(args)
+    if h is None:
+        return _empty_history(path, h)
+    with h:
+        rows = h.sets(limit=args.limit or None)
+    if not rows:
+        return _empty_history(path, h)
+    series = trend_series(rows)
+    if args.json:
+        print(to_json(series))
+    else:
+        print_trends(series, path)
+    if args.png:
+        try:
+            write_trends_png(series, args.png)
+        except OSError as exc:
+            raise CliError(f"{args.png}: cannot write: {exc.strerror or exc}") from None
+        print(f"trends chart written to {args.png}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .history import export_csv, export_json
+
+    path, h = _open_history(args)
+    if h is None:
+        return _empty_history(path, h)
+    with h:
+        try:
+            if args.csv:
+                sets_path, steps_path, (n_sets, n_steps) = export_csv(h, args.csv)
+                print(f"exported {n_sets} sets to {sets_path} and {n_steps} steps to {steps_path}")
+            else:
+                if args.json == "-":
+                    export_json(h, sys.stdout)
+                    return 0
+                with open(args.json, "w", encoding="utf-8", newline="\n") as fh:
+                    n_sets, n_steps = export_json(h, fh)
+                print(f"exported {n_sets} sets and {n_steps} steps to {args.json}")
+        except OSError as exc:
+            raise CliError(f"{exc.filename or args.csv or args.json}: cannot write: {exc.strerror or exc}") from None
+    return 0
 
 
 def _open_pod(args):
@@ -185,9 +356,12 @@ def cmd_config(args) -> int:
             for key in args.keys or _param_names():
                 print(",".join(pod.ok(f"get {key}")))
         elif args.action == "set":
-            if len(args.keys) != 2:
-                raise CliError("config set takes KEY VALUE")
-            print(",".join(pod.ok(f"set {args.keys[0]} {args.keys[1]}")))
+            keys = args.keys
+            if len(keys) == 1 and "=" in keys[0]:
+                keys = keys[0].split("=", 1)  # KEY=VALUE, e.g. cue_buzzer=0
+            if len(keys) != 2 or not keys[0] or not keys[1]:
+                raise CliError("config set takes KEY VALUE or KEY=VALUE (e.g. config set cue_buzzer=0)")
+            print(",".join(pod.ok(f"set {keys[0]} {keys[1]}")))
             print(",".join(pod.ok("save")))
     except PodError as exc:
         raise CliError(str(exc)) from None
@@ -199,7 +373,8 @@ def cmd_config(args) -> int:
 def _param_names():
     from . import firmware
 
-    return [p[0] for p in firmware.load("detector").PARAMS if p[0] != "rate_hz"]
+    names = [p[0] for p in firmware.load("detector").PARAMS if p[0] != "rate_hz"]
+    return names + [s[0] for s in firmware.load("cues").SETTINGS]
 
 
 def cmd_calibrate(args) -> int:
@@ -282,22 +457,126 @@ def cmd_demo(args) -> int:
     return run_demo(args.out, speed=args.speed, steps=args.steps)
 
 
+def cmd_report(args) -> int:
+    """The HTML report (and --png) of a session file or one or two raw files."""
+    import os
+
+    from . import report
+    from .rawfile import RawFormatError
+    from .session import SessionError, read_session
+
+    paths = args.files
+    kinds = []
+    for p in paths:
+        try:
+            kinds.append(report.is_session_file(p))
+        except FileNotFoundError:
+            raise CliError(f"{p}: no such file") from None
+        except OSError as exc:
+            raise CliError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    params = _parse_params(args.param)
+    try:
+        if any(kinds):
+            if len(paths) != 1:
+                raise CliError("give one session file, or one or two raw files (left and right)")
+            data = report.from_session(read_session(paths[0]), params)
+        else:
+            data = report.from_raw(_load_recordings(paths), params)
+    except (SessionError, RawFormatError):
+        raise
+    except ValueError as exc:  # a bad --param
+        raise CliError(str(exc)) from None
+    out = args.out or report.default_output(paths[0])
+    for target in filter(None, (out, args.png)):
+        try:  # before drawing: a bad -o/--png fails at once
+            os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
+    try:
+        report.write_report(data, out, args.png)
+    except OSError as exc:
+        raise CliError(f"cannot write the report: {exc.strerror or exc}: {exc.filename or out}") from None
+    print(f"report written to {out}" + (f" and {args.png}" if args.png else ""))
+    print(report.headline(data.summary))
+    return 0
+
+
+def _add_report(p):
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="a session file, or raw v1 recording(s): one per foot")
+    p.add_argument("-o", "--out", metavar="HTML", help="the page to write (default: INPUT_report.html beside the input)")
+    p.add_argument("--png", metavar="PATH", help="also write one PNG with the rule verdicts and the plots, for sharing")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="override a detector parameter where the detector runs here (raw files; a session's heel trace)")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def _add_record(p):
     p.add_argument("--port", action="append", metavar="PORT",
                    help="serial port of a pod (twice for left and right); default: the one connected pod")
     p.add_argument("-o", "--output", required=True, metavar="SESSION", help="session file to write")
     p.add_argument("--baud", type=int, default=115200)
     p.add_argument("--seconds", type=float, help="stop after this long")
-    p.add_argument("--keep-going", action="store_true", help="do not stop when the set ends")
-    p.add_argument("--no-start", action="store_true", help="do not send `start` to the pod")
+    p.add_argument("--sets", type=_positive_int, default=1, metavar="N",
+                   help="stop when N sets have ended (the pods find each set themselves; default 1)")
+    p.add_argument("--keep-going", action="store_true",
+                   help="do not stop when a set ends: record any number of sets until --seconds or Ctrl-C")
+    p.add_argument("--no-start", action="store_true",
+                   help="do not send `start` (not needed: a pod samples from power-up and finds each set itself)")
     p.add_argument("--raw", action="store_true", help="also record every raw sample (`calfwalk extract-raw` makes raw v1 files)")
     p.add_argument("--reconnect", type=float, default=10.0, metavar="S",
                    help="wait this long for a lost port to come back (default 10)")
+    _add_history_store(p)
+
+
+def _add_db(p):
+    p.add_argument("--db", metavar="PATH",
+                   help="history file (default: $CALFWALK_DB, else calfwalk/history.sqlite3 in the user data folder)")
+
+
+def _add_history_store(p):
+    p.add_argument("--no-history", action="store_true", help="do not store the set in the history")
+    _add_db(p)
+
+
+def _add_history(p):
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="show the last N sets (default 20, 0 = all)")
+    _add_db(p)
+    sub = p.add_subparsers(dest="action", metavar="[import]")
+    imp = sub.add_parser("import", help="store old recordings", description="store old recordings in the history")
+    imp.add_argument("files", nargs="+", metavar="FILE",
+                     help="session file(s), or raw file(s) (PREFIX_left.csv and PREFIX_right.csv make one set)")
+    # SUPPRESS: a --db given before `import` is not reset by this one's default
+    imp.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help="history file")
+
+
+def _add_trends(p):
+    p.add_argument("--png", metavar="FILE", help="also write a chart with one panel per metric")
+    p.add_argument("--json", action="store_true", help="print the series as JSON")
+    p.add_argument("--limit", type=int, default=0, metavar="N", help="only the last N sets (default all)")
+    _add_db(p)
+
+
+def _add_export(p):
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--csv", metavar="DIR_or_FILE", help="write DIR/sets.csv and DIR/steps.csv (or X.csv and X_steps.csv)")
+    g.add_argument("--json", metavar="FILE", help="write sets (with their full summaries) and steps as JSON (- for stdout)")
+    _add_db(p)
 
 
 def _add_summary(p):
     p.add_argument("session", metavar="SESSION")
     p.add_argument("--json", action="store_true")
+    _add_history_store(p)
 
 
 def _add_flash(p):
@@ -323,7 +602,8 @@ def _add_port(p):
 
 
 def _add_config(p):
-    p.add_argument("action", choices=("get", "set"), help="get [KEY...] shows values and ranges; set KEY VALUE stores one")
+    p.add_argument("action", choices=("get", "set"),
+                   help="get [KEY...] shows values and ranges; set KEY VALUE (or KEY=VALUE) stores one")
     p.add_argument("keys", nargs="*", metavar="KEY [VALUE]")
     _add_port(p)
 
@@ -353,6 +633,7 @@ def _add_analyze(p):
     p.add_argument("files", nargs="+", metavar="FILE", help="raw v1 recording(s): one per foot")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a detector parameter")
+    _add_history_store(p)
 
 
 def _add_simulate(p):
@@ -368,14 +649,20 @@ COMMANDS = {
     "record": ("record a set from pod(s) to a session file", _add_record, cmd_record),
     "live": ("record with a live view of the set", _add_record, cmd_live),
     "summary": ("summarise a recorded session against the guide", _add_summary, cmd_summary),
+    "report": ("one self-contained HTML page (and --png) reviewing a set against the guide", _add_report, cmd_report),
     "flash": ("build the firmware, copy it and a board config to a pod, reset it, check it answers",
               _add_flash, cmd_flash),
-    "config": ("show or change a pod's detector parameters (stored on the pod)", _add_config, cmd_config),
+    "config": ("show or change a pod's detector parameters and cue settings (stored on the pod)", _add_config,
+               cmd_config),
     "calibrate": ("guided calibration of a pod: pads, standing flat, on the toes", _add_calibrate, cmd_calibrate),
     "extract-raw": ("rebuild raw v1 files from a session recorded with --raw", _add_extract_raw, cmd_extract_raw),
     "ports": ("list serial ports, marking likely MicroPython boards", _add_nothing, cmd_ports),
     "podsim": ("run the firmware on the MicroPython unix port behind a pty", _add_podsim, cmd_podsim),
     "demo": ("simulate a set, stream it from emulated pods, record and summarise it", _add_demo, cmd_demo),
+    "history": ("list the stored sets; `history import FILE...` stores old recordings", _add_history, cmd_history),
+    "trends": ("steps, heel contacts, heel height, asymmetry and cadence over time (--png for a chart)",
+               _add_trends, cmd_trends),
+    "export": ("write the stored sets and their steps as CSV or JSON", _add_export, cmd_export),
 }
 
 
@@ -393,12 +680,13 @@ def main(argv=None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     args = parser.parse_args(argv)
+    from .history import HistoryError
     from .rawfile import RawFormatError
     from .session import SessionError
 
     try:
         return COMMANDS[args.command][2](args) or 0
-    except (CliError, RawFormatError, SessionError, FileNotFoundError) as exc:
+    except (CliError, RawFormatError, SessionError, HistoryError, FileNotFoundError) as exc:
         print(f"calfwalk {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -75,3 +75,52 @@ def detect_files(recordings, params: dict | None = None) -> list:
         events.extend(detect(rec, params))
     events.sort(key=lambda e: (e["t_ms"], e["foot"]))
     return events
+
+
+def detect_trace(rec, params: dict | None = None) -> tuple:
+    """Events for one RawRecording (as `detect`) plus a per-sample trace for plots.
+
+    Returns (events, t_ms, level, kind): t_ms is the recording's own sample time,
+    kind "heel_mm" (the detector's heel height during the set, NaN outside it) for
+    recordings with an IMU, or "heel_pad" (heel pad counts) for FSR-only ones.
+    """
+    import numpy as np
+
+    det_mod = firmware.load("detector")
+    det = make_detector(rec.sensor, rec.rate_hz, params)
+    cols = rec.columns
+    data = rec.data
+    n = len(data)
+    zeros = [0] * n
+
+    def col(name):
+        return data[:, cols.index(name)].tolist() if name in cols else zeros
+
+    t = col("t_ms")
+    t0 = t[0]
+    series = [col(c) for c in ("ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps", "heel", "fore_med", "fore_lat")]
+    names = det_mod.EVENT_NAMES
+    width = det_mod.EV_WIDTH
+    in_set = det_mod.ST_SET
+    events = []
+    ev = det.ev
+    update = det.update
+    heel_now = det.heel_mm_now
+    heel_mm = np.full(n, np.nan)
+
+    def take(count):
+        for k in range(count):
+            i = k * width
+            events.append(event_dict(names[ev[i]], rec.foot, ev[i + 1] + t0, ev[i + 2:i + width]))
+
+    for i, row in enumerate(zip(t, *series)):
+        count = update(row[0] - t0, *row[1:])
+        if count:
+            take(count)
+        # the state, not heel_mm_now()'s UNKNOWN (-1), says "not in the set": -1 mm is a real height
+        if det.state == in_set:
+            heel_mm[i] = heel_now()
+    take(det.flush(t[-1] - t0))
+    if rec.has_imu:
+        return events, np.asarray(t, dtype=np.int64), heel_mm, "heel_mm"
+    return events, np.asarray(t, dtype=np.int64), np.asarray(col("heel"), dtype=float), "heel_pad"

@@ -30,8 +30,11 @@ def print_summary(summary: dict, console=None) -> None:
     console.print(f"[bold]Dumbbell Walking Calf Raise[/bold] — {summary['steps']} steps ({by_foot})")
     cv = summary["step_time_cv"]
     cv_text = "-" if cv is None else f"{cv * 100:.1f}%"
+    n_sets = len(summary.get("sets") or ())
+    span = f"set {_fmt(summary['set_duration_s'], ' s')}" if n_sets <= 1 else (
+        f"{n_sets} sets over {_fmt(summary['set_duration_s'], ' s')}")
     console.print(
-        f"set {_fmt(summary['set_duration_s'], ' s')} (recording {summary['duration_s']} s), "
+        f"{span} (recording {summary['duration_s']} s), "
         f"cadence {_fmt(summary['cadence_spm'], ' steps/min')}, stride time CV {cv_text}"
     )
     console.print(
@@ -40,6 +43,12 @@ def print_summary(summary: dict, console=None) -> None:
     )
     if summary.get("one_foot_note"):
         console.print(f"[dim]{summary['one_foot_note']}[/dim]")
+    if summary.get("asymmetry"):
+        console.print(asymmetry_text(summary["asymmetry"]))
+    if summary.get("alignment"):
+        console.print(f"[dim]{alignment_text(summary['alignment'])}[/dim]")
+    if len(summary.get("sets") or ()) > 1:
+        console.print(sets_table(summary["sets"]))
     table = Table(title="Against the guide")
     table.add_column("rule")
     table.add_column("verdict")
@@ -56,3 +65,52 @@ def print_summary(summary: dict, console=None) -> None:
         console.print("[bold]From the guide:[/bold]")
         for r in cues:
             console.print(f"  • {r['title']}: {r['cue']}")
+
+
+def _lr(fig, unit="", nd=0, pct=True):
+    def one(v):
+        return "-" if v is None else (f"{v:.{nd}f}" if isinstance(v, float) else str(v))
+    apart = fig["asymmetry_pct"]
+    tail = f" ({apart:.1f}% apart)" if pct and apart is not None else ""
+    return f"{one(fig['left'])}/{one(fig['right'])}{unit}{tail}"
+
+
+def asymmetry_text(asym: dict) -> str:
+    """One line of left/right figures: L/R values and how far apart they are."""
+    return ("left/right: steps " + _lr(asym["steps"], pct=False)
+            + ", step time " + _lr(asym["step_time_ms"], " ms")
+            + ", heel height " + _lr(asym["heel_height_mm"], " mm")
+            + ", heel contacts " + _lr(asym["heel_contacts"], pct=False)
+            + " (" + _lr(asym["heel_contacts_per100"], nd=1, pct=False) + " per 100 steps)")
+
+
+def alignment_text(al: dict) -> str:
+    """How the pods' clocks were put on one timeline, in one line."""
+    drift = ", ".join(f"{foot} {p['drift_ppm']:+.0f} ppm" for foot, p in al.get("pods", {}).items()
+                      if p.get("drift_ppm") is not None)
+    extra = []
+    if drift:
+        extra.append(f"clock drift {drift}")
+    if al.get("residual_spread_ms") is not None:
+        extra.append(f"line arrival spread (p95) {al['residual_spread_ms']:.0f} ms")
+    return f"timeline: {al['note']}" + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def sets_table(sets: list):
+    """One row per set: its steps, heel contacts, heel height, pace and the rules it did not pass."""
+    from rich.table import Table
+
+    table = Table(title=f"{len(sets)} sets")
+    for col in ("set", "starts", "length", "steps", "heel contacts", "heel mm (mean)", "cadence /min",
+                "stride CV", "not passed"):
+        table.add_column(col)
+    for st in sets:
+        by_foot = "/".join(str(n) for n in st["steps_by_foot"].values())
+        steps = f"{st['steps']}" + (f" ({by_foot})" if len(st["steps_by_foot"]) > 1 else "")
+        cv = "-" if st["step_time_cv"] is None else f"{st['step_time_cv'] * 100:.1f}%"
+        length = "cut off" if st["end_ms"] is None else f"{(st['end_ms'] - st['start_ms']) / 1000:.0f} s"
+        bad = "; ".join(f"{STATUS_TEXT[status]} " + ", ".join(r["title"] for r in st["rules"] if r["status"] == status)
+                        for status in ("fail", "warn") if any(r["status"] == status for r in st["rules"]))
+        table.add_row(f"Set {st['set_no']}", f"{st['start_ms'] / 1000:.0f} s", length, steps, str(st["heel_contacts"]),
+                      _fmt(st["heel_height_mm"]["mean"]), _fmt(st["cadence_spm"]), cv, bad or "-")
+    return table

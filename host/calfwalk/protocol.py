@@ -11,7 +11,8 @@ _fw = firmware.load("protocol")
 PREFIX = _fw.PREFIX
 SEQ_MOD = _fw.SEQ_MOD
 crc_hex = _fw.crc_hex
-TYPES = (_fw.HELLO, _fw.STATUS, _fw.EVENT, _fw.RAW, _fw.DROP, _fw.OK, _fw.ERR)
+TYPES = (_fw.HELLO, _fw.STATUS, _fw.EVENT, _fw.RAW, _fw.DROP, _fw.OK, _fw.ERR, _fw.CUE)
+CUE_KINDS = ("heel", "fade")
 
 
 def encode(seq: int, t_ms: int, kind: str, payload: str = "") -> str:
@@ -160,3 +161,22 @@ def event_from_line(line: Line, foot: str):
     from .detect import event_dict
 
     return event_dict(name, foot, t, values)
+
+
+def cue_from_line(line: Line, foot: str):
+    """A host cue dict from a C line (a cue the pod gave), or None if it is not a known cue.
+
+    {"type": "cue", "kind": "heel"|"fade", "foot", "t_ms"} plus the line's integer
+    fields (heel: onset_ms; fade: step_no, heel_mm, open_mm; both: led, buzzer).
+    """
+    if line.kind != _fw.CUE or not line.fields or line.fields[0] not in CUE_KINDS:
+        return None
+    cue = {"type": "cue", "kind": line.fields[0], "foot": foot}
+    try:
+        for k, v in line.kv().items():
+            cue["t_ms" if k == "t" else ("onset_ms" if k == "onset" else k)] = int(v)
+    except ValueError:
+        return None
+    if "t_ms" not in cue:
+        return None
+    return cue

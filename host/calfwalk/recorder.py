@@ -21,6 +21,8 @@ class PodLink:
         self.checker = StreamChecker()
         self.foot = None
         self.done = False  # the set ended or the replay finished
+        self.sets_ended = 0
+        self.finished = False  # a replay reached its end: nothing more will come
         self.lost = False
         self.events = []
 
@@ -38,6 +40,7 @@ class Recorder:
         self.reconnect_s = reconnect_s
         self.on_line = on_line or (lambda pod, line, event: None)
         self.on_note = on_note or (lambda pod, text: None)
+        self.sets = 1
 
     def note(self, pod, text):
         self.writer.record("note", pod.index, text)
@@ -81,16 +84,23 @@ class Recorder:
         if line.kind in ("H", "S") and "foot" in kv:
             pod.foot = kv["foot"]
         if line.kind == "S" and kv.get("src") == "end":
-            pod.done = True
+            pod.done = pod.finished = True
         event = event_from_line(line, pod.foot or f"pod{pod.index}") if line.kind == "E" else None
         if event is not None:
             pod.events.append(event)
             if event["type"] == "set_end":
-                pod.done = True
+                pod.sets_ended += 1
+                pod.done = pod.done or pod.sets_ended >= self.sets
         self.on_line(pod, line, event)
 
-    def run(self, seconds=None, start=True, stop_at_end=True, grace_s=0.5, raw=False) -> dict:
-        """Record until done; returns per-pod stream stats."""
+    def run(self, seconds=None, start=True, stop_at_end=True, grace_s=0.5, raw=False, sets=1) -> dict:
+        """Record until done; returns per-pod stream stats.
+
+        The pods find each set themselves (rise onto the toes ... heels lowered), so
+        `start` only wakes a stopped pod. stop_at_end: stop once every pod has ended
+        `sets` sets; without it, record sets until `seconds`, Ctrl-C or every replay ends.
+        """
+        self.sets = sets
         t_start = time.monotonic()
         for pod in self.pods:
             try:
@@ -123,7 +133,7 @@ class Recorder:
                     break
                 if seconds is not None and now - t_start >= seconds:
                     break
-                if stop_at_end and all(p.done or p.lost for p in self.pods):
+                if all(p.lost or p.finished or (stop_at_end and p.done) for p in self.pods):
                     done_at = done_at or now
                     if now - done_at >= grace_s:
                         break

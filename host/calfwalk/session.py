@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from .protocol import StreamChecker, event_from_line
+from .protocol import StreamChecker, cue_from_line, event_from_line
 
 MAGIC = "#calfwalk_session=1"
 KINDS = ("rx", "tx", "note")
@@ -62,8 +62,14 @@ class PodStream:
     board: str | None = None
     rate_hz: int | None = None
     events: list = field(default_factory=list)
+    cues: list = field(default_factory=list)  # cues the pod gave (C lines), see protocol.cue_from_line
     raw_rows: list = field(default_factory=list)
     segments: int = 1  # pod boots seen (1 + reboots)
+    # for align.py: (boot, line t_ms, host_ms) of every good line; (boot, sample ts, line t_ms, t0) of
+    # heartbeats whose sample clock moved; (boot, event t, line t_ms) of each event in `events`
+    sync: list = field(default_factory=list)
+    sample_sync: list = field(default_factory=list)
+    event_clock: list = field(default_factory=list)
     t0: int | None = None
     ts: int | None = None
     checker: StreamChecker = field(default_factory=StreamChecker)
@@ -94,6 +100,7 @@ def read_session(path) -> Session:
     # per pod: offset that maps each boot's sample clock onto the first boot's
     base = {}
     first_base = {}
+    last_ts = {}  # per pod: the latest heartbeat sample time (a stopped or finished pod repeats it)
     with fh:
         first = fh.readline().rstrip("\n")
         if first != MAGIC:
@@ -124,6 +131,8 @@ def read_session(path) -> Session:
             if pod.checker.rebooted:
                 pod.segments += 1
                 base.pop(idx, None)
+                last_ts.pop(idx, None)
+            pod.sync.append((pod.segments - 1, line.t_ms, ms))
             kv = line.kv()
             if line.kind in ("H", "S"):
                 pod.foot = kv.get("foot", pod.foot)
@@ -137,6 +146,9 @@ def read_session(path) -> Session:
                 except ValueError:
                     t0 = ts = None
                 if ts is not None:
+                    if ts != last_ts.get(idx):  # a frozen clock says nothing about its rate
+                        pod.sample_sync.append((pod.segments - 1, ts, line.t_ms, t0))
+                        last_ts[idx] = ts
                     if idx not in base:
                         # a new boot: put its sample clock on the first boot's, via host time
                         b = ms - ts
@@ -147,8 +159,16 @@ def read_session(path) -> Session:
             elif line.kind == "E":
                 ev = event_from_line(line, pod.foot or "left")
                 if ev is not None:
+                    pod.event_clock.append((pod.segments - 1, ev["t_ms"], line.t_ms))
                     ev["t_ms"] += base.get(idx, 0)
                     pod.events.append(ev)
+            elif line.kind == "C":
+                cue = cue_from_line(line, pod.foot or "left")
+                if cue is not None:
+                    for k in ("t_ms", "onset_ms"):
+                        if k in cue:
+                            cue[k] += base.get(idx, 0)
+                    pod.cues.append(cue)
             elif line.kind == "R":
                 try:
                     pod.raw_rows.append([int(v) for v in line.fields])
@@ -160,17 +180,20 @@ def read_session(path) -> Session:
 
 
 def summarise_session(session: Session) -> dict:
-    """The same summary `calfwalk analyze` gives, from what the pods reported, plus link health."""
+    """The same summary `calfwalk analyze` gives, from what the pods reported, plus link health.
+
+    The pods' events are first put on one timeline (align.py); "alignment" says how well.
+    """
+    from .align import align_session
     from .summary import summarise
 
-    feet, sensors, events = [], {}, []
+    feet, sensors = [], {}
     durations = []
     for pod in session.pods.values():
         if pod.foot is None:
             continue
         feet.append(pod.foot)
         sensors[pod.foot] = pod.sensor or "imu"
-        events.extend(pod.events)
         if pod.t0 is not None and pod.ts is not None:
             durations.append((pod.ts - pod.t0) / 1000.0)
     if not feet:
@@ -179,12 +202,19 @@ def summarise_session(session: Session) -> dict:
         raise SessionError(f"{session.path}: two pods report the same foot ({feet[0]}): set foot= in their board configs")
     feet.sort(key=("left", "right").index)
     duration = max(durations) if durations else session.host_ms_last / 1000.0
+    events, alignment = align_session(session)
     out = summarise(events, feet, sensors, duration)
+    out["alignment"] = alignment
     out["link"] = {
         pod.foot or f"pod{pod.index}": dict(pod.checker.stats.as_dict(), port=pod.port, boots=pod.segments)
         for pod in session.pods.values()
     }
     out["session_damaged_lines"] = session.damaged_lines
+    # what the pods cued during the set (LED/buzzer): counts per kind
+    out["pod_cues"] = {
+        pod.foot: {kind: sum(1 for c in pod.cues if c["kind"] == kind) for kind in ("heel", "fade")}
+        for pod in session.pods.values() if pod.foot is not None
+    }
     return out
 
 

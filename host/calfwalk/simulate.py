@@ -64,6 +64,11 @@ FSR_SPAN_COUNTS = 60000.0
 FSR_HALF_N = (150.0, 100.0, 100.0)   # heel, fore_med, fore_lat
 FSR_MAX = 65535
 
+MAX_SETS = 20
+DEFAULT_REST_S = 60.0           # standing flat, heels down, from one set's end to the next one's rise
+MIN_REST_S = (END_STAND_MS + STAND_MS) / 1000.0   # every set already stands this long around it
+MAX_REST_S = 3600.0
+
 FEET_CHOICES = ("left", "right", "both")
 MOUNTS = ("flat", "random")
 
@@ -568,30 +573,101 @@ def _foot_truth(plan: _Plan, heel_mm: np.ndarray, z_m: np.ndarray, landings) -> 
 
 # --- public API ----------------------------------------------------------------------
 
-def simulate(cfg: SimConfig) -> dict:
-    """Simulate one set: {"left": rec or None, "right": rec or None, "truth": dict}.
+def _check_sets(sets, rest_s) -> None:
+    if not (isinstance(sets, (int, np.integer)) and 1 <= sets <= MAX_SETS):
+        raise ValueError(f"sets must be an integer in 1..{MAX_SETS}, got {sets!r}")
+    if not MIN_REST_S <= rest_s <= MAX_REST_S:   # also rejects nan
+        raise ValueError(f"rest_s must be in {MIN_REST_S:g}..{MAX_REST_S:g} s (standing between sets), got {rest_s}")
 
+
+def _set_starts(plans, rest_s) -> list:
+    """Start (ms) of each set's timeline; each set already stands flat before its rise and after its lowering."""
+    gap_ms = int(round(rest_s * 1000)) - (END_STAND_MS + STAND_MS)
+    starts = [0]
+    for plan in plans[:-1]:
+        starts.append(starts[-1] + plan.total_ms + gap_ms)
+    return starts
+
+
+def _motion_of_sets(cfg, plans, starts, total_ms, foot):
+    """One foot's 1 kHz motion over several sets, standing flat (heels down) in the rests."""
+    if len(plans) == 1:
+        return _foot_motion(cfg, plans[0], foot)
+    theta, x_m, z_m = np.zeros(total_ms), np.zeros(total_ms), np.zeros(total_ms)
+    impacts, landings, per_set = [], [], []
+    pos = 0.0   # the feet stay where the last set left them
+    for plan, start in zip(plans, starts):
+        th, x, z, imp, lands = _foot_motion(cfg, plan, foot)
+        end = start + plan.total_ms
+        theta[start:end] = th
+        x_m[start:end] = x + pos
+        z_m[start:end] = z
+        pos += float(x[-1])
+        x_m[end:] = pos
+        impacts += [(t + start, mg) for t, mg in imp]
+        landings += [(n, t + start) for n, t in lands]
+        per_set.append((th, x, z, lands))
+    return theta, x_m, z_m, impacts, landings, per_set
+
+
+def _shift_truth(truth: dict, start_ms: int, set_no: int) -> dict:
+    return {
+        "steps": [dict(s, t_ms=s["t_ms"] + start_ms, set=set_no) for s in truth["steps"]],
+        "heel_contacts": [dict(c, t_ms=c["t_ms"] + start_ms, set=set_no) for c in truth["heel_contacts"]],
+        "set_start_ms": truth["set_start_ms"] + start_ms,
+        "set_end_ms": truth["set_end_ms"] + start_ms,
+    }
+
+
+def simulate(cfg: SimConfig, sets: int = 1, rest_s: float = DEFAULT_REST_S) -> dict:
+    """Simulate one set, or `sets` sets with `rest_s` standing flat between them.
+
+    Returns {"left": rec or None, "right": rec or None, "truth": dict};
     rec = {"foot", "sensor", "rate_hz", "data"} with int64 data in rawfile.columns_for(sensor) order.
+    Every set repeats cfg (its faults too) with fresh random draws; the mounting stays.
     """
     touches, longs = _normalise(cfg)
+    _check_sets(sets, rest_s)
     master = np.random.default_rng(cfg.seed)
     # Independent child streams in a fixed order: a foot's IMU noise does not
     # depend on which sensors or feet are written, nor on the faults chosen.
     names = ("plan", "bounce", "mount_left", "mount_right", "imu_left", "imu_right", "fsr_left", "fsr_right")
     rngs = {name: np.random.default_rng(int(master.integers(0, 2**63 - 1))) for name in names}
-    plan = _plan(cfg, touches, longs, rngs["plan"], rngs["bounce"])
+    # later sets draw on after the first, so set 1 is the same as a one-set simulation
+    plans = [_plan(cfg, touches, longs, rngs["plan"], rngs["bounce"]) for _ in range(sets)]
+    starts = _set_starts(plans, rest_s)
+    total_ms = starts[-1] + plans[-1].total_ms
 
-    n_samples = int(np.floor((plan.total_ms - 1) * cfg.rate_hz / 1000.0)) + 1
+    n_samples = int(np.floor((total_ms - 1) * cfg.rate_hz / 1000.0)) + 1
     sample_ms = np.round(np.arange(n_samples) * 1000.0 / cfg.rate_hz).astype(np.int64)
-    sample_ms = sample_ms[sample_ms < plan.total_ms]
-    share_right = _load_share_right(plan, cfg.steps)
+    sample_ms = sample_ms[sample_ms < total_ms]
+    if sets == 1:
+        share_right = _load_share_right(plans[0], cfg.steps)
+    else:
+        share_right = np.full(total_ms, 0.5)   # both feet share the load while standing
+        for plan, start in zip(plans, starts):
+            share_right[start:start + plan.total_ms] = _load_share_right(plan, cfg.steps)
 
     out = {"left": None, "right": None}
     feet_truth = {}
+    sets_truth = [{"set_no": k + 1, "feet": {}} for k in range(sets)]
     for foot in ("left", "right"):
-        theta, x_m, z_m, impacts, landings = _foot_motion(cfg, plan, foot)
+        motion = _motion_of_sets(cfg, plans, starts, total_ms, foot)
+        theta, x_m, z_m, impacts, landings = motion[:5]
         heel_mm = z_m * 1000.0 + cfg.foot_mm * np.sin(theta)
-        feet_truth[foot] = _foot_truth(plan, heel_mm, z_m, landings)
+        if sets == 1:
+            feet_truth[foot] = _foot_truth(plans[0], heel_mm, z_m, landings)
+        else:
+            for k, (plan, start, (th, _x, z, lands)) in enumerate(zip(plans, starts, motion[5])):
+                one = _foot_truth(plan, z * 1000.0 + cfg.foot_mm * np.sin(th), z, lands)
+                sets_truth[k]["feet"][foot] = _shift_truth(one, start, k + 1)
+            mine = [s["feet"][foot] for s in sets_truth]
+            feet_truth[foot] = {
+                "steps": [x for t in mine for x in t["steps"]],
+                "heel_contacts": [x for t in mine for x in t["heel_contacts"]],
+                "set_start_ms": mine[0]["set_start_ms"],
+                "set_end_ms": mine[-1]["set_end_ms"],
+            }
         mount = _random_rotation(rngs[f"mount_{foot}"])
         if cfg.mount == "flat":
             mount = np.eye(3)
@@ -609,9 +685,12 @@ def simulate(cfg: SimConfig) -> dict:
     out["truth"] = {
         "calfwalk_truth": 1,
         "config": _jsonable(asdict(cfg)),
-        "steps_total": int(cfg.steps),
+        "steps_total": int(cfg.steps) * sets,
         "feet": feet_truth,
     }
+    if sets > 1:
+        out["truth"]["rest_s"] = rest_s
+        out["truth"]["sets"] = sets_truth
     return out
 
 
@@ -626,9 +705,9 @@ def _jsonable(value):
     return value
 
 
-def write_simulation(cfg: SimConfig, prefix: str) -> list:
+def write_simulation(cfg: SimConfig, prefix: str, sets: int = 1, rest_s: float = DEFAULT_REST_S) -> list:
     """Write PREFIX_left.csv / PREFIX_right.csv (per cfg.feet) and PREFIX_truth.json; return the paths."""
-    result = simulate(cfg)
+    result = simulate(cfg, sets, rest_s)
     prefix = os.fspath(prefix)
     folder = os.path.dirname(prefix)
     if folder:
@@ -695,6 +774,10 @@ def add_arguments(parser) -> None:
                         help="heel touches down during the stance after STEP (repeatable; default 300 ms, 1500 mg)")
     parser.add_argument("--long-stride", type=_ranged(int, 1, 2000), action="append", default=[], metavar="STEP",
                         help="STEP lands with a long stride, heel dropping to the floor (repeatable)")
+    parser.add_argument("--sets", type=_ranged(int, 1, MAX_SETS), default=1,
+                        help="sets in the recording, each repeating the options above (default %(default)s)")
+    parser.add_argument("--rest-s", type=_ranged(float, MIN_REST_S, MAX_REST_S), default=DEFAULT_REST_S,
+                        help="seconds standing flat between the end of one set and the rise of the next (default %(default)s)")
 
 
 def run(args) -> int:
@@ -705,8 +788,9 @@ def run(args) -> int:
         mount=args.mount, asym_pct=args.asym_pct, sensor=args.sensor, feet=args.feet, rate_hz=args.rate,
         seed=args.seed, heel_touches=list(args.heel_touch or []), long_strides=list(args.long_stride or []),
     )
+    sets = getattr(args, "sets", 1)
     try:
-        paths = write_simulation(cfg, args.out)
+        paths = write_simulation(cfg, args.out, sets, getattr(args, "rest_s", DEFAULT_REST_S))
     except ValueError as exc:   # cross-option problems (e.g. touch step > steps) read like argparse errors
         print(f"calfwalk simulate: error: {exc}", file=sys.stderr)
         return 2
@@ -716,6 +800,7 @@ def run(args) -> int:
         feet = json.load(fh)["feet"]
     per_foot = ", ".join(f"{foot} {len(feet[foot]['steps'])}" for foot in ("right", "left"))
     contacts = ", ".join(f"{foot} {len(feet[foot]['heel_contacts'])}" for foot in ("right", "left"))
-    print(f"simulated {cfg.steps} steps (steps per foot: {per_foot}; heel contacts: {contacts}) "
+    what = f"{cfg.steps} steps" if sets == 1 else f"{sets} sets of {cfg.steps} steps, {args.rest_s:g} s rest between"
+    print(f"simulated {what} (steps per foot: {per_foot}; heel contacts: {contacts}) "
           f"at {cfg.cadence_spm:g} spm, sensor={cfg.sensor}, seed={cfg.seed}")
     return 0

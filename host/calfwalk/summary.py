@@ -94,11 +94,81 @@ def _pct_diff(a, b):
 
 
 def summarise(events: list, feet: list, sensors: dict, duration_s: float) -> dict:
-    """The set summary (JSON-ready) for events of the given feet.
+    """The summary (JSON-ready) of a recording's events for the given feet.
 
     `sensors` maps foot -> "imu" | "fsr" | "imu+fsr"; `duration_s` is the recording length.
+    The top-level figures and rules cover the whole recording; "sets" holds one
+    summary per set (same keys, plus "set_no", "start_ms", "end_ms").
     """
     events = sorted(events, key=lambda e: (e["t_ms"], e["foot"]))
+    spans = set_spans(events)
+    out = _summary(events, feet, sensors, duration_s, spans)
+    sets = []
+    for k, span in enumerate(spans, 1):
+        # copies: a set numbers its own steps, the whole recording keeps its numbering
+        mine = [dict(e) for e in events if span["start_ms"] <= e["t_ms"] <= span["_last_ms"]]
+        end = span["end_ms"] if span["end_ms"] is not None else max(e["t_ms"] for e in mine)
+        one = _summary(mine, feet, sensors, (end - span["start_ms"]) / 1000.0, [span])
+        one.update(set_no=k, start_ms=span["start_ms"], end_ms=span["end_ms"])
+        sets.append(one)
+    out["sets"] = sets
+    return out
+
+
+def set_spans(events: list) -> list:
+    """The sets in a recording, in time order: [{"start_ms", "end_ms", "_last_ms"}].
+
+    Each foot's set runs from its set_start to its set_end (the detector then waits
+    for the next rise); steps seen without a set_start (the recording began mid-set)
+    start one at the first of them. The feet's sets that overlap are one set, from
+    the earliest start to the latest end. A set the recording cut off has end_ms None
+    (and takes every later event); "_last_ms" is the last time that belongs to the set.
+    """
+    spans = []  # per foot: [start, last, end or None]
+    for foot in sorted({e["foot"] for e in events}):
+        open_span = None
+        for e in events:
+            if e["foot"] != foot:
+                continue
+            if e["type"] == "set_start":
+                if open_span is not None:  # a new rise without an end: the pod restarted mid-set
+                    spans.append(open_span)
+                open_span = [e["t_ms"], e["t_ms"], None]
+            elif open_span is None and e["type"] in ("step", "heel_contact"):
+                open_span = [e["t_ms"], e["t_ms"], None]  # the recording began mid-set
+            elif open_span is not None:
+                open_span[1] = e["t_ms"]
+                if e["type"] == "set_end":
+                    open_span[2] = e["t_ms"]
+                    spans.append(open_span)
+                    open_span = None
+        if open_span is not None:
+            open_span[1] = float("inf")  # still going when the recording stopped
+            spans.append(open_span)
+    spans.sort(key=lambda s: s[0])
+    merged: list[dict] = []
+    for start, last, end in spans:
+        if merged and start <= merged[-1]["_last_ms"]:
+            m = merged[-1]
+            m["_last_ms"] = max(m["_last_ms"], last)
+            m["_cut"] = m["_cut"] or end is None
+            m["end_ms"] = None if m["_cut"] else max(m["end_ms"], end)
+        else:
+            merged.append({"start_ms": start, "end_ms": end, "_last_ms": last, "_cut": end is None})
+    for m in merged:
+        del m["_cut"]
+    return merged
+
+
+def _set_of(t_ms, spans):
+    for k, span in enumerate(spans):
+        if span["start_ms"] <= t_ms <= span["_last_ms"]:
+            return k
+    return None
+
+
+def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: list) -> dict:
+    """One summary of time-ordered events (a whole recording or one set)."""
     steps = [e for e in events if e["type"] == "step"]
     steps.sort(key=lambda e: (e["t_ms"], e["foot"]))
     for n, st in enumerate(steps, 1):
@@ -107,7 +177,10 @@ def summarise(events: list, feet: list, sensors: dict, duration_s: float) -> dic
     for c in contacts:
         c["step"] = _step_of(c, steps)
     by_foot = {f: [s for s in steps if s["foot"] == f] for f in feet}
-    strides = {f: [b["t_ms"] - a["t_ms"] for a, b in zip(s, s[1:])] for f, s in by_foot.items()}
+    # same-foot intervals within a set: the rest between two sets is not a stride
+    group = {id(s): _set_of(s["t_ms"], spans) for s in steps}
+    strides = {f: [b["t_ms"] - a["t_ms"] for a, b in zip(s, s[1:]) if group[id(a)] == group[id(b)]]
+               for f, s in by_foot.items()}
 
     rel = []
     for f, iv in strides.items():
@@ -122,6 +195,7 @@ def summarise(events: list, feet: list, sensors: dict, duration_s: float) -> dic
     ends = [e["t_ms"] for e in events if e["type"] == "set_end"]
     set_s = (max(ends) - min(starts)) / 1000.0 if starts and ends and max(ends) > min(starts) else None
     heights = [s["heel_mm"] for s in steps if s.get("heel_mm") is not None]
+    figures = _lr_figures(feet, by_foot, strides, contacts)
 
     rules = [
         _heels_high(steps, contacts),
@@ -129,7 +203,7 @@ def summarise(events: list, feet: list, sensors: dict, duration_s: float) -> dic
         _even_steps(steps, by_foot, strides, contacts, step_time_cv),
         _pause(steps),
         _bounce(steps),
-        _left_right(feet, by_foot, strides, contacts),
+        _left_right(feet, by_foot, figures),
         _fatigue(steps),
         _big_toe(steps, sensors),
         _lowered_after(feet, events),
@@ -153,6 +227,7 @@ def summarise(events: list, feet: list, sensors: dict, duration_s: float) -> dic
         "events": events,
         "rules": rules,
         "one_foot_note": _one_foot_note(feet),
+        "asymmetry": _asymmetry(figures),
     }
 
 
@@ -161,9 +236,43 @@ def _one_foot_note(feet):
         return None
     other = "right" if feet[0] == "left" else "left"
     return (
-        f"One pod on the {feet[0]} foot: steps, heel contacts and heel height are for that foot only; "
-        f"the {other} foot was not seen, so left/right evenness cannot be judged."
+        f"One pod, on the {feet[0]} foot: steps, heel contacts and heel height are for the {feet[0]} foot only "
+        f"(the person took about twice as many steps). The {other} foot was not seen: its heel contacts and "
+        f"heel height are unknown, and left/right evenness (steps, step time, heel height) cannot be judged."
     )
+
+
+def _lr_figures(feet, by_foot, strides, contacts):
+    """Left and right figures (unrounded) for the asymmetry and the even_left_right rule; None with one foot."""
+    if len(feet) < 2:
+        return None
+    figs = {"steps": {}, "step_time_ms": {}, "heel_height_mm": {}, "heel_contacts": {}, "heel_contacts_per100": {}}
+    for f in ("left", "right"):
+        steps = by_foot[f]
+        heights = [s["heel_mm"] for s in steps if s.get("heel_mm") is not None]
+        n_contacts = sum(1 for c in contacts if c["foot"] == f)
+        figs["steps"][f] = len(steps)
+        figs["step_time_ms"][f] = statistics.fmean(strides[f]) if strides[f] else None
+        figs["heel_height_mm"][f] = statistics.fmean(heights) if heights else None
+        figs["heel_contacts"][f] = n_contacts
+        figs["heel_contacts_per100"][f] = n_contacts * 100.0 / len(steps) if steps else None
+    return figs
+
+
+def _asymmetry(figs):
+    """Per figure: left, right and asymmetry_pct = 100 * |L - R| / mean(L, R) (None where a side is unknown)."""
+    if figs is None:
+        return None
+    out = {}
+    for name, lr in figs.items():
+        left, right = lr["left"], lr["right"]
+        both = left is not None and right is not None
+        out[name] = {
+            "left": left if isinstance(left, int) or left is None else round(left, 1),
+            "right": right if isinstance(right, int) or right is None else round(right, 1),
+            "asymmetry_pct": round(_pct_diff(left, right), 1) if both else None,
+        }
+    return out
 
 
 def _step_of(contact, steps):
@@ -250,8 +359,8 @@ def _bounce(steps):
                  f"{len(bounced)} bouncy landing(s) (double impact peak or no pause)")
 
 
-def _left_right(feet, by_foot, strides, contacts):
-    if len(feet) < 2:
+def _left_right(feet, by_foot, figs):
+    if figs is None:
         return _rule("even_left_right", "not_measured", detail="one pod: the other foot was not seen")
     left, right = by_foot["left"], by_foot["right"]
     if not left or not right:
@@ -261,23 +370,22 @@ def _left_right(feet, by_foot, strides, contacts):
     diff = abs(len(left) - len(right))
     status = "pass" if diff <= LIMITS["lr_steps_diff"] else "fail"
     parts.append(f"steps L{len(left)}/R{len(right)}")
-    if strides["left"] and strides["right"]:
-        d = _pct_diff(statistics.fmean(strides["left"]), statistics.fmean(strides["right"]))
+    st = figs["step_time_ms"]
+    if st["left"] is not None and st["right"] is not None:
+        d = _pct_diff(st["left"], st["right"])
         worst = max(worst, d)
         parts.append(f"stride time {d:.1f}% apart")
-    hl = [s["heel_mm"] for s in left if s.get("heel_mm") is not None]
-    hr = [s["heel_mm"] for s in right if s.get("heel_mm") is not None]
+    hh = figs["heel_height_mm"]
     evidence = []
-    if hl and hr:
-        ml, mr = statistics.fmean(hl), statistics.fmean(hr)
+    if hh["left"] is not None and hh["right"] is not None:
+        ml, mr = hh["left"], hh["right"]
         d = _pct_diff(ml, mr)
         worst = max(worst, d)
         parts.append(f"heel height L{ml:.0f}/R{mr:.0f} mm ({d:.1f}% apart)")
         low = left if ml < mr else right
         ref = max(ml, mr)
         evidence = [s["n"] for s in low if s.get("heel_mm") is not None and s["heel_mm"] < ref * 0.85]
-    cl = sum(1 for c in contacts if c["foot"] == "left")
-    cr = len(contacts) - cl
+    cl, cr = figs["heel_contacts"]["left"], figs["heel_contacts"]["right"]
     parts.append(f"heel contacts L{cl}/R{cr}")
     if status == "pass":
         status = _grade(worst, LIMITS["lr_pass_pct"], LIMITS["lr_warn_pct"])

@@ -1,0 +1,87 @@
+"""Left/right asymmetry: steps, step time, heel height and heel contacts per foot, and what one pod cannot know."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from calfwalk.cli import main
+from calfwalk.summary import summarise
+
+from conftest import simulate_set
+
+FIGURES = ("steps", "step_time_ms", "heel_height_mm", "heel_contacts", "heel_contacts_per100")
+
+
+def analyze_json(capsys, paths):
+    assert main(["analyze", "--json", "--no-history", *map(str, paths)]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _step(foot, t, heel_mm):
+    return {"type": "step", "foot": foot, "t_ms": t, "stance_ms": 1500, "heel_mm": heel_mm, "pause_ms": 600,
+            "peaks": 1, "med_pct": None, "step_no": 0}
+
+
+def _contact(foot, t):
+    return {"type": "heel_contact", "foot": foot, "t_ms": t, "duration_ms": 300, "impact_mg": 500, "load_pct": None}
+
+
+def test_known_figures_from_event_lists():
+    events = [{"type": "set_start", "foot": f, "t_ms": 0} for f in ("left", "right")]
+    events += [_step("left", 1000 + 2000 * k, 70) for k in range(6)]   # every 2000 ms, heel 70 mm
+    events += [_step("right", 2000 + 2200 * k, 50) for k in range(6)]  # every 2200 ms, heel 50 mm
+    events += [_contact("left", 1300), _contact("right", 2300), _contact("right", 4500), _contact("right", 6700)]
+    events += [{"type": "set_end", "foot": f, "t_ms": 16000, "steps": 6} for f in ("left", "right")]
+    s = summarise(events, ["left", "right"], {"left": "imu", "right": "imu"}, 20)
+    a = s["asymmetry"]
+    assert set(a) == set(FIGURES)
+    assert a["steps"] == {"left": 6, "right": 6, "asymmetry_pct": 0.0}
+    assert a["step_time_ms"] == {"left": 2000.0, "right": 2200.0, "asymmetry_pct": round(200 / 2100 * 100, 1)}
+    assert a["heel_height_mm"] == {"left": 70.0, "right": 50.0, "asymmetry_pct": round(20 / 60 * 100, 1)}
+    assert a["heel_contacts"] == {"left": 1, "right": 3, "asymmetry_pct": 100.0}
+    assert a["heel_contacts_per100"] == {"left": round(100 / 6, 1), "right": 50.0, "asymmetry_pct": 100.0}
+    lr = {r["id"]: r for r in s["rules"]}["even_left_right"]
+    assert lr["status"] == "fail" and lr["value"] == pytest.approx(33.3, abs=0.05)
+    assert "heel contacts L1/R3" in lr["detail"]
+    # the one set has the same figures
+    assert s["sets"][0]["asymmetry"] == a
+
+
+def test_even_feet_have_no_asymmetry():
+    events = [_step("left", 1000 + 2000 * k, 60) for k in range(8)] + [_step("right", 2000 + 2000 * k, 60) for k in range(8)]
+    a = summarise(events, ["left", "right"], {"left": "imu", "right": "imu"}, 20)["asymmetry"]
+    assert all(a[f]["asymmetry_pct"] == 0.0 for f in FIGURES)
+
+
+def test_simulated_right_heel_lower_and_touching(capsys, tmp_path):
+    # person steps 1, 3, 5, ... are the right foot's: three heel touches on the right, none on the left
+    paths, truth = simulate_set(tmp_path, steps=24, sensor="imu", asym_pct=30, fatigue_pct=0, seed=4,
+                                heel_touches=[(5, 300, 1500), (11, 300, 0), (17, 300, 1500)])
+    assert [len(truth["feet"][f]["heel_contacts"]) for f in ("left", "right")] == [0, 3]
+    s = analyze_json(capsys, paths)
+    a = s["asymmetry"]
+    assert a["steps"] == {"left": 12, "right": 12, "asymmetry_pct": 0.0}
+    assert a["heel_contacts"] == {"left": 0, "right": 3, "asymmetry_pct": 200.0}
+    assert a["heel_contacts_per100"]["right"] == 25.0 and a["heel_contacts_per100"]["left"] == 0.0
+    hh = a["heel_height_mm"]
+    assert hh["left"] > hh["right"]
+    assert 25 <= hh["asymmetry_pct"] <= 45  # 30 % lower: |L-R| / mean = 0.3 / 0.85 = 35 %
+    assert a["step_time_ms"]["asymmetry_pct"] < 5  # the timing is even
+    lr = {r["id"]: r for r in s["rules"]}["even_left_right"]
+    assert lr["status"] in ("warn", "fail")
+    assert lr["value"] == pytest.approx(hh["asymmetry_pct"], abs=0.1)
+
+
+@pytest.mark.parametrize("foot,other", [("left", "right"), ("right", "left")])
+def test_one_foot_says_what_it_cannot_know(capsys, tmp_path, foot, other):
+    paths, _ = simulate_set(tmp_path, steps=12, feet=foot, sensor="imu", seed=6)
+    s = analyze_json(capsys, paths)
+    assert s["asymmetry"] is None
+    assert s["sets"][0]["asymmetry"] is None
+    note = s["one_foot_note"]
+    assert f"on the {foot} foot" in note and f"The {other} foot was not seen" in note
+    for unknown in ("heel contacts", "heel height", "evenness"):
+        assert unknown in note.split("not seen")[1], unknown
+    assert {r["id"]: r for r in s["rules"]}["even_left_right"]["status"] == "not_measured"
