@@ -355,6 +355,24 @@ def _add_analyze(p):
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a detector parameter")
 
 
+def cmd_accuracy(args) -> int:
+    from . import accuracy, datasets
+
+    try:
+        return accuracy.run(args)
+    except datasets.DatasetError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _add_accuracy(p):
+    from .datasets import LOADERS
+
+    p.add_argument("--data", metavar="DIR", help="folder of the public recordings (default: ../shared/data)")
+    p.add_argument("--dataset", action="append", choices=sorted(LOADERS), help="only this dataset (repeatable)")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="list the feet that miss")
+
+
 def _add_simulate(p):
     from . import simulate
 
@@ -376,6 +394,8 @@ COMMANDS = {
     "ports": ("list serial ports, marking likely MicroPython boards", _add_nothing, cmd_ports),
     "podsim": ("run the firmware on the MicroPython unix port behind a pty", _add_podsim, cmd_podsim),
     "demo": ("simulate a set, stream it from emulated pods, record and summarise it", _add_demo, cmd_demo),
+    "accuracy": ("measure the detector on the public gait recordings and a simulated suite",
+                 _add_accuracy, cmd_accuracy),
 }
 
 
