@@ -252,6 +252,7 @@ class Detector:
         self.pf_base = 0
         self.th = 0
         self.rest_n = 0
+        self.struck = False
         self.walk_axis = False
         self.flip_votes = 0
         self.sw_hi = self.sw_lo = 0
@@ -399,6 +400,7 @@ class Detector:
         self.th = 0
         self.pf_base = 0
         self.strike_t = strike
+        self.struck = strike > -100000
         self.walk_axis = True
         self._emit(EV_SET_START, t0, 0, 0, 0, 0, 0, 0)
         self._landing(t_land, t0)
@@ -556,6 +558,13 @@ class Detector:
         # rotation rate about the learned pitch axis (centi-dps), positive = heel rising
         w = (gx * self.px + gy * self.py + gz * self.pz) >> 10
         self.w_pitch = w if w >= 0 else -w
+        if self.walk_axis:
+            # walking: the sole rolls and twists in stance; steps are the pitch turns
+            wd = self.w_pitch // 100
+            g2 = wd * wd
+            self.g2 = g2
+            moving = g2 >= self.off2
+            self.moving = moving
         pitch = (x * self.fx + y * self.fy + z * self.fz) >> 10
         self.pitch_mg = pitch
         # heel height: the accelerometer's tilt while still, carried through motion by the gyro
@@ -581,12 +590,15 @@ class Detector:
             self.dn_seen = True
         elif self.dn_seen and w >= 0:
             self.dn_seen = False
-            if pf < self.up_mg:
+            if pf < self.up_mg and not self.struck:
+                # the first reversal is the strike; the foot's ringing after it is not
                 self.strike_t = t - self.dt_ms * w // (w - self.w_prev)
+                self.struck = True
         self.w_prev = w
         if pf > self.up_mg:
             s = 0
             self.strike_t = -100000  # the heel is up again: that strike dates no contact
+            self.struck = False
         elif pf < self.down_mg and not moving:
             s = 2
         else:
@@ -790,6 +802,7 @@ class Detector:
                 self.rot = 0
                 self.quiet_cnt = 0
                 self.sw_hi = self.sw_lo = 0
+                self.struck = False  # a new swing: its own strike is still to come
             else:
                 # a stance sample: pause length and heel height at the top of the step
                 if self.heel_down:
