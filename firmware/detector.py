@@ -254,6 +254,9 @@ class Detector:
         self.rest_n = 0
         self.struck = False
         self.walk_axis = False
+        self.kx = self.ky = self.kz = 0
+        self.sw_pf0 = 0
+        self.axis_flips = 0
         self.flip_votes = 0
         self.sw_hi = self.sw_lo = 0
         self.dn_seen = False
@@ -382,7 +385,16 @@ class Detector:
         m = isqrt(vx * vx + vy * vy + vz * vz)
         if m == 0:
             return
-        if self.mx * vx + self.my * vy + self.mz * vz < 0:
+        # three cues for the sign, each right in ordinary walking; a first step can fool one:
+        # the first fast turn lifts the heel (v starts along it), the largest excursion is the
+        # heel up at toe-off, and the last reversal (the strike) turns the heel up (the slap)
+        vote = 1
+        vote += 1 if self.mx * vx + self.my * vy + self.mz * vz >= 0 else -1
+        vote += 1 if self.t_up >= self.t_dn else -1
+        if self.kx or self.ky or self.kz:
+            # a set walked before taught the axis on many steps: the shoe has not turned over
+            vote = 1 if self.kx * vx + self.ky * vy + self.kz * vz >= 0 else -1
+        if vote < 0:
             m = -m
         self.px = vx * 1024 // m
         self.py = vy * 1024 // m
@@ -802,6 +814,7 @@ class Detector:
                 self.rot = 0
                 self.quiet_cnt = 0
                 self.sw_hi = self.sw_lo = 0
+                self.sw_pf0 = self.pf
                 self.struck = False  # a new swing: its own strike is still to come
             else:
                 # a stance sample: pause length and heel height at the top of the step
@@ -825,7 +838,7 @@ class Detector:
         self.act_n += 1
         if self.rot < _ROT_CAP:
             self.rot += self.w_pitch
-        pf = self.pf
+        pf = self.pf - self.sw_pf0
         if pf > self.sw_hi:
             self.sw_hi = pf
         elif pf < self.sw_lo:
@@ -877,6 +890,7 @@ class Detector:
                 self.pf_base = -self.pf_base
                 self.th = -self.th
                 self.pf = -self.pf
+                self.axis_flips += 1
         else:
             self.flip_votes = 0
 
@@ -977,6 +991,10 @@ class Detector:
 
     def _end_set(self):
         # heels lowered and kept down: the set is over (not a heel-contact fault)
+        if self.imu and self.steps >= 4 and self.flip_votes == 0:
+            self.kx = self.px
+            self.ky = self.py
+            self.kz = self.pz
         if self.in_step:
             self._emit_step(self.onset_t)
         self._emit(EV_SET_END, self.onset_t, self.steps, 0, 0, 0, 0, 0)
