@@ -201,6 +201,7 @@ class Detector:
         self.rise2 = self.rise_mg * self.rise_mg
         self.down_mg = p.heel_down_mm * 1000 // p.foot_mm
         self.strike_cdps = p.strike_dps * 100
+        self.up_confirm_n = self._n(60)
         # gyro pitch: centi-dps summed per sample -> mg of the heel-height projection (1000 mg per rad)
         self.th_cap = 36000 * p.rate_hz
         self.up_mg = p.heel_up_mm * 1000 // p.foot_mm
@@ -252,6 +253,7 @@ class Detector:
         self.pf_base = 0
         self.th = 0
         self.rest_n = 0
+        self.up_n = 0
         self.struck = False
         self.walk_axis = False
         self.kx = self.ky = self.kz = 0
@@ -590,8 +592,10 @@ class Detector:
             # the foot rests: its tilt is the accelerometer's, and the gyro sum starts again
             self.pf_base = pitch
             self.th = 0
+            resting = True
             pf = pitch
         else:
+            resting = False
             th = self.th + w
             if -self.th_cap < th < self.th_cap:
                 self.th = th
@@ -609,12 +613,18 @@ class Detector:
         self.w_prev = w
         if pf > self.up_mg:
             s = 0
-            self.strike_t = -100000  # the heel is up again: that strike dates no contact
-            self.struck = False
+            # the heel is up again (resting up there, or up a while: longer than the gyro's
+            # drift lifts it between a strike and the foot settling): that strike dates no contact
+            self.up_n += 1
+            if resting or self.up_n >= self.up_confirm_n:
+                self.strike_t = -100000
+                self.struck = False
         elif pf < self.down_mg and not moving:
+            self.up_n = 0
             s = 2
         else:
             s = 1
+            self.up_n = 0
         if s == 2 and self.s_imu != 2:
             # date the onset where the heel hit the floor: the strike, else where it stopped turning
             if t - self.strike_t <= self.p.strike_window_ms:
