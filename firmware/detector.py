@@ -253,6 +253,8 @@ class Detector:
         self.pf_base = 0
         self.th = 0
         self.rest_n = 0
+        self.had_heel = False
+        self.heel_steps = 0
         self.up_n = 0
         self.struck = False
         self.walk_axis = False
@@ -863,7 +865,10 @@ class Detector:
             return
         self.phase_active = False
         if self.act_n - self.quiet_cnt >= self.swing_n and self.rot >= self.swing_rot:
-            if self.walk_axis:
+            # heel strikes step after step: ordinary walking, whatever started the set
+            self.heel_steps = self.heel_steps + 1 if self.had_heel else 0
+            self.had_heel = False
+            if self.walk_axis or self.heel_steps >= 3:
                 self._check_axis()
             self._landing(self.quiet_t0, self.act_t0)
         else:
@@ -963,6 +968,7 @@ class Detector:
                 if fo < onset:
                     onset = fo
             self.heel_down = True
+            self.had_heel = True
             self.onset_t = onset
             self.impact2 = 0
             if self.imu:
