@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt host/pyproject.toml | cksum | cut -d' ' -f1)
 OUT    ?= build
 
-.PHONY: install test demo bench flash mpy lint clean
+.PHONY: install test demo bench accuracy flash mpy lint clean
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ demo: $(STAMP)
 # the pod's budget under the MicroPython unix port: prints figures, writes build/bench.json
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py --out $(OUT)
+
+# detector accuracy on ../shared/data (public gait recordings) and a simulated suite: prints a table
+accuracy: $(STAMP)
+	$(BIN)/calfwalk accuracy --json $(OUT)/accuracy.json
 
 # compile the firmware, copy it and boards/$(BOARD).json to a pod, reset it, check it answers
 flash: $(STAMP)

@@ -80,6 +80,8 @@ PARAMS = (
     ("heel_up_mm", 25, 4, 100),  # higher than this: off the floor again
     ("heel_confirm_ms", 40, 0, 500),
     ("onset_window_ms", 150, 0, 500),  # contact onset = end of the drop within this window
+    ("strike_dps", 50, 10, 1000),  # heel-down rotation this fast, then reversing: a heel strike ...
+    ("strike_window_ms", 400, 0, 1000),  # ... that dates a contact confirmed within this window
     ("lp_ms", 40, 5, 500),  # accelerometer low-pass for tilt
     ("set_end_ms", 1500, 300, 10000),  # heels down this long: the set is over, not a fault
     ("landing_peak_mg", 250, 50, 8000),  # |a| above 1 g by this much: an impact peak
@@ -198,6 +200,10 @@ class Detector:
         self.rise_mg = p.rise_mm * 1000 // p.foot_mm
         self.rise2 = self.rise_mg * self.rise_mg
         self.down_mg = p.heel_down_mm * 1000 // p.foot_mm
+        self.strike_cdps = p.strike_dps * 100
+        self.up_confirm_n = self._n(60)
+        # gyro pitch: centi-dps summed per sample -> mg of the heel-height projection (1000 mg per rad)
+        self.th_cap = 36000 * p.rate_hz
         self.up_mg = p.heel_up_mm * 1000 // p.foot_mm
         pk = 1000 + p.landing_peak_mg
         self.pk_hi2 = pk * pk
@@ -229,6 +235,9 @@ class Detector:
         self.lx = self.ly = 0
         self.lz = 1000 << self.lp_k
         self.cal_n = 0
+        self.cal_wait = 0
+        self.air_n = 0
+        self.was_loaded = False
         self.cal_x = self.cal_y = self.cal_z = 0
         self.cal_h = self.cal_f = 0
         self.h_ref = self.f_ref = 0
@@ -238,7 +247,25 @@ class Detector:
         self.g2 = 0
         self.g2_lp = 0
         self.pitch_mg = 0
+        self.pf = 0
         self.w_pitch = 0
+        self.w_prev = 0
+        self.pf_base = 0
+        self.th = 0
+        self.rest_n = 0
+        self.had_heel = False
+        self.heel_steps = 0
+        self.up_n = 0
+        self.struck = False
+        self.walk_axis = False
+        self.kx = self.ky = self.kz = 0
+        self.sw_pf0 = 0
+        self.axis_flips = 0
+        self.flip_votes = 0
+        self.sw_hi = self.sw_lo = 0
+        self.dn_seen = False
+        self.strike_t = -100000
+        self._new_walk()
         self.h_base = self.h_rng = self.f_rng = 0
         self.heel_raw = self.fore_raw = 0
         self.h_clear_t = 0
@@ -259,6 +286,140 @@ class Detector:
         self.steps = 0
         self._fsr_levels()
         self._new_set_state()
+
+    def _new_walk(self):
+        self.wk_act = False
+        self.wk_t0 = self.wk_qt0 = 0
+        self.wk_n = self.wk_quiet = 0
+        self.vx = self.vy = self.vz = 0
+        self.ox = self.oy = self.oz = 0
+        self.mx = self.my = self.mz = 0
+        self.m2 = 0
+        self.wk_sign = 0
+        self.wk_d = 0
+        self.t_up = self.t_dn = -100000
+
+    def _walk(self, t, gx, gy, gz, g2, moving):
+        """Waiting for the set: a walking swing starts it too, and teaches the pitch axis.
+
+        The swing's gyro axis (sign-aligned sum) is the pitch axis; its largest
+        excursion from the resting foot, normally the heel rising before toe-off,
+        signs it (checked again on the next swings: a first step can differ).
+        The last reversal of the turn dates the strike.
+        """
+        if not self.wk_act:
+            if g2 < self.on2:
+                return
+            self._new_walk()
+            self.wk_act = True
+            self.wk_t0 = t
+        self.wk_n += 1
+        d = gx * self.vx + gy * self.vy + gz * self.vz
+        if d >= 0:
+            vx = self.vx + gx
+            vy = self.vy + gy
+            vz = self.vz + gz
+        else:
+            vx = self.vx - gx
+            vy = self.vy - gy
+            vz = self.vz - gz
+        if vx > 16384 or vx < -16384 or vy > 16384 or vy < -16384 or vz > 16384 or vz < -16384:
+            vx //= 2
+            vy //= 2
+            vz //= 2
+        self.vx = vx
+        self.vy = vy
+        self.vz = vz
+        d = gx * vx + gy * vy + gz * vz
+        # reversals of a fast turn: strike candidates of either sign until the sign is known
+        sg = 1 if d > 0 else (-1 if d < 0 else 0)
+        if self.wk_sign and sg and sg != self.wk_sign:
+            at = t - self.dt_ms * d // (d - self.wk_d)
+            if sg > 0:
+                self.t_up = at
+            else:
+                self.t_dn = at
+            self.wk_sign = 0
+        if g2 >= self.on2 and sg:
+            self.wk_sign = sg
+        self.wk_d = d
+        ox = self.ox + gx
+        oy = self.oy + gy
+        oz = self.oz + gz
+        if -_ROT_CAP < ox < _ROT_CAP and -_ROT_CAP < oy < _ROT_CAP and -_ROT_CAP < oz < _ROT_CAP:
+            self.ox = ox
+            self.oy = oy
+            self.oz = oz
+        r = self.p.rate_hz
+        ex = ox // r
+        ey = oy // r
+        ez = oz // r
+        if ex < 30000 and ey < 30000 and ez < 30000 and ex > -30000 and ey > -30000 and ez > -30000:
+            m2 = ex * ex + ey * ey + ez * ez
+            if m2 > self.m2:
+                self.m2 = m2
+                self.mx = ex
+                self.my = ey
+                self.mz = ez
+        if moving:
+            self.wk_quiet = 0
+            return
+        if self.wk_quiet == 0:
+            self.wk_qt0 = t
+        self.wk_quiet += 1
+        if self.wk_quiet < self.quiet_n_min:
+            return
+        self.wk_act = False
+        deg = self.p.swing_min_deg
+        if self.wk_n - self.wk_quiet >= self.swing_n and self.m2 >= deg * deg:
+            self._walk_start()
+
+    def _walk_start(self):
+        # pitch axis: the swing axis without its vertical part, signed so the heel rises positive
+        ux = self.ux
+        uy = self.uy
+        uz = self.uz
+        vx = self.vx
+        vy = self.vy
+        vz = self.vz
+        up = (vx * ux + vy * uy + vz * uz) >> 10
+        vx -= up * ux >> 10
+        vy -= up * uy >> 10
+        vz -= up * uz >> 10
+        m = isqrt(vx * vx + vy * vy + vz * vz)
+        if m == 0:
+            return
+        # three cues for the sign, each right in ordinary walking; a first step can fool one:
+        # the first fast turn lifts the heel (v starts along it), the largest excursion is the
+        # heel up at toe-off, and the last reversal (the strike) turns the heel up (the slap)
+        vote = 1
+        vote += 1 if self.mx * vx + self.my * vy + self.mz * vz >= 0 else -1
+        vote += 1 if self.t_up >= self.t_dn else -1
+        if self.kx or self.ky or self.kz:
+            # a set walked before taught the axis on many steps: the shoe has not turned over
+            vote = 1 if self.kx * vx + self.ky * vy + self.kz * vz >= 0 else -1
+        if vote < 0:
+            m = -m
+        self.px = vx * 1024 // m
+        self.py = vy * 1024 // m
+        self.pz = vz * 1024 // m
+        # forward (heel-up tilt direction) = up x pitch axis
+        self.fx = (uy * self.pz - uz * self.py) >> 10
+        self.fy = (uz * self.px - ux * self.pz) >> 10
+        self.fz = (ux * self.py - uy * self.px) >> 10
+        strike = self.t_up if m > 0 else self.t_dn
+        t0 = self.wk_t0
+        t_land = self.wk_qt0
+        self.state = ST_SET
+        self._new_set_state()
+        self.s_imu = 0
+        self.th = 0
+        self.pf_base = 0
+        self.strike_t = strike
+        self.struck = strike > -100000
+        self.walk_axis = True
+        self._emit(EV_SET_START, t0, 0, 0, 0, 0, 0, 0)
+        self._landing(t_land, t0)
 
     def _new_set_state(self):
         self.rise_cnt = 0
@@ -407,21 +568,70 @@ class Detector:
         else:
             self.still = False
         if self.state != ST_SET:
+            if self.state == ST_READY:
+                self._walk(t, gxd, gyd, gzd, g2, moving)
             return
-        # rotation rate about the learned pitch axis (centi-dps)
+        # rotation rate about the learned pitch axis (centi-dps), positive = heel rising
         w = (gx * self.px + gy * self.py + gz * self.pz) >> 10
         self.w_pitch = w if w >= 0 else -w
+        if self.walk_axis:
+            # walking: the sole rolls and twists in stance; steps are the pitch turns
+            wd = self.w_pitch // 100
+            g2 = wd * wd
+            self.g2 = g2
+            moving = g2 >= self.off2
+            self.moving = moving
         pitch = (x * self.fx + y * self.fy + z * self.fz) >> 10
         self.pitch_mg = pitch
-        if pitch > self.up_mg:
+        # heel height: the accelerometer's tilt while still, carried through motion by the gyro
+        # (no low-pass lag when the heel lifts, no swing accelerations in it)
+        m2 = x * x + y * y + z * z
+        if not moving and self.g_lo2 <= m2 <= self.g_hi2:
+            self.rest_n += 1
+        else:
+            self.rest_n = 0
+        if self.still or self.rest_n >= self.quiet_n_min:
+            # the foot rests: its tilt is the accelerometer's, and the gyro sum starts again
+            self.pf_base = pitch
+            self.th = 0
+            resting = True
+            pf = pitch
+        else:
+            resting = False
+            th = self.th + w
+            if -self.th_cap < th < self.th_cap:
+                self.th = th
+            pf = self.pf_base + (self.th // self.p.rate_hz) * 1745 // 10000
+        self.pf = pf
+        # a heel strike: the heel-down turn of the late swing (or a drop) reverses, heel low
+        if w < -self.strike_cdps:
+            self.dn_seen = True
+        elif self.dn_seen and w >= 0:
+            self.dn_seen = False
+            if pf < self.up_mg and not self.struck:
+                # the first reversal is the strike; the foot's ringing after it is not
+                self.strike_t = t - self.dt_ms * w // (w - self.w_prev)
+                self.struck = True
+        self.w_prev = w
+        if pf > self.up_mg:
             s = 0
-        elif pitch < self.down_mg and not moving:
+            # the heel is up again (resting up there, or up a while: longer than the gyro's
+            # drift lifts it between a strike and the foot settling): that strike dates no contact
+            self.up_n += 1
+            if resting or self.up_n >= self.up_confirm_n:
+                self.strike_t = -100000
+                self.struck = False
+        elif pf < self.down_mg and not moving:
+            self.up_n = 0
             s = 2
         else:
             s = 1
+            self.up_n = 0
         if s == 2 and self.s_imu != 2:
-            # the heel stops turning when it hits the floor: date the onset there
-            if t - self.t_moving <= self.p.onset_window_ms:
+            # date the onset where the heel hit the floor: the strike, else where it stopped turning
+            if t - self.strike_t <= self.p.strike_window_ms:
+                self.on_imu = self.strike_t
+            elif t - self.t_moving <= self.p.onset_window_ms:
                 self.on_imu = self.t_moving + self.dt_ms
             else:
                 self.on_imu = t - self.lp_delay_ms
@@ -492,6 +702,13 @@ class Detector:
         if not steady:
             self.cal_n = 0
             self.cal_x = self.cal_y = self.cal_z = self.cal_h = self.cal_f = 0
+            if not self.imu:
+                # pads need no gravity: walking from the start, go on with the default ranges
+                self.cal_wait += 1
+                if self.cal_wait >= self.p.rate_hz * 2:
+                    self.state = ST_READY
+                    self._new_set_state()
+                    self._emit(EV_CALIBRATED, t, 0, 0, 0, self.h_ref, self.f_ref, 0)
             return
         self.cal_n += 1
         if self.imu:
@@ -531,6 +748,21 @@ class Detector:
             risen = tilt2 > self.rise2 and not self.moving and up > 0
         else:
             risen = self.s_fsr == 0 and self.fore_on
+            # a walking swing (the whole sole off the floor, then down again) starts the set too
+            if self.s_fsr == 0 and not self.fore_on:
+                if self.was_loaded:  # off the floor after a load: not a stand below the levels
+                    self.air_n += 1
+            else:
+                self.was_loaded = self.s_fsr == 2 or self.fore_on
+                if self.air_n >= self.swing_n:
+                    t0 = t - self.air_n * self.dt_ms
+                    self.air_n = 0
+                    self.state = ST_SET
+                    self._new_set_state()
+                    self._emit(EV_SET_START, t0, 0, 0, 0, 0, 0, 0)
+                    self._landing(t, t0)
+                    return
+                self.air_n = 0
         if not risen:
             self.rise_cnt = 0
             return
@@ -556,6 +788,7 @@ class Detector:
             self.pz = (self.fx * self.uy - self.fy * self.ux) >> 10
             self.s_imu = 0
         t_rise = self.rise_t
+        self.walk_axis = False  # the rise gave the axis: no second guessing
         self.state = ST_SET
         self._new_set_state()
         self._emit(EV_SET_START, t_rise, 0, 0, 0, 0, 0, 0)
@@ -592,6 +825,9 @@ class Detector:
                 self.act_n = 0
                 self.rot = 0
                 self.quiet_cnt = 0
+                self.sw_hi = self.sw_lo = 0
+                self.sw_pf0 = self.pf
+                self.struck = False  # a new swing: its own strike is still to come
             else:
                 # a stance sample: pause length and heel height at the top of the step
                 if self.heel_down:
@@ -614,6 +850,11 @@ class Detector:
         self.act_n += 1
         if self.rot < _ROT_CAP:
             self.rot += self.w_pitch
+        pf = self.pf - self.sw_pf0
+        if pf > self.sw_hi:
+            self.sw_hi = pf
+        elif pf < self.sw_lo:
+            self.sw_lo = pf
         if self.moving:
             self.quiet_cnt = 0
             return
@@ -624,6 +865,11 @@ class Detector:
             return
         self.phase_active = False
         if self.act_n - self.quiet_cnt >= self.swing_n and self.rot >= self.swing_rot:
+            # heel strikes step after step: ordinary walking, whatever started the set
+            self.heel_steps = self.heel_steps + 1 if self.had_heel else 0
+            self.had_heel = False
+            if self.walk_axis or self.heel_steps >= 3:
+                self._check_axis()
             self._landing(self.quiet_t0, self.act_t0)
         else:
             self.run_n = 0  # an in-stance motion (heel drop, wobble) breaks the pause
@@ -643,7 +889,30 @@ class Detector:
             self.unload_cnt += 1
             self.run_n = 0
 
+    def _check_axis(self):
+        # walking swings tilt the heel up (toe-off) further than the toes up (strike):
+        # two swings in a row the other way round mean the axis was learned upside down
+        if -self.sw_lo > self.sw_hi:
+            self.flip_votes += 1
+            if self.flip_votes >= 2:
+                self.flip_votes = 0
+                self.px = -self.px
+                self.py = -self.py
+                self.pz = -self.pz
+                self.fx = -self.fx
+                self.fy = -self.fy
+                self.fz = -self.fz
+                self.pf_base = -self.pf_base
+                self.th = -self.th
+                self.pf = -self.pf
+                self.axis_flips += 1
+        else:
+            self.flip_votes = 0
+
     def _landing(self, t_land, t_liftoff):
+        if self.heel_down and self.onset_t < t_liftoff:
+            self._heel_up(t_liftoff)  # a swing lifted the heel even if its height was not seen
+            self.s_imu = 1
         if self.in_step:
             self._emit_step(t_liftoff)
         self.in_step = True
@@ -699,6 +968,7 @@ class Detector:
                 if fo < onset:
                     onset = fo
             self.heel_down = True
+            self.had_heel = True
             self.onset_t = onset
             self.impact2 = 0
             if self.imu:
@@ -715,24 +985,32 @@ class Detector:
         if self.fsr and self.heel_raw > self.load_peak:
             self.load_peak = self.heel_raw
         if s <= self.up_at:
-            self.heel_down = False
-            self.cand_n = 0
-            impact = UNKNOWN
-            if self.imu:
-                impact = isqrt(self.impact2) - 1000
-                if impact < 0:
-                    impact = 0
-            load = UNKNOWN
-            if self.fsr:
-                load = (self.load_peak - self.h_base) * 100 // self.h_rng
-                if load < 0:
-                    load = 0
-            self._emit(EV_HEEL, self.onset_t, t - self.onset_t, impact, load, 0, 0, 0)
+            self._heel_up(t)
         elif t - self.onset_t >= self.p.set_end_ms:
             self._end_set()
 
+    def _heel_up(self, t):
+        """The heel left the floor at t: the contact is over, report it."""
+        self.heel_down = False
+        self.cand_n = 0
+        impact = UNKNOWN
+        if self.imu:
+            impact = isqrt(self.impact2) - 1000
+            if impact < 0:
+                impact = 0
+        load = UNKNOWN
+        if self.fsr:
+            load = (self.load_peak - self.h_base) * 100 // self.h_rng
+            if load < 0:
+                load = 0
+        self._emit(EV_HEEL, self.onset_t, t - self.onset_t, impact, load, 0, 0, 0)
+
     def _end_set(self):
         # heels lowered and kept down: the set is over (not a heel-contact fault)
+        if self.imu and self.steps >= 4 and self.flip_votes == 0:
+            self.kx = self.px
+            self.ky = self.py
+            self.kz = self.pz
         if self.in_step:
             self._emit_step(self.onset_t)
         self._emit(EV_SET_END, self.onset_t, self.steps, 0, 0, 0, 0, 0)

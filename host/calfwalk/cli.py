@@ -636,6 +636,24 @@ def _add_analyze(p):
     _add_history_store(p)
 
 
+def cmd_accuracy(args) -> int:
+    from . import accuracy, datasets
+
+    try:
+        return accuracy.run(args)
+    except datasets.DatasetError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _add_accuracy(p):
+    from .datasets import LOADERS
+
+    p.add_argument("--data", metavar="DIR", help="folder of the public recordings (default: ../shared/data)")
+    p.add_argument("--dataset", action="append", choices=sorted(LOADERS), help="only this dataset (repeatable)")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="list the feet that miss")
+
+
 def _add_simulate(p):
     from . import simulate
 
@@ -663,6 +681,8 @@ COMMANDS = {
     "trends": ("steps, heel contacts, heel height, asymmetry and cadence over time (--png for a chart)",
                _add_trends, cmd_trends),
     "export": ("write the stored sets and their steps as CSV or JSON", _add_export, cmd_export),
+    "accuracy": ("measure the detector on the public gait recordings and a simulated suite",
+                 _add_accuracy, cmd_accuracy),
 }
 
 

@@ -1,0 +1,341 @@
+"""Detector accuracy on real gait recordings and on a fixed simulated suite (`make accuracy`).
+
+Each foot of each recording is replayed through the firmware detector with the
+default parameters; its steps and heel contacts are scored against the
+recording's reference initial contacts (ICs). In ordinary walking every stance
+begins with a heel strike, so every reference IC should be a detected heel
+contact, and every stride one detected step.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import firmware
+from .detect import event_dict, make_detector
+
+MATCH_MS = 150  # a detected contact this close to a reference IC is the same heel strike
+STEP_IC_MS = 600  # a step's landing follows its own heel strike by less than this
+
+
+@dataclass
+class FootScore:
+    """One foot of one recording, scored."""
+
+    dataset: str
+    trial: str
+    foot: str
+    ref_strides: int = 0
+    steps: int = 0
+    matched: int = 0
+    contacts: int = 0
+    errors_ms: list = field(default_factory=list)
+    timing_ref: bool = False
+    agree_n: int = 0
+    agree_total: int = 0
+
+    @property
+    def stride_error(self) -> int:
+        return self.steps - self.ref_strides
+
+
+def run_detector(rec, params=None):
+    """Events and the per-sample heel state ("down" = heel on the floor, as the detector sees it)."""
+    det_mod = firmware.load("detector")
+    det = make_detector(rec.sensor, rec.rate_hz, params)
+    cols = rec.columns
+    data = rec.data
+    zeros = [0] * len(data)
+
+    def col(name):
+        return data[:, cols.index(name)].tolist() if name in cols else zeros
+
+    t = col("t_ms")
+    t0 = t[0]
+    series = [col(c) for c in ("ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps", "heel", "fore_med", "fore_lat")]
+    names, width, ev = det_mod.EVENT_NAMES, det_mod.EV_WIDTH, det.ev
+    in_set = np.zeros(len(t), dtype=bool)
+    events = []
+    update = det.update
+    st_set = det_mod.ST_SET
+    for k, row in enumerate(zip(t, *series)):
+        n = update(row[0] - t0, *row[1:])
+        in_set[k] = det.state == st_set
+        for j in range(n):
+            i = j * width
+            events.append(event_dict(names[ev[i]], rec.foot, ev[i + 1] + t0, ev[i + 2:i + width]))
+    n = det.flush(t[-1] - t0)
+    for j in range(n):
+        i = j * width
+        events.append(event_dict(names[ev[i]], rec.foot, ev[i + 1] + t0, ev[i + 2:i + width]))
+    # heel state: flat on the floor outside a set; inside it, down during the reported contacts
+    t_arr = np.asarray(t)
+    down = ~in_set
+    for e in events:
+        if e["type"] == "heel_contact":
+            down |= (t_arr >= e["t_ms"]) & (t_arr < e["t_ms"] + e["duration_ms"])
+        elif e["type"] == "set_end":
+            down |= t_arr >= e["t_ms"]
+    return events, t_arr, down
+
+
+def contact_onsets(events) -> np.ndarray:
+    """Heel-strike times the detector reports: contact onsets, and the final lowering of a set."""
+    return np.array(sorted(e["t_ms"] for e in events if e["type"] in ("heel_contact", "set_end")), dtype=float)
+
+
+def _in_windows(times, windows, slack_ms=0.0):
+    times = np.asarray(times, dtype=float)
+    ok = np.zeros(len(times), dtype=bool)
+    for a, b in windows:
+        ok |= (times >= a - slack_ms) & (times <= b + slack_ms)
+    return ok
+
+
+def match(detected, reference, tol_ms=MATCH_MS):
+    """One-to-one nearest matching in time order; returns (det_idx, ref_idx) pairs."""
+    pairs = []
+    used = set()
+    for j, r in enumerate(reference):
+        if len(detected) == 0:
+            break
+        d = np.abs(detected - r)
+        for i in np.argsort(d):
+            if d[i] > tol_ms:
+                break
+            if i not in used:
+                used.add(i)
+                pairs.append((int(i), j))
+                break
+    return pairs
+
+
+def step_times(events, onsets) -> np.ndarray:
+    """Each step dated by its own heel strike (the contact just before its landing), else its landing."""
+    out = []
+    for e in events:
+        if e["type"] != "step":
+            continue
+        before = onsets[(onsets <= e["t_ms"]) & (onsets >= e["t_ms"] - STEP_IC_MS)]
+        out.append(before[-1] if len(before) else e["t_ms"])
+    return np.array(out, dtype=float)
+
+
+def score_trial(trial, params=None) -> list:
+    """FootScore per foot of a datasets.Trial."""
+    scores = []
+    for foot, rec in trial.recs.items():
+        events, t, down = run_detector(rec, params)
+        ref = np.asarray(trial.ics_ms.get(foot, []), dtype=float)
+        windows = trial.windows_ms[foot]
+        ref = ref[_in_windows(ref, windows)]
+        onsets = contact_onsets(events)
+        st = step_times(events, onsets)
+        sc = FootScore(trial.dataset, trial.name, foot, timing_ref=trial.timing_ref)
+        sc.ref_strides = len(ref)
+        sc.steps = int(_in_windows(st, windows, MATCH_MS).sum())
+        det_in = onsets[_in_windows(onsets, windows, MATCH_MS)]
+        pairs = match(det_in, ref)
+        sc.contacts = len(det_in)
+        sc.matched = len(pairs)
+        sc.errors_ms = [float(det_in[i] - ref[j]) for i, j in pairs]
+        if foot in trial.heel_loaded:
+            loaded = trial.heel_loaded[foot]
+            n = min(len(loaded), len(down))
+            sc.agree_n = int((loaded[:n] == down[:n]).sum())
+            sc.agree_total = n
+        scores.append(sc)
+    return scores
+
+
+def summarise(scores) -> dict:
+    """Totals over a list of FootScore."""
+    ref = sum(s.ref_strides for s in scores)
+    steps = sum(s.steps for s in scores)
+    matched = sum(s.matched for s in scores)
+    contacts = sum(s.contacts for s in scores)
+    errs = np.abs([e for s in scores if s.timing_ref for e in s.errors_ms])
+    signed = [e for s in scores if s.timing_ref for e in s.errors_ms]
+    agree_total = sum(s.agree_total for s in scores)
+    return {
+        "feet": len(scores),
+        "ref_strides": ref,
+        "steps": steps,
+        "stride_error_pct": 100.0 * abs(steps - ref) / ref if ref else None,
+        "worst_foot_error": max((abs(s.stride_error) for s in scores), default=0),
+        "feet_within_1": sum(abs(s.stride_error) <= 1 for s in scores),
+        "recall_pct": 100.0 * matched / ref if ref else None,
+        "precision_pct": 100.0 * matched / contacts if contacts else None,
+        "timing_n": len(errs),
+        "timing_median_ms": float(np.median(errs)) if len(errs) else None,
+        "timing_p95_ms": float(np.percentile(errs, 95)) if len(errs) else None,
+        "timing_bias_ms": statistics.fmean(signed) if signed else None,
+        "heel_agree_pct": 100.0 * sum(s.agree_n for s in scores) / agree_total if agree_total else None,
+    }
+
+
+# -- the fixed simulated suite: the same figures on sets whose truth we know -------------
+SIM_SUITE = [
+    # steps, cadence, pause, noise, sensor, heel faults
+    (30, 60, 300, 1.0, "imu", True),
+    (40, 100, 150, 2.0, "imu", True),
+    (60, 80, 0, 1.0, "imu", False),
+    (50, 15, 300, 2.0, "fsr", True),
+    (120, 90, 150, 1.0, "fsr", True),
+    (30, 60, 300, 1.0, "imu+fsr", True),
+    (80, 30, 800, 2.0, "imu+fsr", True),
+    (60, 45, 300, 1.5, "imu", False),
+    (60, 45, 300, 1.5, "fsr", False),
+    (60, 45, 300, 1.5, "imu+fsr", False),
+]
+
+
+def sim_trials(folder) -> list:
+    """The simulated suite as datasets.Trial objects (truth contacts as ICs); `clean` marks heel-high sets."""
+    import json
+
+    from .datasets import Trial
+    from .rawfile import read_raw
+    from .simulate import HeelTouch, SimConfig, write_simulation
+
+    trials = []
+    for k, (steps, cadence, pause, noise, sensor, faults) in enumerate(SIM_SUITE):
+        touches = []
+        if faults:
+            long_ms = 150 if cadence >= 80 else 700
+            touches = [HeelTouch(steps // 4, long_ms // 2, 1500), HeelTouch(steps // 2, 80, 0),
+                       HeelTouch(steps // 2 + 3, long_ms, 3000)]
+        cfg = SimConfig(steps=steps, cadence_spm=cadence, pause_ms=pause, noise=noise, sensor=sensor,
+                        mount="random", heel_touches=touches, long_strides=[steps - 3] if faults else [],
+                        fatigue_pct=20 if faults else 10, seed=100 + k)
+        paths = write_simulation(cfg, str(folder / f"sim{k}"))
+        truth = json.loads(open(paths[-1]).read())
+        recs = {r.foot: r for r in (read_raw(p) for p in paths[:-1])}
+        trial = Trial("simulated", f"sim{k}-{sensor}{'' if faults else '-clean'}", recs, {}, {}, timing_ref=True)
+        trial.sim_steps = {f: len(truth["feet"][f]["steps"]) for f in recs}
+        trial.ics_ms = {f: np.array([c["t_ms"] for c in truth["feet"][f]["heel_contacts"]], dtype=float)
+                        for f in recs}
+        trial.windows_ms = {f: [(0.0, float(r.data[-1, 0]))] for f, r in recs.items()}
+        trials.append(trial)
+    return trials
+
+
+def score_sim(trial, params=None) -> list:
+    """Simulated sets: steps against the truth's landings, reported contacts against its heel contacts."""
+    scores = []
+    for foot, rec in trial.recs.items():
+        events = run_detector(rec, params)[0]
+        contacts = np.array([e["t_ms"] for e in events if e["type"] == "heel_contact"], dtype=float)
+        ref = trial.ics_ms[foot]
+        sc = FootScore(trial.dataset, trial.name, foot, timing_ref=True)
+        sc.ref_strides = trial.sim_steps[foot]
+        sc.steps = sum(e["type"] == "step" for e in events)
+        pairs = match(contacts, ref, 30)
+        sc.contacts = len(contacts)
+        sc.matched = len(pairs)
+        sc.errors_ms = [float(contacts[i] - ref[j]) for i, j in pairs]
+        sc.ref_contacts = len(ref)
+        scores.append(sc)
+    return scores
+
+
+# -- the command ---------------------------------------------------------------------------
+TARGETS = {
+    "stride_error_pct": 0.5,
+    "recall_pct": 99.0,
+    "timing_median_ms": 15.0,
+    "timing_p95_ms": 30.0,
+    "contact_count_error_pct": 0.5,
+    "heel_agree_pct": 95.0,
+}
+
+
+def _fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.1f}{unit}"
+    return f"{v}{unit}"
+
+
+def run(args) -> int:
+    """`calfwalk accuracy`: print the table; write JSON with --json."""
+    import json
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import datasets
+
+    console = Console(width=max(Console().width, 150))
+    root = Path(args.data) if args.data else datasets.data_dir()
+    rows = []
+    all_real = []
+    if root is None or not root.is_dir():
+        console.print(f"[yellow]no real recordings: {args.data or '../shared/data'} not found; "
+                      "only the simulated suite is measured[/]")
+    else:
+        for name in args.dataset or list(datasets.LOADERS):
+            t0 = time.monotonic()
+            console.print(f"[dim]{name}: loading and replaying ...[/]")
+            trials = datasets.LOADERS[name](root)
+            scores = [s for tr in trials for s in score_trial(tr)]
+            sm = summarise(scores)
+            sm["contacts"] = sum(s.contacts for s in scores)
+            sm["contact_count_error_pct"] = (100.0 * abs(sm["contacts"] - sm["ref_strides"]) / sm["ref_strides"]
+                                             if sm["ref_strides"] else None)
+            sm["seconds"] = time.monotonic() - t0
+            rows.append((name, sm, scores))
+            all_real.extend(scores)
+        sm = summarise(all_real)
+        sm["contacts"] = sum(s.contacts for s in all_real)
+        sm["contact_count_error_pct"] = 100.0 * abs(sm["contacts"] - sm["ref_strides"]) / max(sm["ref_strides"], 1)
+        rows.append(("all real", sm, all_real))
+    with tempfile.TemporaryDirectory() as tmp:
+        console.print("[dim]simulated suite: generating and replaying ...[/]")
+        sims = sim_trials(Path(tmp))
+        sim_scores = [s for tr in sims for s in score_sim(tr)]
+    sm = summarise(sim_scores)
+    ref_c = sum(s.ref_contacts for s in sim_scores)
+    sm["recall_pct"] = 100.0 * sum(s.matched for s in sim_scores) / ref_c if ref_c else None
+    sm["contacts"] = sum(s.contacts for s in sim_scores)
+    sm["contact_count_error_pct"] = 100.0 * abs(sm["contacts"] - ref_c) / ref_c if ref_c else None
+    sm["clean_set_contacts"] = sum(s.contacts for s in sim_scores if s.trial.endswith("-clean"))
+    rows.append(("simulated", sm, sim_scores))
+
+    table = Table(title="Detector accuracy (one parameter set, defaults)")
+    for col in ("data", "feet", "ref ICs", "steps", "stride err", "feet ±1", "recall", "precision",
+                "timing med", "timing p95", "bias", "contacts err", "heel agree"):
+        table.add_column(col, justify="right" if col != "data" else "left")
+    for name, sm, _ in rows:
+        table.add_row(name, str(sm["feet"]), str(sm["ref_strides"]), str(sm["steps"]),
+                      _fmt(sm["stride_error_pct"], "%"), f"{sm['feet_within_1']}/{sm['feet']}",
+                      _fmt(sm["recall_pct"], "%"), _fmt(sm["precision_pct"], "%"),
+                      _fmt(sm["timing_median_ms"], " ms"), _fmt(sm["timing_p95_ms"], " ms"),
+                      _fmt(sm["timing_bias_ms"], " ms"), _fmt(sm.get("contact_count_error_pct"), "%"),
+                      _fmt(sm["heel_agree_pct"], "%"))
+    console.print(table)
+    sim = rows[-1][1]
+    console.print(f"clean simulated heel-high sets: {sim['clean_set_contacts']} heel contacts reported (target 0)")
+    console.print("targets: stride error ≤0.5% (every foot within ±1), recall ≥99%, gaitmap timing median ≤15 ms "
+                  "and p95 ≤30 ms, gaitpdb contact count error ≤0.5%, Moticon heel agreement ≥95%. "
+                  "Timing columns use the timing references only (gaitmap motion capture, Moticon marks, simulated truth).")
+    if args.verbose:
+        worst = Table(title="feet off by more than one stride, or with missed contacts")
+        for col in ("data", "trial", "foot", "ref", "steps", "matched", "contacts"):
+            worst.add_column(col)
+        for s in all_real:
+            if abs(s.stride_error) > 1 or s.matched < s.ref_strides:
+                worst.add_row(s.dataset, s.trial, s.foot, str(s.ref_strides), str(s.steps), str(s.matched), str(s.contacts))
+        console.print(worst)
+    if args.json:
+        out = {name: {k: v for k, v in sm.items()} for name, sm, _ in rows}
+        Path(args.json).write_text(json.dumps(out, indent=2))
+        console.print(f"figures written to {args.json}")
+    return 0

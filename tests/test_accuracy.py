@@ -1,0 +1,89 @@
+"""A small part of `make accuracy` as a regression test: real recordings through the firmware detector.
+
+Skipped (with the reason) when ../shared/data is absent, as in a fresh clone without the shared folder.
+The bounds sit a little below today's measured figures, so a change that breaks real-data accuracy fails.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from calfwalk import accuracy, datasets
+
+ROOT = datasets.data_dir()
+needs_data = pytest.mark.skipif(ROOT is None, reason="../shared/data not found: real-recording accuracy not measured")
+
+
+@needs_data
+def test_gaitmap_strides_contacts_and_timing():
+    trial = datasets.load_gaitmap(ROOT)[0]
+    scores = accuracy.score_trial(trial)
+    sm = accuracy.summarise(scores)
+    assert sm["ref_strides"] == 59
+    assert all(abs(s.stride_error) <= 1 for s in scores), [(s.foot, s.stride_error) for s in scores]
+    assert sm["recall_pct"] >= 96.0
+    assert sm["timing_median_ms"] <= 15.0
+    assert sm["timing_p95_ms"] <= 30.0
+
+
+@needs_data
+def test_voisard_counts_and_recall():
+    trials = datasets.load_voisard(ROOT)
+    scores = [s for t in trials for s in accuracy.score_trial(t)]
+    sm = accuracy.summarise(scores)
+    assert sm["ref_strides"] > 1800
+    # today: 6.6% stride error, 79% recall, 87% precision (see README: what misses and why)
+    assert sm["stride_error_pct"] <= 7.5
+    assert sm["recall_pct"] >= 77.0
+    assert sm["precision_pct"] >= 84.0
+    steady = [s for s in scores if s.trial in ("1-4", "3-2", "5-3", "8-3")]
+    assert all(abs(s.stride_error) <= 1 for s in steady)
+
+
+@needs_data
+def test_gaitpdb_pads_count_contacts():
+    trial = datasets.load_gaitpdb(ROOT)[0]
+    sm = accuracy.summarise(accuracy.score_trial(trial))
+    assert sm["ref_strides"] > 150
+    assert sm["recall_pct"] >= 90.0
+    assert sm["precision_pct"] >= 95.0
+
+
+@needs_data
+def test_loaders_units_and_timelines():
+    trial = datasets.load_gaitmap(ROOT)[0]
+    rec = trial.recs["left"]
+    assert rec.rate_hz == 205 and rec.sensor == "imu"
+    # standing at the start: |a| is 1 g in mg, the gyro near 0 mdps
+    acc = np.linalg.norm(rec.data[:100, 1:4], axis=1)
+    assert 950 < np.median(acc) < 1050
+    assert np.abs(rec.data[:100, 4:7]).max() < 20_000
+    vo = datasets.load_voisard(ROOT)[0]
+    t = vo.recs["left"].data[:, 0]
+    assert np.all(np.diff(t) > 0)  # packet gaps filled or left as gaps, never out of order
+
+
+def test_matching_is_one_to_one():
+    det = np.array([100.0, 105.0, 400.0])
+    ref = np.array([102.0, 395.0, 900.0])
+    pairs = accuracy.match(det, ref, 30)
+    assert sorted(pairs) == [(0, 0), (2, 1)]
+
+
+def test_simulated_suite_scores(tmp_path):
+    trials = [t for t in accuracy.sim_trials(tmp_path)][:3]
+    scores = [s for t in trials for s in accuracy.score_sim(t)]
+    assert all(s.steps == s.ref_strides for s in scores)
+    clean = [s for s in scores if s.trial.endswith("-clean")]
+    assert clean and all(s.contacts == 0 for s in clean)
+
+
+def test_accuracy_command_without_data(tmp_path, capsys):
+    from calfwalk.cli import main
+
+    rc = main(["accuracy", "--data", str(tmp_path / "missing"), "--json", str(tmp_path / "a.json")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "only the simulated suite" in out
+    assert "simulated" in out and (tmp_path / "a.json").exists()
