@@ -33,12 +33,11 @@ def test_voisard_counts_and_recall():
     scores = [s for t in trials for s in accuracy.score_trial(t)]
     sm = accuracy.summarise(scores)
     assert sm["ref_strides"] > 1800
-    # today: 6.6% stride error, 79% recall, 87% precision (see README: what misses and why)
-    assert sm["stride_error_pct"] <= 7.5
-    assert sm["recall_pct"] >= 77.0
-    assert sm["precision_pct"] >= 84.0
-    steady = [s for s in scores if s.trial in ("1-4", "3-2", "5-3", "8-3")]
-    assert all(abs(s.stride_error) <= 1 for s in steady)
+    # today: 0.2% stride error, 93/116 feet within one stride, 90% recall, 91% precision
+    assert sm["stride_error_pct"] <= 1.0
+    assert sm["feet_within_1"] >= 90
+    assert sm["recall_pct"] >= 88.0
+    assert sm["precision_pct"] >= 89.0
 
 
 @needs_data
