@@ -4,8 +4,6 @@ micropython main.py [CONFIG.json] [key=value ...]  (e.g. replay=set_left.csv rep
 import gc
 import sys
 
-import config
-
 
 def make_source(cfg):
     """The sample source named by the board config: a replayed recording or the board's sensors."""
@@ -52,6 +50,8 @@ def start_timer(pod, cfg):
 
 
 def main(argv=None):
+    import config
+
     argv = sys.argv[1:] if argv is None else argv
     path = config.DEFAULT_PATH
     if argv and "=" not in argv[0]:
@@ -59,6 +59,9 @@ def main(argv=None):
         argv = argv[1:]
     try:
         cfg = config.load(path, argv)
+        # read once at boot: give its code's RAM back (`save` writes the file itself)
+        del config
+        sys.modules.pop("config", None)
         source = make_source(cfg)
         # in a small heap the big long-lived objects go first, then the app's code
         gc.collect()
