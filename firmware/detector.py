@@ -692,8 +692,17 @@ class Detector:
 
     # -- calibration and set start ---------------------------------------
     def _calibrating(self, t, ax, ay, az, heel, fore):
+        need = self.calib_n
         if self.imu:
             steady = self.still
+            if not steady and self.cal_wait >= self.p.rate_hz * 2:
+                # never still for long (walking from the start): a foot flat in stance will do
+                k = self.lp_k
+                x = self.lx >> k
+                y = self.ly >> k
+                z = self.lz >> k
+                steady = not self.moving and self.g_lo2 <= x * x + y * y + z * z <= self.g_hi2
+                need = self.quiet_n_min * 2
         else:
             d = heel - self.h_lp
             e = fore - self.f_lp
@@ -702,10 +711,10 @@ class Detector:
         if not steady:
             self.cal_n = 0
             self.cal_x = self.cal_y = self.cal_z = self.cal_h = self.cal_f = 0
+            self.cal_wait += 1
             if not self.imu:
                 # pads need no gravity: walking from the start, go on with the default ranges
-                self.cal_wait += 1
-                if self.cal_wait >= self.p.rate_hz * 2:
+                if self.cal_wait >= self.p.rate_hz // 2:
                     self.state = ST_READY
                     self._new_set_state()
                     self._emit(EV_CALIBRATED, t, 0, 0, 0, self.h_ref, self.f_ref, 0)
@@ -718,7 +727,7 @@ class Detector:
         if self.fsr:
             self.cal_h += heel >> 4
             self.cal_f += fore >> 4
-        if self.cal_n < self.calib_n:
+        if self.cal_n < need:
             return
         n = self.cal_n
         if self.imu:
@@ -1019,11 +1028,14 @@ class Detector:
         self._new_set_state()
 
     def flush(self, t):
-        """End of data mid-set: emit the step still in stance (no set_end). Returns events."""
+        """End of data mid-set: emit the heel contact and step under way (no set_end). Returns events."""
         self.n_ev = 0
-        if self.state == ST_SET and self.in_step:
-            self._emit_step(t)
-            self.in_step = False
+        if self.state == ST_SET:
+            if self.heel_down:
+                self._heel_up(t)  # the contact under way when the data stopped
+            if self.in_step:
+                self._emit_step(t)
+                self.in_step = False
         return self.n_ev
 
     def heel_mm_now(self):

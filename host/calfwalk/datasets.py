@@ -21,7 +21,7 @@ from .rawfile import RawRecording
 G_MS2 = 9.80665
 FEET = ("left", "right")
 GAITPDB_CONTACT_N = 20.0  # the dataset README's contact threshold on a foot's total force
-GAITPDB_SWING_MS = 100  # off the floor at least this long before a contact counts
+GAITPDB_SWING_MS = 100  # off (and then on) the floor at least this long: a contact
 GAITPDB_COUNTS_PER_N = 50  # force to pad counts: 0..~1300 N spans the 16-bit ADC range
 MOTICON_HEEL_CELLS = 4  # cells 1-4 lie under the heel
 MOTICON_HEEL_LOADED_NCM2 = 1.0  # N/cm^2 summed over the heel cells: the heel carries load
@@ -161,8 +161,9 @@ def _moticon_trial(path) -> Trial:
             steps = col(f"{foot} steps[]")
             marks = [t_ms[k] for k in keep if steps[k] == code]
         ics[foot] = np.array(marks, dtype=float)
-    span = [(float(t_ms[0]), float(t_ms[-1]))]
-    return Trial("moticon", path.name, recs, ics, {f: span for f in recs}, timing_ref=True, heel_loaded=heel)
+    # the marks cover the walk from its first to its last heel strike, not the closing step
+    windows = {f: [(float(v[0]), float(v[-1]))] if len(v) else [] for f, v in ics.items()}
+    return Trial("moticon", path.name, recs, ics, windows, timing_ref=True, heel_loaded=heel)
 
 
 def load_moticon(root: Path) -> list:
@@ -242,7 +243,11 @@ def gaitpdb_pads(forces: np.ndarray) -> list:
 
 
 def gaitpdb_contacts(total_n: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
-    """Reference contact onsets: the foot's total force rising above 20 N after a swing."""
+    """Reference contact onsets: the foot's total force rising above 20 N after a swing, for a stance.
+
+    Both the swing before and the load after must last GAITPDB_SWING_MS, so a
+    flicker at 20 N or a toe scuffing the floor mid-swing is not counted.
+    """
     on = total_n > GAITPDB_CONTACT_N
     rise = np.flatnonzero(on[1:] & ~on[:-1]) + 1
     fall = np.flatnonzero(~on[1:] & on[:-1]) + 1
@@ -250,7 +255,10 @@ def gaitpdb_contacts(total_n: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
     out = []
     for r in rise:
         before = fall[fall < r]
-        if len(before) == 0 or t_ms[r] - t_ms[before[-1]] >= GAITPDB_SWING_MS:
+        after = fall[fall > r]
+        # a stance lasts: a toe scuffing the floor in mid-swing is not a contact
+        lasts = len(after) == 0 or t_ms[after[0]] - t_ms[r] >= GAITPDB_SWING_MS
+        if lasts and (len(before) == 0 or t_ms[r] - t_ms[before[-1]] >= GAITPDB_SWING_MS):
             out.append(t_ms[r])
     return np.array(out, dtype=float)
 
