@@ -613,7 +613,8 @@ class Detector:
                 self.strike_t = t - self.dt_ms * w // (w - self.w_prev)
                 self.struck = True
         self.w_prev = w
-        if pf > self.up_mg:
+        if pf > self.up_mg or (self.walk_axis and pf > self.down_mg and w > self.strike_cdps):
+            # (walking: the heel rolling up off the floor at heel-off is up already)
             s = 0
             # the heel is up again (resting up there, or up a while: longer than the gyro's
             # drift lifts it between a strike and the foot settling): that strike dates no contact
