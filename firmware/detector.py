@@ -202,6 +202,7 @@ class Detector:
         self.down_mg = p.heel_down_mm * 1000 // p.foot_mm
         self.strike_cdps = p.strike_dps * 100
         self.up_confirm_n = self._n(60)
+        self.lull_n = self._n(150)
         # gyro pitch: centi-dps summed per sample -> mg of the heel-height projection (1000 mg per rad)
         self.th_cap = 36000 * p.rate_hz
         self.up_mg = p.heel_up_mm * 1000 // p.foot_mm
@@ -361,7 +362,9 @@ class Detector:
                 self.mx = ex
                 self.my = ey
                 self.mz = ez
-        if moving:
+        # the swing is over when the turning drops below a walking pace (a stance may still
+        # roll and twist more than `swing_off_dps` about the other axes)
+        if g2 >= self.on2:
             self.wk_quiet = 0
             return
         if self.wk_quiet == 0:
@@ -370,7 +373,8 @@ class Detector:
         if self.wk_quiet < self.quiet_n_min:
             return
         self.wk_act = False
-        deg = self.p.swing_min_deg
+        # a first step from standing turns the foot less than the steps that follow
+        deg = self.p.swing_min_deg * 2 // 3
         if self.wk_n - self.wk_quiet >= self.swing_n and self.m2 >= deg * deg:
             self._walk_start()
 
@@ -873,6 +877,8 @@ class Detector:
         self.quiet_cnt += 1
         if self.quiet_cnt < self.quiet_n_min:
             return
+        if self.walk_axis and not self.struck and self.pf > self.up_mg and self.quiet_cnt < self.lull_n:
+            return  # walking: a lull between toe-off and the swing, heel still up: not landed yet
         self.phase_active = False
         if self.act_n - self.quiet_cnt >= self.swing_n and self.rot >= self.swing_rot:
             # heel strikes step after step: ordinary walking, whatever started the set

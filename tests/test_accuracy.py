@@ -33,11 +33,11 @@ def test_voisard_counts_and_recall():
     scores = [s for t in trials for s in accuracy.score_trial(t)]
     sm = accuracy.summarise(scores)
     assert sm["ref_strides"] > 1800
-    # today: 0.2% stride error, 93/116 feet within one stride, 90% recall, 91% precision
+    # today: 0.5% stride error, 105/116 feet within one stride, 90.6% recall, 89.7% precision
     assert sm["stride_error_pct"] <= 1.0
-    assert sm["feet_within_1"] >= 90
+    assert sm["feet_within_1"] >= 100
     assert sm["recall_pct"] >= 88.0
-    assert sm["precision_pct"] >= 89.0
+    assert sm["precision_pct"] >= 87.0
 
 
 @needs_data
@@ -45,7 +45,7 @@ def test_gaitpdb_pads_count_contacts():
     trial = datasets.load_gaitpdb(ROOT)[0]
     sm = accuracy.summarise(accuracy.score_trial(trial))
     assert sm["ref_strides"] > 150
-    assert sm["recall_pct"] >= 90.0
+    assert sm["recall_pct"] >= 95.0
     assert sm["precision_pct"] >= 95.0
 
 
