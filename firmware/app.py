@@ -64,6 +64,7 @@ class App:
         self.clock = clock or ticks_ms
         # main.py builds the big long-lived pieces before loading this module (see make_core)
         self.ring, self.det = (ring, det) if det is not None else make_core(cfg)
+        self.det_update = self.det.update  # bound once: a lookup on the detector per sample is slow
         self.params = self.det.p
         self.cues = cues if cues is not None else Cues(cfg)
         self.enc = protocol.Encoder(self.out)
@@ -188,6 +189,7 @@ class App:
         ring = self.ring
         buf = ring.buf
         det = self.det
+        update = self.det_update
         cues = self.cues
         while True:
             i = ring.peek()
@@ -201,7 +203,7 @@ class App:
             # puts call frames on the C stack instead of the heap, so no sample pays for gc_alloc.
             heap_lock()
             try:
-                n = det.update(t - self.t0, buf[i + 1], buf[i + 2], buf[i + 3], buf[i + 4], buf[i + 5],
+                n = update(t - self.t0, buf[i + 1], buf[i + 2], buf[i + 3], buf[i + 4], buf[i + 5],
                                buf[i + 6], buf[i + 7], buf[i + 8], buf[i + 9])
                 # heel_down turns on when the contact is confirmed, long before its event
                 # (sent when the heel lifts): the cue starts here, within the 100 ms budget

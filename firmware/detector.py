@@ -60,6 +60,7 @@ _GYRO_MAX_CDPS = const(200000)  # 2000 dps in centi-dps
 _RING = const(64)  # |a|^2 history for the impact at heel contact
 _PEAKS = const(8)  # recent landing-peak times
 _ROT_CAP = const(1 << 28)
+_TH_CAP = const(1 << 28)  # gyro pitch sum: a long motion without rest stays a small int
 _FSR_MIN_RANGE = const(2000)  # counts: thresholds need some spread before a baseline is seen
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
@@ -158,6 +159,41 @@ def _clamp(v, lim):
     return v
 
 
+class _Waiting:
+    """The detector's state while it waits: calibration sums, the swing that may start
+    the set (Detector._walk), and what a walked set taught about the pitch axis.
+
+    Kept out of the Detector: the fewer attributes an instance has, the faster
+    MicroPython looks them up on the per-sample path.
+    """
+
+    def __init__(self):
+        self.kx = self.ky = self.kz = 0  # the pitch axis a walked set taught (0: none yet)
+        self.flip_votes = 0  # swings in a row that say the axis is upside down
+        self.cal_n = self.cal_wait = 0
+        self.cal_x = self.cal_y = self.cal_z = self.cal_h = self.cal_f = 0
+        self.air_n = 0  # pads: samples with the whole sole off the floor
+        self.was_loaded = False
+        self.rise_cnt = self.rise_t = 0  # the rise onto the toes, so far
+        self.sw_hi = self.sw_lo = self.sw_pf0 = 0  # a walking swing's heel excursions
+        self.had_heel = False  # a heel contact since the last landing
+        self.heel_steps = 0  # landings in a row that had one
+        self.reset(0)
+
+    def reset(self, t):
+        self.act = False
+        self.t0 = t
+        self.qt0 = 0
+        self.n = self.quiet = 0
+        self.vx = self.vy = self.vz = 0
+        self.ox = self.oy = self.oz = 0
+        self.mx = self.my = self.mz = 0
+        self.m2 = 0
+        self.sign = 0
+        self.d = 0
+        self.t_up = self.t_dn = -100000
+
+
 class Detector:
     """One foot's detector. `imu`/`fsr` say which sensors feed it; both may."""
 
@@ -204,7 +240,7 @@ class Detector:
         self.up_confirm_n = self._n(60)
         self.lull_n = self._n(150)
         # gyro pitch: centi-dps summed per sample -> mg of the heel-height projection (1000 mg per rad)
-        self.th_cap = 36000 * p.rate_hz
+        self.th_per_mg = 10000 * p.rate_hz // 1745
         self.up_mg = p.heel_up_mm * 1000 // p.foot_mm
         pk = 1000 + p.landing_peak_mg
         self.pk_hi2 = pk * pk
@@ -235,12 +271,6 @@ class Detector:
         self.px = self.py = self.pz = 0
         self.lx = self.ly = 0
         self.lz = 1000 << self.lp_k
-        self.cal_n = 0
-        self.cal_wait = 0
-        self.air_n = 0
-        self.was_loaded = False
-        self.cal_x = self.cal_y = self.cal_z = 0
-        self.cal_h = self.cal_f = 0
         self.h_ref = self.f_ref = 0
         self.h_min = self.f_min = self.m_min = self.l_min = 1 << 20  # above any ADC count
         self.h_lp = self.f_lp = 0
@@ -254,19 +284,13 @@ class Detector:
         self.pf_base = 0
         self.th = 0
         self.rest_n = 0
-        self.had_heel = False
-        self.heel_steps = 0
+        self.track_axis = False
         self.up_n = 0
         self.struck = False
         self.walk_axis = False
-        self.kx = self.ky = self.kz = 0
-        self.sw_pf0 = 0
-        self.axis_flips = 0
-        self.flip_votes = 0
-        self.sw_hi = self.sw_lo = 0
         self.dn_seen = False
         self.strike_t = -100000
-        self._new_walk()
+        self.wk = _Waiting()
         self.h_base = self.h_rng = self.f_rng = 0
         self.heel_raw = self.fore_raw = 0
         self.h_clear_t = 0
@@ -288,18 +312,6 @@ class Detector:
         self._fsr_levels()
         self._new_set_state()
 
-    def _new_walk(self):
-        self.wk_act = False
-        self.wk_t0 = self.wk_qt0 = 0
-        self.wk_n = self.wk_quiet = 0
-        self.vx = self.vy = self.vz = 0
-        self.ox = self.oy = self.oz = 0
-        self.mx = self.my = self.mz = 0
-        self.m2 = 0
-        self.wk_sign = 0
-        self.wk_d = 0
-        self.t_up = self.t_dn = -100000
-
     def _walk(self, t, gx, gy, gz, g2, moving):
         """Waiting for the set: a walking swing starts it too, and teaches the pitch axis.
 
@@ -308,84 +320,85 @@ class Detector:
         signs it (checked again on the next swings: a first step can differ).
         The last reversal of the turn dates the strike.
         """
-        if not self.wk_act:
+        wk = self.wk
+        if not wk.act:
             if g2 < self.on2:
                 return
-            self._new_walk()
-            self.wk_act = True
-            self.wk_t0 = t
-        self.wk_n += 1
-        d = gx * self.vx + gy * self.vy + gz * self.vz
+            wk.reset(t)
+            wk.act = True
+        wk.n += 1
+        d = gx * wk.vx + gy * wk.vy + gz * wk.vz
         if d >= 0:
-            vx = self.vx + gx
-            vy = self.vy + gy
-            vz = self.vz + gz
+            vx = wk.vx + gx
+            vy = wk.vy + gy
+            vz = wk.vz + gz
         else:
-            vx = self.vx - gx
-            vy = self.vy - gy
-            vz = self.vz - gz
+            vx = wk.vx - gx
+            vy = wk.vy - gy
+            vz = wk.vz - gz
         if vx > 16384 or vx < -16384 or vy > 16384 or vy < -16384 or vz > 16384 or vz < -16384:
             vx //= 2
             vy //= 2
             vz //= 2
-        self.vx = vx
-        self.vy = vy
-        self.vz = vz
+        wk.vx = vx
+        wk.vy = vy
+        wk.vz = vz
         d = gx * vx + gy * vy + gz * vz
         # reversals of a fast turn: strike candidates of either sign until the sign is known
         sg = 1 if d > 0 else (-1 if d < 0 else 0)
-        if self.wk_sign and sg and sg != self.wk_sign:
-            at = t - self.dt_ms * d // (d - self.wk_d)
+        if wk.sign and sg and sg != wk.sign:
+            at = t - self.dt_ms * d // (d - wk.d)
             if sg > 0:
-                self.t_up = at
+                wk.t_up = at
             else:
-                self.t_dn = at
-            self.wk_sign = 0
+                wk.t_dn = at
+            wk.sign = 0
         if g2 >= self.on2 and sg:
-            self.wk_sign = sg
-        self.wk_d = d
-        ox = self.ox + gx
-        oy = self.oy + gy
-        oz = self.oz + gz
+            wk.sign = sg
+        wk.d = d
+        ox = wk.ox + gx
+        oy = wk.oy + gy
+        oz = wk.oz + gz
         if -_ROT_CAP < ox < _ROT_CAP and -_ROT_CAP < oy < _ROT_CAP and -_ROT_CAP < oz < _ROT_CAP:
-            self.ox = ox
-            self.oy = oy
-            self.oz = oz
+            wk.ox = ox
+            wk.oy = oy
+            wk.oz = oz
         r = self.p.rate_hz
         ex = ox // r
         ey = oy // r
         ez = oz // r
         if ex < 30000 and ey < 30000 and ez < 30000 and ex > -30000 and ey > -30000 and ez > -30000:
             m2 = ex * ex + ey * ey + ez * ez
-            if m2 > self.m2:
-                self.m2 = m2
-                self.mx = ex
-                self.my = ey
-                self.mz = ez
+            if m2 > wk.m2:
+                wk.m2 = m2
+                wk.mx = ex
+                wk.my = ey
+                wk.mz = ez
         # the swing is over when the turning drops below a walking pace (a stance may still
         # roll and twist more than `swing_off_dps` about the other axes)
         if g2 >= self.on2:
-            self.wk_quiet = 0
+            wk.quiet = 0
             return
-        if self.wk_quiet == 0:
-            self.wk_qt0 = t
-        self.wk_quiet += 1
-        if self.wk_quiet < self.quiet_n_min:
+        if wk.quiet == 0:
+            wk.qt0 = t
+        wk.quiet += 1
+        if wk.quiet < self.quiet_n_min:
             return
-        self.wk_act = False
+        wk.act = False
         # a first step from standing turns the foot less than the steps that follow
         deg = self.p.swing_min_deg * 2 // 3
-        if self.wk_n - self.wk_quiet >= self.swing_n and self.m2 >= deg * deg:
+        if wk.n - wk.quiet >= self.swing_n and wk.m2 >= deg * deg:
             self._walk_start()
 
     def _walk_start(self):
         # pitch axis: the swing axis without its vertical part, signed so the heel rises positive
+        wk = self.wk
         ux = self.ux
         uy = self.uy
         uz = self.uz
-        vx = self.vx
-        vy = self.vy
-        vz = self.vz
+        vx = wk.vx
+        vy = wk.vy
+        vz = wk.vz
         up = (vx * ux + vy * uy + vz * uz) >> 10
         vx -= up * ux >> 10
         vy -= up * uy >> 10
@@ -397,11 +410,11 @@ class Detector:
         # the first fast turn lifts the heel (v starts along it), the largest excursion is the
         # heel up at toe-off, and the last reversal (the strike) turns the heel up (the slap)
         vote = 1
-        vote += 1 if self.mx * vx + self.my * vy + self.mz * vz >= 0 else -1
-        vote += 1 if self.t_up >= self.t_dn else -1
-        if self.kx or self.ky or self.kz:
+        vote += 1 if wk.mx * vx + wk.my * vy + wk.mz * vz >= 0 else -1
+        vote += 1 if wk.t_up >= wk.t_dn else -1
+        if wk.kx or wk.ky or wk.kz:
             # a set walked before taught the axis on many steps: the shoe has not turned over
-            vote = 1 if self.kx * vx + self.ky * vy + self.kz * vz >= 0 else -1
+            vote = 1 if wk.kx * vx + wk.ky * vy + wk.kz * vz >= 0 else -1
         if vote < 0:
             m = -m
         self.px = vx * 1024 // m
@@ -411,9 +424,9 @@ class Detector:
         self.fx = (uy * self.pz - uz * self.py) >> 10
         self.fy = (uz * self.px - ux * self.pz) >> 10
         self.fz = (ux * self.py - uy * self.px) >> 10
-        strike = self.t_up if m > 0 else self.t_dn
-        t0 = self.wk_t0
-        t_land = self.wk_qt0
+        strike = wk.t_up if m > 0 else wk.t_dn
+        t0 = wk.t0
+        t_land = wk.qt0
         self.state = ST_SET
         self._new_set_state()
         self.s_imu = 0
@@ -422,12 +435,13 @@ class Detector:
         self.strike_t = strike
         self.struck = strike > -100000
         self.walk_axis = True
+        self.track_axis = True
         self._emit(EV_SET_START, t0, 0, 0, 0, 0, 0, 0)
         self._landing(t_land, t0)
 
     def _new_set_state(self):
-        self.rise_cnt = 0
-        self.rise_t = 0
+        self.wk.rise_cnt = 0
+        self.wk.rise_t = 0
         self.phase_active = False
         self.act_t0 = 0
         self.act_n = 0
@@ -475,23 +489,25 @@ class Detector:
     # -- per sample ----------------------------------------------------
     def update(self, t, ax, ay, az, gx, gy, gz, heel, med, lat):
         """Process one sample (t in ms; mg, mdps, ADC counts). Returns the number of new events."""
+        # methods called through the class: looking them up on the instance first costs a
+        # full miss in its large attribute table, on every sample
         self.n_ev = 0
         if self.imu:
-            self._imu_in(t, ax, ay, az, gx, gy, gz)
+            Detector._imu_in(self, t, ax, ay, az, gx, gy, gz)
         if self.fsr:
-            self._fsr_in(t, heel, med, lat)
+            Detector._fsr_in(self, t, heel, med, lat)
         st = self.state
         if st == ST_SET:
             if self.imu:
-                self._imu_steps(t)
+                Detector._imu_steps(self, t)
             else:
-                self._fsr_steps(t)
+                Detector._fsr_steps(self, t)
             if self.fsr and self.fore_on:
-                self._push_share(med, lat)
+                Detector._push_share(self, med, lat)
             # an absent sensor's score stays 0; most samples: heel up, nothing to do
             score = self.s_imu + self.s_fsr
             if self.heel_down or score >= self.down_at:
-                self._heel(t, score)
+                Detector._heel(self, t, score)
             else:
                 self.cand_n = 0
         elif st == ST_READY:
@@ -515,9 +531,12 @@ class Detector:
         elif az < -_ACC_MAX_MG:
             az = -_ACC_MAX_MG
         k = self.lp_k
-        lx = self.lx + ax - (self.lx >> k)
-        ly = self.ly + ay - (self.ly >> k)
-        lz = self.lz + az - (self.lz >> k)
+        lx = self.lx
+        ly = self.ly
+        lz = self.lz
+        lx += ax - (lx >> k)
+        ly += ay - (ly >> k)
+        lz += az - (lz >> k)
         self.lx = lx
         self.ly = ly
         self.lz = lz
@@ -564,23 +583,26 @@ class Detector:
         if moving:
             self.t_moving = t
         # stillness from smoothed gyro energy and smoothed |a|: sensor noise must not break a pause
-        g2_lp = self.g2_lp + ((g2 - self.g2_lp) >> 3)
+        g2_lp = self.g2_lp
+        g2_lp += (g2 - g2_lp) >> 3
         self.g2_lp = g2_lp
-        if g2_lp < self.still2:
-            m2 = x * x + y * y + z * z
-            self.still = self.g_lo2 <= m2 <= self.g_hi2
-        else:
-            self.still = False
-        if self.state != ST_SET:
-            if self.state == ST_READY:
+        m2 = x * x + y * y + z * z
+        one_g = self.g_lo2 <= m2 <= self.g_hi2
+        still = g2_lp < self.still2 and one_g
+        self.still = still
+        st = self.state
+        if st != ST_SET:
+            if st == ST_READY:
                 self._walk(t, gxd, gyd, gzd, g2, moving)
             return
         # rotation rate about the learned pitch axis (centi-dps), positive = heel rising
         w = (gx * self.px + gy * self.py + gz * self.pz) >> 10
-        self.w_pitch = w if w >= 0 else -w
-        if self.walk_axis:
+        aw = w if w >= 0 else -w
+        self.w_pitch = aw
+        walking = self.walk_axis
+        if walking:
             # walking: the sole rolls and twists in stance; steps are the pitch turns
-            wd = self.w_pitch // 100
+            wd = aw // 100
             g2 = wd * wd
             self.g2 = g2
             moving = g2 >= self.off2
@@ -589,35 +611,38 @@ class Detector:
         self.pitch_mg = pitch
         # heel height: the accelerometer's tilt while still, carried through motion by the gyro
         # (no low-pass lag when the heel lifts, no swing accelerations in it)
-        m2 = x * x + y * y + z * z
-        if not moving and self.g_lo2 <= m2 <= self.g_hi2:
-            self.rest_n += 1
-        else:
+        if moving or not one_g:
             self.rest_n = 0
-        if self.still or self.rest_n >= self.quiet_n_min:
+            resting = still
+        else:
+            n = self.rest_n + 1
+            self.rest_n = n
+            resting = still or n >= self.quiet_n_min
+        if resting:
             # the foot rests: its tilt is the accelerometer's, and the gyro sum starts again
             self.pf_base = pitch
             self.th = 0
             resting = True
             pf = pitch
         else:
-            resting = False
             th = self.th + w
-            if -self.th_cap < th < self.th_cap:
+            if -_TH_CAP < th < _TH_CAP:
                 self.th = th
-            pf = self.pf_base + (self.th // self.p.rate_hz) * 1745 // 10000
+            pf = self.pf_base + self.th // self.th_per_mg
         self.pf = pf
+        up_mg = self.up_mg
+        strike = self.strike_cdps
         # a heel strike: the heel-down turn of the late swing (or a drop) reverses, heel low
-        if w < -self.strike_cdps:
+        if w < -strike:
             self.dn_seen = True
-        elif self.dn_seen and w >= 0:
+        elif w >= 0 and self.dn_seen:
             self.dn_seen = False
-            if pf < self.up_mg and not self.struck:
+            if pf < up_mg and not self.struck:
                 # the first reversal is the strike; the foot's ringing after it is not
                 self.strike_t = t - self.dt_ms * w // (w - self.w_prev)
                 self.struck = True
         self.w_prev = w
-        if pf > self.up_mg or (self.walk_axis and pf > self.down_mg and w > self.strike_cdps):
+        if pf > up_mg or (walking and w > strike and pf > self.down_mg):
             # (walking: the heel rolling up off the floor at heel-off is up already)
             s = 0
             # the heel is up again (resting up there, or up a while: longer than the gyro's
@@ -626,12 +651,10 @@ class Detector:
             if resting or self.up_n >= self.up_confirm_n:
                 self.strike_t = -100000
                 self.struck = False
-        elif pf < self.down_mg and not moving:
-            self.up_n = 0
-            s = 2
         else:
-            s = 1
-            self.up_n = 0
+            if self.up_n:
+                self.up_n = 0
+            s = 2 if pf < self.down_mg and not moving else 1
         if s == 2 and self.s_imu != 2:
             # date the onset where the heel hit the floor: the strike, else where it stopped turning
             if t - self.strike_t <= self.p.strike_window_ms:
@@ -700,7 +723,7 @@ class Detector:
         need = self.calib_n
         if self.imu:
             steady = self.still
-            if not steady and self.cal_wait >= self.p.rate_hz * 2:
+            if not steady and self.wk.cal_wait >= self.p.rate_hz * 2:
                 # never still for long (walking from the start): a foot flat in stance will do
                 k = self.lp_k
                 x = self.lx >> k
@@ -714,38 +737,38 @@ class Detector:
             lim = (self.h_lp >> 5) + 200
             steady = -lim < d < lim and -lim < e < lim and heel > 0
         if not steady:
-            self.cal_n = 0
-            self.cal_x = self.cal_y = self.cal_z = self.cal_h = self.cal_f = 0
-            self.cal_wait += 1
+            self.wk.cal_n = 0
+            self.wk.cal_x = self.wk.cal_y = self.wk.cal_z = self.wk.cal_h = self.wk.cal_f = 0
+            self.wk.cal_wait += 1
             if not self.imu:
                 # pads need no gravity: walking from the start, go on with the default ranges
-                if self.cal_wait >= self.p.rate_hz // 2:
+                if self.wk.cal_wait >= self.p.rate_hz // 2:
                     self.state = ST_READY
                     self._new_set_state()
                     self._emit(EV_CALIBRATED, t, 0, 0, 0, self.h_ref, self.f_ref, 0)
             return
-        self.cal_n += 1
+        self.wk.cal_n += 1
         if self.imu:
-            self.cal_x += _clamp(ax, _ACC_MAX_MG)
-            self.cal_y += _clamp(ay, _ACC_MAX_MG)
-            self.cal_z += _clamp(az, _ACC_MAX_MG)
+            self.wk.cal_x += _clamp(ax, _ACC_MAX_MG)
+            self.wk.cal_y += _clamp(ay, _ACC_MAX_MG)
+            self.wk.cal_z += _clamp(az, _ACC_MAX_MG)
         if self.fsr:
-            self.cal_h += heel >> 4
-            self.cal_f += fore >> 4
-        if self.cal_n < need:
+            self.wk.cal_h += heel >> 4
+            self.wk.cal_f += fore >> 4
+        if self.wk.cal_n < need:
             return
-        n = self.cal_n
+        n = self.wk.cal_n
         if self.imu:
-            x = self.cal_x // n
-            y = self.cal_y // n
-            z = self.cal_z // n
+            x = self.wk.cal_x // n
+            y = self.wk.cal_y // n
+            z = self.wk.cal_z // n
             m = isqrt(x * x + y * y + z * z)
             self.ux = x * 1024 // m
             self.uy = y * 1024 // m
             self.uz = z * 1024 // m
         if self.fsr:
-            self.h_ref = (self.cal_h // n) << 4
-            self.f_ref = (self.cal_f // n) << 4
+            self.h_ref = (self.wk.cal_h // n) << 4
+            self.f_ref = (self.wk.cal_f // n) << 4
             self._fsr_levels()
         self.state = ST_READY
         self._new_set_state()
@@ -764,26 +787,26 @@ class Detector:
             risen = self.s_fsr == 0 and self.fore_on
             # a walking swing (the whole sole off the floor, then down again) starts the set too
             if self.s_fsr == 0 and not self.fore_on:
-                if self.was_loaded:  # off the floor after a load: not a stand below the levels
-                    self.air_n += 1
+                if self.wk.was_loaded:  # off the floor after a load: not a stand below the levels
+                    self.wk.air_n += 1
             else:
-                self.was_loaded = self.s_fsr == 2 or self.fore_on
-                if self.air_n >= self.swing_n:
-                    t0 = t - self.air_n * self.dt_ms
-                    self.air_n = 0
+                self.wk.was_loaded = self.s_fsr == 2 or self.fore_on
+                if self.wk.air_n >= self.swing_n:
+                    t0 = t - self.wk.air_n * self.dt_ms
+                    self.wk.air_n = 0
                     self.state = ST_SET
                     self._new_set_state()
                     self._emit(EV_SET_START, t0, 0, 0, 0, 0, 0, 0)
                     self._landing(t, t0)
                     return
-                self.air_n = 0
+                self.wk.air_n = 0
         if not risen:
-            self.rise_cnt = 0
+            self.wk.rise_cnt = 0
             return
-        if self.rise_cnt == 0:
-            self.rise_t = t
-        self.rise_cnt += 1
-        if self.rise_cnt < self.rise_n:
+        if self.wk.rise_cnt == 0:
+            self.wk.rise_t = t
+        self.wk.rise_cnt += 1
+        if self.wk.rise_cnt < self.rise_n:
             return
         if self.imu:
             # forward tilt direction: the part of gravity that left the flat "up"
@@ -801,8 +824,9 @@ class Detector:
             self.py = (self.fz * self.ux - self.fx * self.uz) >> 10
             self.pz = (self.fx * self.uy - self.fy * self.ux) >> 10
             self.s_imu = 0
-        t_rise = self.rise_t
-        self.walk_axis = False  # the rise gave the axis: no second guessing
+        t_rise = self.wk.rise_t
+        self.walk_axis = False  # the rise gave the axis: checked only if the steps look like walking
+        self.track_axis = False
         self.state = ST_SET
         self._new_set_state()
         self._emit(EV_SET_START, t_rise, 0, 0, 0, 0, 0, 0)
@@ -839,8 +863,10 @@ class Detector:
                 self.act_n = 0
                 self.rot = 0
                 self.quiet_cnt = 0
-                self.sw_hi = self.sw_lo = 0
-                self.sw_pf0 = self.pf
+                if self.track_axis:
+                    wk = self.wk
+                    wk.sw_hi = wk.sw_lo = 0
+                    wk.sw_pf0 = self.pf
                 self.struck = False  # a new swing: its own strike is still to come
             else:
                 # a stance sample: pause length and heel height at the top of the step
@@ -864,11 +890,13 @@ class Detector:
         self.act_n += 1
         if self.rot < _ROT_CAP:
             self.rot += self.w_pitch
-        pf = self.pf - self.sw_pf0
-        if pf > self.sw_hi:
-            self.sw_hi = pf
-        elif pf < self.sw_lo:
-            self.sw_lo = pf
+        if self.track_axis:
+            wk = self.wk
+            pf = self.pf - wk.sw_pf0
+            if pf > wk.sw_hi:
+                wk.sw_hi = pf
+            elif pf < wk.sw_lo:
+                wk.sw_lo = pf
         if self.moving:
             self.quiet_cnt = 0
             return
@@ -882,10 +910,11 @@ class Detector:
         self.phase_active = False
         if self.act_n - self.quiet_cnt >= self.swing_n and self.rot >= self.swing_rot:
             # heel strikes step after step: ordinary walking, whatever started the set
-            self.heel_steps = self.heel_steps + 1 if self.had_heel else 0
-            self.had_heel = False
-            if self.walk_axis or self.heel_steps >= 3:
+            self.wk.heel_steps = self.wk.heel_steps + 1 if self.wk.had_heel else 0
+            self.wk.had_heel = False
+            if self.track_axis:
                 self._check_axis()
+            self.track_axis = self.walk_axis or self.wk.heel_steps >= 2
             self._landing(self.quiet_t0, self.act_t0)
         else:
             self.run_n = 0  # an in-stance motion (heel drop, wobble) breaks the pause
@@ -908,10 +937,10 @@ class Detector:
     def _check_axis(self):
         # walking swings tilt the heel up (toe-off) further than the toes up (strike):
         # two swings in a row the other way round mean the axis was learned upside down
-        if -self.sw_lo > self.sw_hi:
-            self.flip_votes += 1
-            if self.flip_votes >= 2:
-                self.flip_votes = 0
+        if -self.wk.sw_lo > self.wk.sw_hi:
+            self.wk.flip_votes += 1
+            if self.wk.flip_votes >= 2:
+                self.wk.flip_votes = 0
                 self.px = -self.px
                 self.py = -self.py
                 self.pz = -self.pz
@@ -921,9 +950,8 @@ class Detector:
                 self.pf_base = -self.pf_base
                 self.th = -self.th
                 self.pf = -self.pf
-                self.axis_flips += 1
         else:
-            self.flip_votes = 0
+            self.wk.flip_votes = 0
 
     def _landing(self, t_land, t_liftoff):
         if self.heel_down and self.onset_t < t_liftoff:
@@ -984,7 +1012,7 @@ class Detector:
                 if fo < onset:
                     onset = fo
             self.heel_down = True
-            self.had_heel = True
+            self.wk.had_heel = True
             self.onset_t = onset
             self.impact2 = 0
             if self.imu:
@@ -1023,10 +1051,10 @@ class Detector:
 
     def _end_set(self):
         # heels lowered and kept down: the set is over (not a heel-contact fault)
-        if self.imu and self.steps >= 4 and self.flip_votes == 0:
-            self.kx = self.px
-            self.ky = self.py
-            self.kz = self.pz
+        if self.imu and self.steps >= 4 and self.wk.flip_votes == 0:
+            self.wk.kx = self.px
+            self.wk.ky = self.py
+            self.wk.kz = self.pz
         if self.in_step:
             self._emit_step(self.onset_t)
         self._emit(EV_SET_END, self.onset_t, self.steps, 0, 0, 0, 0, 0)
