@@ -335,7 +335,7 @@ class App:
             self.params.set("fsr_heel_ref", det.h_ref)
             self.params.set("fsr_fore_ref", det.f_ref)
         changed = {}
-        for name, default, _lo, _hi in det_mod.PARAMS:
+        for name, default, _lo, _hi in det_mod.params():
             v = getattr(self.params, name)
             if v != default and name != "rate_hz":
                 changed[name] = v
@@ -391,7 +391,7 @@ class App:
     def cmd_get(self, args):
         if len(args) != 1:
             raise ValueError("usage: get KEY")
-        for name, _d, lo, hi in det_mod.PARAMS:
+        for name, _d, lo, hi in det_mod.params():
             if name == args[0]:
                 return "%s=%d,range=%d..%d" % (name, getattr(self.params, name), lo, hi)
         for name, _d, lo, hi in CUE_SETTINGS:

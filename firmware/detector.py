@@ -64,62 +64,69 @@ _TH_CAP = const(1 << 28)  # gyro pitch sum: a long motion without rest stays a s
 _FSR_MIN_RANGE = const(2000)  # counts: thresholds need some spread before a baseline is seen
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
+# One flat tuple, not a tuple per row: on the pod each small tuple costs RAM (see `params`).
 PARAMS = (
-    ("rate_hz", 100, 25, 1000),
-    ("foot_mm", 250, 150, 350),  # pivot length: heel height = foot_mm * sin(pitch)
-    ("calib_ms", 600, 200, 5000),  # still and flat this long to learn gravity
-    ("still_dps", 12, 2, 100),  # gyro below this and |a| ~ 1 g: the foot is still
-    ("still_mg", 80, 10, 300),
-    ("rise_mm", 30, 10, 120),  # heel this high ...
-    ("rise_ms", 250, 50, 3000),  # ... this long, quietly: the set starts
-    ("swing_on_dps", 60, 10, 1000),  # gyro above this starts a motion
-    ("swing_off_dps", 30, 5, 500),  # below this for quiet_ms ends it
-    ("quiet_ms", 40, 10, 500),
-    ("swing_min_ms", 150, 40, 1000),  # a motion this long ...
-    ("swing_min_deg", 30, 5, 180),  # ... turning this far about the pitch axis is a swing
-    ("heel_down_mm", 12, 2, 80),  # heel lower than this: on the floor
-    ("heel_up_mm", 25, 4, 100),  # higher than this: off the floor again
-    ("heel_confirm_ms", 40, 0, 500),
-    ("onset_window_ms", 150, 0, 500),  # contact onset = end of the drop within this window
-    ("strike_dps", 50, 10, 1000),  # heel-down rotation this fast, then reversing: a heel strike ...
-    ("strike_window_ms", 400, 0, 1000),  # ... that dates a contact confirmed within this window
-    ("lp_ms", 40, 5, 500),  # accelerometer low-pass for tilt
-    ("set_end_ms", 1500, 300, 10000),  # heels down this long: the set is over, not a fault
-    ("landing_peak_mg", 250, 50, 8000),  # |a| above 1 g by this much: an impact peak
-    ("fsr_heel_on_pct", 25, 5, 95),  # % of (loaded ref - unloaded base)
-    ("fsr_heel_off_pct", 12, 1, 90),
-    ("fsr_heel_touch_pct", 3, 1, 50),  # first load above this dates the contact's onset
-    ("fsr_fore_on_pct", 30, 5, 95),
-    ("fsr_fore_off_pct", 15, 1, 90),
-    ("fsr_pause_pct", 4, 1, 50),  # forefoot load this steady: paused
-    ("fsr_heel_base", 0, 0, 65535),  # unloaded counts; 0 = learn (lowest reading seen)
-    ("fsr_heel_ref", 0, 0, 65535),  # loaded counts; 0 = learn (standing calibration)
-    ("fsr_fore_base", 0, 0, 131070),  # medial + lateral pads
-    ("fsr_fore_ref", 0, 0, 131070),
+    "rate_hz", 100, 25, 1000,
+    "foot_mm", 250, 150, 350,  # pivot length: heel height = foot_mm * sin(pitch)
+    "calib_ms", 600, 200, 5000,  # still and flat this long to learn gravity
+    "still_dps", 12, 2, 100,  # gyro below this and |a| ~ 1 g: the foot is still
+    "still_mg", 80, 10, 300,
+    "rise_mm", 30, 10, 120,  # heel this high ...
+    "rise_ms", 250, 50, 3000,  # ... this long, quietly: the set starts
+    "swing_on_dps", 60, 10, 1000,  # gyro above this starts a motion
+    "swing_off_dps", 30, 5, 500,  # below this for quiet_ms ends it
+    "quiet_ms", 40, 10, 500,
+    "swing_min_ms", 150, 40, 1000,  # a motion this long ...
+    "swing_min_deg", 30, 5, 180,  # ... turning this far about the pitch axis is a swing
+    "heel_down_mm", 12, 2, 80,  # heel lower than this: on the floor
+    "heel_up_mm", 25, 4, 100,  # higher than this: off the floor again
+    "heel_confirm_ms", 40, 0, 500,
+    "onset_window_ms", 150, 0, 500,  # contact onset = end of the drop within this window
+    "strike_dps", 50, 10, 1000,  # heel-down rotation this fast, then reversing: a heel strike ...
+    "strike_window_ms", 400, 0, 1000,  # ... that dates a contact confirmed within this window
+    "lp_ms", 40, 5, 500,  # accelerometer low-pass for tilt
+    "set_end_ms", 1500, 300, 10000,  # heels down this long: the set is over, not a fault
+    "landing_peak_mg", 250, 50, 8000,  # |a| above 1 g by this much: an impact peak
+    "fsr_heel_on_pct", 25, 5, 95,  # % of (loaded ref - unloaded base)
+    "fsr_heel_off_pct", 12, 1, 90,
+    "fsr_heel_touch_pct", 3, 1, 50,  # first load above this dates the contact's onset
+    "fsr_fore_on_pct", 30, 5, 95,
+    "fsr_fore_off_pct", 15, 1, 90,
+    "fsr_pause_pct", 4, 1, 50,  # forefoot load this steady: paused
+    "fsr_heel_base", 0, 0, 65535,  # unloaded counts; 0 = learn (lowest reading seen)
+    "fsr_heel_ref", 0, 0, 65535,  # loaded counts; 0 = learn (standing calibration)
+    "fsr_fore_base", 0, 0, 131070,  # medial + lateral pads
+    "fsr_fore_ref", 0, 0, 131070,
 )
 
-# pairs that must stay ordered: (lower, higher)
+# pairs that must stay ordered: lower, higher
 _ORDERED = (
-    ("swing_off_dps", "swing_on_dps"),
-    ("heel_down_mm", "heel_up_mm"),
-    ("fsr_heel_off_pct", "fsr_heel_on_pct"),
-    ("fsr_heel_touch_pct", "fsr_heel_off_pct"),
-    ("fsr_fore_off_pct", "fsr_fore_on_pct"),
+    "swing_off_dps", "swing_on_dps",
+    "heel_down_mm", "heel_up_mm",
+    "fsr_heel_off_pct", "fsr_heel_on_pct",
+    "fsr_heel_touch_pct", "fsr_heel_off_pct",
+    "fsr_fore_off_pct", "fsr_fore_on_pct",
 )
+
+
+def params():
+    """Each parameter as (name, default, min, max)."""
+    for i in range(0, len(PARAMS), 4):
+        yield PARAMS[i], PARAMS[i + 1], PARAMS[i + 2], PARAMS[i + 3]
 
 
 class Params:
     """Detector parameters (units in the names). Use `set` to change one with range checks."""
 
     def __init__(self, **values):
-        for name, default, _lo, _hi in PARAMS:
+        for name, default, _lo, _hi in params():
             setattr(self, name, default)
         for name in values:
             self.set(name, values[name])
 
     def set(self, name, value):
         """Set one parameter; raise ValueError (state unchanged) if unknown or out of range."""
-        for pname, _d, lo, hi in PARAMS:
+        for pname, _d, lo, hi in params():
             if pname == name:
                 break
         else:
@@ -132,7 +139,9 @@ class Params:
             raise ValueError("%s must be %d..%d" % (name, lo, hi))
         old = getattr(self, name)
         setattr(self, name, value)
-        for low, high in _ORDERED:
+        for i in range(0, len(_ORDERED), 2):
+            low = _ORDERED[i]
+            high = _ORDERED[i + 1]
             if getattr(self, low) >= getattr(self, high):
                 setattr(self, name, old)
                 raise ValueError("%s must stay below %s (%d)" % (low, high, getattr(self, high)))

@@ -373,7 +373,7 @@ def cmd_config(args) -> int:
 def _param_names():
     from . import firmware
 
-    names = [p[0] for p in firmware.load("detector").PARAMS if p[0] != "rate_hz"]
+    names = [p[0] for p in firmware.load("detector").params() if p[0] != "rate_hz"]
     return names + [s[0] for s in firmware.load("cues").SETTINGS]
 
 
