@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import firmware
-from .detect import event_dict, make_detector
+from .detect import replay
 
 MATCH_MS = 150  # a detected contact this close to a reference IC is the same heel strike
 STEP_IC_MS = 600  # a step's landing follows its own heel strike by less than this
@@ -45,40 +45,22 @@ class FootScore:
 def run_detector(rec, params=None):
     """Events and the per-sample heel state ("down" = heel on the floor, as the detector sees it)."""
     det_mod = firmware.load("detector")
-    det = make_detector(rec.sensor, rec.rate_hz, params)
-    cols = rec.columns
-    data = rec.data
-    zeros = [0] * len(data)
-
-    def col(name):
-        return data[:, cols.index(name)].tolist() if name in cols else zeros
-
-    t = col("t_ms")
-    t0 = t[0]
-    series = [col(c) for c in ("ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps", "heel", "fore_med", "fore_lat")]
-    names, width, ev = det_mod.EVENT_NAMES, det_mod.EV_WIDTH, det.ev
-    in_set = np.zeros(len(t), dtype=bool)
-    events = []
-    update = det.update
     st_set = det_mod.ST_SET
-    for k, row in enumerate(zip(t, *series)):
-        n = update(row[0] - t0, *row[1:])
-        in_set[k] = det.state == st_set
-        for j in range(n):
-            i = j * width
-            events.append(event_dict(names[ev[i]], rec.foot, ev[i + 1] + t0, ev[i + 2:i + width]))
-    n = det.flush(t[-1] - t0)
-    for j in range(n):
-        i = j * width
-        events.append(event_dict(names[ev[i]], rec.foot, ev[i + 1] + t0, ev[i + 2:i + width]))
+    end_ms = int((params or {}).get("set_end_ms", det_mod.Params().set_end_ms))
+    in_set = np.zeros(len(rec.data), dtype=bool)
+
+    def state(i, det):
+        in_set[i] = det.state == st_set
+
+    events, t = replay(rec, params, state)
     # heel state: flat on the floor outside a set; inside it, down during the reported contacts
     t_arr = np.asarray(t)
     down = ~in_set
     for e in events:
         if e["type"] == "heel_contact":
             down |= (t_arr >= e["t_ms"]) & (t_arr < e["t_ms"] + e["duration_ms"])
-        elif e["type"] == "set_end":
-            down |= t_arr >= e["t_ms"]
+        elif e["type"] == "set_end":  # heels lowered: down until the set is over, then ~in_set
+            down |= (t_arr >= e["t_ms"]) & (t_arr <= e["t_ms"] + end_ms)
     return events, t_arr, down
 
 

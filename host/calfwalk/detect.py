@@ -32,14 +32,17 @@ def make_detector(sensor: str, rate_hz: int, params: dict | None = None):
     return det.Detector(p, imu="imu" in sensor, fsr="fsr" in sensor)
 
 
-def detect(rec, params: dict | None = None) -> list:
-    """Events for one RawRecording, exactly as the pod would emit them."""
+def replay(rec, params: dict | None = None, on_sample=None) -> tuple:
+    """Run one RawRecording through the firmware detector, exactly as the pod would.
+
+    Returns (events, t_ms list). `on_sample(i, det)`, if given, sees the detector
+    after each sample i (for traces and per-sample states).
+    """
     det_mod = firmware.load("detector")
     det = make_detector(rec.sensor, rec.rate_hz, params)
     cols = rec.columns
     data = rec.data
-    n = len(data)
-    zeros = [0] * n
+    zeros = [0] * len(data)
 
     def col(name):
         return data[:, cols.index(name)].tolist() if name in cols else zeros
@@ -56,16 +59,22 @@ def detect(rec, params: dict | None = None) -> list:
     def take(count):
         for k in range(count):
             i = k * width
-            kind = names[ev[i]]
-            events.append(event_dict(kind, rec.foot, ev[i + 1] + t0, ev[i + 2:i + width]))
+            events.append(event_dict(names[ev[i]], rec.foot, ev[i + 1] + t0, ev[i + 2:i + width]))
 
-    for row in zip(t, *series):
+    for i, row in enumerate(zip(t, *series)):
         # the detector works on time since the start, as the pod does
         count = update(row[0] - t0, *row[1:])
         if count:
             take(count)
+        if on_sample is not None:
+            on_sample(i, det)
     take(det.flush(t[-1] - t0))
-    return events
+    return events, t
+
+
+def detect(rec, params: dict | None = None) -> list:
+    """Events for one RawRecording, exactly as the pod would emit them."""
+    return replay(rec, params)[0]
 
 
 def detect_files(recordings, params: dict | None = None) -> list:
@@ -86,41 +95,15 @@ def detect_trace(rec, params: dict | None = None) -> tuple:
     """
     import numpy as np
 
-    det_mod = firmware.load("detector")
-    det = make_detector(rec.sensor, rec.rate_hz, params)
-    cols = rec.columns
-    data = rec.data
-    n = len(data)
-    zeros = [0] * n
+    in_set = firmware.load("detector").ST_SET
+    heel_mm = np.full(len(rec.data), np.nan)
 
-    def col(name):
-        return data[:, cols.index(name)].tolist() if name in cols else zeros
-
-    t = col("t_ms")
-    t0 = t[0]
-    series = [col(c) for c in ("ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps", "heel", "fore_med", "fore_lat")]
-    names = det_mod.EVENT_NAMES
-    width = det_mod.EV_WIDTH
-    in_set = det_mod.ST_SET
-    events = []
-    ev = det.ev
-    update = det.update
-    heel_now = det.heel_mm_now
-    heel_mm = np.full(n, np.nan)
-
-    def take(count):
-        for k in range(count):
-            i = k * width
-            events.append(event_dict(names[ev[i]], rec.foot, ev[i + 1] + t0, ev[i + 2:i + width]))
-
-    for i, row in enumerate(zip(t, *series)):
-        count = update(row[0] - t0, *row[1:])
-        if count:
-            take(count)
+    def trace(i, det):
         # the state, not heel_mm_now()'s UNKNOWN (-1), says "not in the set": -1 mm is a real height
         if det.state == in_set:
-            heel_mm[i] = heel_now()
-    take(det.flush(t[-1] - t0))
+            heel_mm[i] = det.heel_mm_now()
+
+    events, t = replay(rec, params, trace)
     if rec.has_imu:
         return events, np.asarray(t, dtype=np.int64), heel_mm, "heel_mm"
-    return events, np.asarray(t, dtype=np.int64), np.asarray(col("heel"), dtype=float), "heel_pad"
+    return events, np.asarray(t, dtype=np.int64), np.asarray(rec.column("heel"), dtype=float), "heel_pad"
