@@ -50,6 +50,7 @@ class Trial:
     timing_ref: bool = False
     heel_loaded: dict = field(default_factory=dict)
     notes: str = ""
+    truth_steps: dict = field(default_factory=dict)  # simulated sets: the true step count per foot
 
 
 def data_dir() -> Path | None:
@@ -189,7 +190,6 @@ def _voisard_foot(path, foot, name):
     gyr = np.degrees(raw[:, 4:7]) * 1000.0
     # short packet gaps are filled linearly on the counter's timeline; long ones stay gaps
     full = np.arange(counter[0], counter[-1] + 1)
-    gap_before = np.zeros(len(full), dtype=bool)
     pos = np.searchsorted(counter, full)
     prev = counter[np.clip(pos - 1, 0, len(counter) - 1)]
     nxt = counter[np.clip(pos, 0, len(counter) - 1)]
@@ -199,7 +199,6 @@ def _voisard_foot(path, foot, name):
     t = full[fill]
     cols = [np.interp(t, counter, acc[:, k]) for k in range(3)] + [np.interp(t, counter, gyr[:, k]) for k in range(3)]
     missing = 1.0 - len(counter) / len(full)
-    del gap_before
     rec = _rec(foot, "imu", VOISARD_RATE_HZ, t * 1000 // VOISARD_RATE_HZ, cols, name, "voisard2023")
     return rec, missing, (~fill).sum() * 1000 // VOISARD_RATE_HZ
 
