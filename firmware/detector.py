@@ -315,7 +315,7 @@ class Detector:
         for i in range(_PEAKS):
             self._peak_t[i] = -100000
         self.s_imu = self.s_fsr = 0
-        self.on_imu = self.on_fsr = 0
+        self.on_imu = 0
         self.fore_on = False
         self.steps = 0
         self._fsr_levels()
