@@ -12,6 +12,8 @@ The output pins are built from the board config with an injected `machine`
 (`make_cues`), so tests give it a fake one that records every toggle.
 """
 
+from detector import checked
+
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -76,17 +78,7 @@ class Cues:
     # -- settings ------------------------------------------------------
     def set(self, name, value):
         """Set one cue setting; ValueError (state unchanged) if unknown or out of range."""
-        for sname, _d, lo, hi in SETTINGS:
-            if sname == name:
-                break
-        else:
-            raise ValueError("unknown parameter " + str(name))
-        try:
-            value = int(value)
-        except (TypeError, ValueError):
-            raise ValueError(name + " must be an integer")
-        if value < lo or value > hi:
-            raise ValueError("%s must be %d..%d" % (name, lo, hi))
+        value = checked(name, value, SETTINGS)
         setattr(self, name, value)
         if name in ("cue_led", "cue_buzzer") and not value:
             self.all_off()  # an output turned off mid-pattern must not stay on

@@ -115,6 +115,25 @@ def params():
         yield PARAMS[i], PARAMS[i + 1], PARAMS[i + 2], PARAMS[i + 3]
 
 
+def checked(name, value, rows):
+    """`value` as an int within the range of the (name, default, min, max) row called `name`.
+
+    ValueError if no row has that name, or the value is not an integer in range.
+    """
+    for rname, _d, lo, hi in rows:
+        if rname == name:
+            break
+    else:
+        raise ValueError("unknown parameter " + str(name))
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(name + " must be an integer")
+    if value < lo or value > hi:
+        raise ValueError("%s must be %d..%d" % (name, lo, hi))
+    return value
+
+
 class Params:
     """Detector parameters (units in the names). Use `set` to change one with range checks."""
 
@@ -126,17 +145,7 @@ class Params:
 
     def set(self, name, value):
         """Set one parameter; raise ValueError (state unchanged) if unknown or out of range."""
-        for pname, _d, lo, hi in params():
-            if pname == name:
-                break
-        else:
-            raise ValueError("unknown parameter " + str(name))
-        try:
-            value = int(value)
-        except (TypeError, ValueError):
-            raise ValueError(name + " must be an integer")
-        if value < lo or value > hi:
-            raise ValueError("%s must be %d..%d" % (name, lo, hi))
+        value = checked(name, value, params())
         old = getattr(self, name)
         setattr(self, name, value)
         for i in range(0, len(_ORDERED), 2):

@@ -30,6 +30,10 @@ def load(name: str):
     spec = importlib.util.spec_from_file_location(f"calfwalk_fw.{name}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
+    # firmware modules import each other by plain name, as on the pod
+    for dep in ("detector",):
+        if dep != name and dep not in sys.modules:
+            sys.modules[dep] = load(dep)
     spec.loader.exec_module(module)
     _cache[name] = module
     return module
