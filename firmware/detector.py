@@ -5,13 +5,28 @@ replays raw recordings through this very module). Feed one sample at a time to
 `Detector.update`; it returns how many events this sample produced and leaves
 them in `Detector.ev`, EV_WIDTH ints each (see the EV_* kinds below).
 
-Method (see DOMAIN.md): gravity is learned while the foot stands still and flat,
-the forward tilt direction when the heel rises onto the toes, and the pitch axis
-from the two. Heel height is the accelerometer's projection on the forward axis
-(1000 mg * sin(pitch)), compared with integer thresholds: no trigonometry.
-Steps are swings: gyro activity long enough and rotating far enough about the
-pitch axis, followed by a quiet landing. FSR pads give the heel load, forefoot
-load cycles (steps without an IMU) and the big-toe share of the push.
+A step is the foot travelling somewhere. Every sample, a cheap test says
+whether the foot rests (gyro energy and the change of the acceleration both
+small: a zero-velocity stance); the samples of each motion between two rests
+are kept in a preallocated history. When the foot rests again (the landing),
+the motion is integrated once, as foot-mounted inertial navigation does:
+orientation from the gyro starting at the rest's gravity, acceleration turned
+into that frame, gravity removed, integrated twice, and the velocity left at
+the landing (which must be zero) removed as a linear drift. What it gives is
+the motion's track: a step travels its stride (5-40 cm); a bounce, a heel
+drop or a weight shift in place turns the foot about the forefoot and travels
+almost nothing. Rotation alone is never the judge.
+
+Where each decision is made:
+  - the foot rests or moves ............ _imu_in (quiet test, `zupt_*` parameters)
+  - gravity and the flat foot .......... _calibrating (still and flat, `calib_ms`)
+  - the set starts ..................... _ready (rise onto the toes) or _track (a first step)
+  - a motion was a step, its stride .... _track (travel along the track, `step_min_mm`)
+  - heel height ........................ _imu_in (accelerometer tilt at rest, gyro in motion)
+  - the pitch axis and its sign ........ _ready (the rise) and _track (the direction of travel)
+  - heel contact, onset, impact ........ _imu_in (score), _heel / _heel_up (state, dating)
+  - the set ends ....................... _heel (heels down `set_end_ms` after the last step)
+  - FSR pads ........................... _fsr_in, _fsr_steps, _fsr_stance
 """
 
 from array import array
@@ -26,13 +41,14 @@ except ImportError:  # CPython
 
 # Event kinds; every event is EV_WIDTH ints: kind, t_ms, then kind-specific fields.
 EV_CALIBRATED = const(1)  # t_ms, up_x, up_y, up_z (Q10 unit vector), heel_ref, fore_ref
-EV_SET_START = const(2)  # t_ms (heels rise onto the toes)
-EV_STEP = const(3)  # t_ms (landing), stance_ms, heel_mm, pause_ms, peaks, med_pct, step_no
+EV_SET_START = const(2)  # t_ms (heels rise onto the toes, or the first step lifts off)
+EV_STEP = const(3)  # t_ms (landing), stance_ms, heel_mm, pause_ms, peaks, med_pct, step_no, stride_mm, clearance_mm
 EV_HEEL = const(4)  # t_ms (onset), duration_ms, impact_mg, load_pct
 EV_SET_END = const(5)  # t_ms (heels reach the floor after the last step), steps
-EV_WIDTH = const(8)
-EV_SLOTS = const(4)
+EV_WIDTH = const(10)
+EV_SLOTS = const(8)
 UNKNOWN = const(-1)  # a field the fitted sensors cannot measure
+TRACE = None  # host-side tools may set a function(t_in_motion_ms, travel_mm, turn_explains_mm) to see each hold
 
 EVENT_NAMES = {
     EV_CALIBRATED: "calibrated",
@@ -45,46 +61,62 @@ EVENT_NAMES = {
 EVENT_FIELDS = {
     EV_CALIBRATED: ("up_x", "up_y", "up_z", "heel_ref", "fore_ref"),
     EV_SET_START: (),
-    EV_STEP: ("stance_ms", "heel_mm", "pause_ms", "peaks", "med_pct", "step_no"),
+    EV_STEP: ("stance_ms", "heel_mm", "pause_ms", "peaks", "med_pct", "step_no", "stride_mm", "clearance_mm"),
     EV_HEEL: ("duration_ms", "impact_mg", "load_pct"),
     EV_SET_END: ("steps",),
 }
 
 # Detector states
 ST_CAL = const(0)  # learning gravity (stand still, feet flat)
-ST_READY = const(1)  # calibrated, heels down, waiting for the rise onto the toes
+ST_READY = const(1)  # calibrated, heels down, waiting for the rise onto the toes or a first step
 ST_SET = const(2)  # walking on the toes
 
-_ACC_MAX_MG = const(16000)  # clamp so |a|^2 stays a small int on 32-bit ports
-_GYRO_MAX_CDPS = const(200000)  # 2000 dps in centi-dps
+_ACC_MAX_MG = const(12000)  # clamp: every product of the integration stays a small int on 32-bit ports
+_GYRO_MAX = const(32000)  # 0.1 dps units (3200 dps), fits the int16 history
+_DT_MAX_MS = const(100)  # a longer gap between samples counts as this long
+_NEVER = const(-100000)  # a time long before any sample (ms)
 _RING = const(64)  # |a|^2 history for the impact at heel contact
 _PEAKS = const(8)  # recent landing-peak times
-_ROT_CAP = const(1 << 28)
 _TH_CAP = const(1 << 28)  # gyro pitch sum: a long motion without rest stays a small int
 _FSR_MIN_RANGE = const(2000)  # counts: thresholds need some spread before a baseline is seen
+_STRIKE_WINDOW_MS = const(400)  # a heel strike dates a contact confirmed this soon after it
+_IMPACT_MS = const(160)  # the impact is the largest |a| this long before and after the onset
+_PEAK_GAP_MS = const(80)  # landing peaks closer than this are one peak (ringing)
+_PEAK_SPAN_MS = const(300)  # landing peaks up to this long after the landing count for it
+_LULL_MS = const(150)  # pads: a shorter unload in stance is a bounce, not a swing
+# The motion history: one entry per sample (dt_ms, ax, ay, az in mg, gx, gy, gz in 0.1 dps).
+_HW = const(7)
+_HN = const(160)  # entries; a longer motion is kept at half the time resolution, and again
+_PRE = const(8)  # rest samples kept before a motion: its start (the test sees it a few samples late)
+_BIAS_W = const(256)  # the gyro bias is a running mean over about this many rest samples
+_MOTION_MAX_MS = const(8000)  # a motion this long without a rest is cut here and judged
+_Q = const(16384)  # quaternion unit (Q14)
+_HALF_ANGLE = const(183)  # Q14 half-angle per 0.1 dps * ms is 183 / 12800 (pi / 180 / 10000 / 2 * 16384)
+_ANGLE_SAFE = const(570000)  # 0.1 dps * ms: up to here the rounded half-angle stays exact and small
+_TILT_OK_Q10 = const(20)  # the gyro's turn and the accelerometer's tilt agree within ~1.1 degrees
+_BOB_Q2 = const(127000)  # a turn of 2.5 degrees: |q_xyz|^2 in Q28 (sin(1.25 deg) * 16384, squared)
+_BOB_CHORD = const(25)  # ... that comes back to within 1.4 degrees (Q10 chord between the tilts)
+_RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
 # One flat tuple, not a tuple per row: on the pod each small tuple costs RAM (see `params`).
 PARAMS = (
     "rate_hz", 100, 25, 1000,
     "foot_mm", 250, 150, 350,  # pivot length: heel height = foot_mm * sin(pitch)
-    "calib_ms", 600, 200, 5000,  # still and flat this long to learn gravity
-    "still_dps", 12, 2, 100,  # gyro below this and |a| ~ 1 g: the foot is still
-    "still_mg", 80, 10, 300,
+    "calib_ms", 250, 100, 5000,  # still and flat this long to learn gravity
+    "zupt_dps", 15, 2, 200,  # the foot rests: gyro below this ...
+    "zupt_mg", 40, 5, 500,  # ... and its acceleration steadier than this ...
+    "zupt_ms", 80, 20, 1000,  # ... for this long (a landing ends the motion before it)
+    "step_min_mm", 35, 5, 500,  # the forefoot travels this far: a step (a bounce travels ~0)
+    "lever_mm", 280, 0, 500,  # farthest a pod sits from the forefoot (pivot) it turns about
     "rise_mm", 30, 10, 120,  # heel this high ...
-    "rise_ms", 250, 50, 3000,  # ... this long, quietly: the set starts
-    "swing_on_dps", 60, 10, 1000,  # gyro above this starts a motion
-    "swing_off_dps", 30, 5, 500,  # below this for quiet_ms ends it
-    "quiet_ms", 40, 10, 500,
-    "swing_min_ms", 150, 40, 1000,  # a motion this long ...
-    "swing_min_deg", 30, 5, 180,  # ... turning this far about the pitch axis is a swing
+    "rise_ms", 250, 50, 3000,  # ... this long, at rest: the set starts
     "heel_down_mm", 12, 2, 80,  # heel lower than this: on the floor
     "heel_up_mm", 25, 4, 100,  # higher than this: off the floor again
     "heel_confirm_ms", 40, 0, 500,
     "onset_window_ms", 150, 0, 500,  # contact onset = end of the drop within this window
-    "strike_dps", 50, 10, 1000,  # heel-down rotation this fast, then reversing: a heel strike ...
-    "strike_window_ms", 400, 0, 1000,  # ... that dates a contact confirmed within this window
-    "lp_ms", 40, 5, 500,  # accelerometer low-pass for tilt
+    "strike_dps", 50, 10, 1000,  # heel-down rotation this fast, then reversing: a heel strike
+    "lp_ms", 40, 5, 500,  # accelerometer low-pass for tilt and steadiness
     "set_end_ms", 1500, 300, 10000,  # heels down this long: the set is over, not a fault
     "landing_peak_mg", 250, 50, 8000,  # |a| above 1 g by this much: an impact peak
     "fsr_heel_on_pct", 25, 5, 95,  # % of (loaded ref - unloaded base)
@@ -93,6 +125,7 @@ PARAMS = (
     "fsr_fore_on_pct", 30, 5, 95,
     "fsr_fore_off_pct", 15, 1, 90,
     "fsr_pause_pct", 4, 1, 50,  # forefoot load this steady: paused
+    "fsr_swing_ms", 150, 40, 1000,  # pads: the whole sole off the floor this long is a swing
     "fsr_heel_base", 0, 0, 65535,  # unloaded counts; 0 = learn (lowest reading seen)
     "fsr_heel_ref", 0, 0, 65535,  # loaded counts; 0 = learn (standing calibration)
     "fsr_fore_base", 0, 0, 131070,  # medial + lateral pads
@@ -101,7 +134,6 @@ PARAMS = (
 
 # pairs that must stay ordered: lower, higher
 _ORDERED = (
-    "swing_off_dps", "swing_on_dps",
     "heel_down_mm", "heel_up_mm",
     "fsr_heel_off_pct", "fsr_heel_on_pct",
     "fsr_heel_touch_pct", "fsr_heel_off_pct",
@@ -158,7 +190,7 @@ class Params:
 
 
 def isqrt(n):
-    """Integer square root (floor), small ints only: used at events and calibration."""
+    """Integer square root (floor), small ints only: used at landings and calibration."""
     if n <= 0:
         return 0
     x = n
@@ -177,39 +209,74 @@ def _clamp(v, lim):
     return v
 
 
-class _Waiting:
-    """The detector's state while it waits: calibration sums, the swing that may start
-    the set (Detector._walk), and what a walked set taught about the pitch axis.
+def _unit(out, x, y, z, scale):
+    """Store (x, y, z) scaled to length `scale` in out[0..2] (zeros for a null vector); return its length.
+
+    Results go to a preallocated array: a returned tuple would be allocated, and the
+    pod runs the detector with the heap locked.
+    """
+    # shrink first: the squares of large components must stay small ints
+    s = 0
+    while x > 16000 or x < -16000 or y > 16000 or y < -16000 or z > 16000 or z < -16000:
+        x >>= 1
+        y >>= 1
+        z >>= 1
+        s += 1
+    m = isqrt(x * x + y * y + z * z)
+    if m == 0:
+        out[0] = out[1] = out[2] = 0
+        return 0
+    out[0] = x * scale // m
+    out[1] = y * scale // m
+    out[2] = z * scale // m
+    return m << s
+
+
+def _reverse(h, a, b):
+    """Reverse the order of history entries a..b-1 in place."""
+    b -= 1
+    while a < b:
+        i = a * _HW
+        j = b * _HW
+        for k in range(_HW):
+            v = h[i + k]
+            h[i + k] = h[j + k]
+            h[j + k] = v
+        a += 1
+        b -= 1
+
+
+class _Cold:
+    """State used at landings, calibration and set start, not per sample.
 
     Kept out of the Detector: the fewer attributes an instance has, the faster
     MicroPython looks them up on the per-sample path.
     """
 
     def __init__(self):
-        self.kx = self.ky = self.kz = 0  # the pitch axis a walked set taught (0: none yet)
-        self.flip_votes = 0  # swings in a row that say the axis is upside down
         self.cal_n = self.cal_wait = 0
         self.cal_x = self.cal_y = self.cal_z = self.cal_h = self.cal_f = 0
+        self.cal_d2 = self.cal_g2 = 0  # the sensor's noise while standing
         self.air_n = 0  # pads: samples with the whole sole off the floor
         self.was_loaded = False
         self.rise_cnt = self.rise_t = 0  # the rise onto the toes, so far
-        self.sw_hi = self.sw_lo = self.sw_pf0 = 0  # a walking swing's heel excursions
-        self.had_heel = False  # a heel contact since the last landing
-        self.heel_steps = 0  # landings in a row that had one
-        self.reset(0)
-
-    def reset(self, t):
-        self.act = False
-        self.t0 = t
-        self.qt0 = 0
-        self.n = self.quiet = 0
-        self.vx = self.vy = self.vz = 0
-        self.ox = self.oy = self.oz = 0
-        self.mx = self.my = self.mz = 0
-        self.m2 = 0
-        self.sign = 0
-        self.d = 0
-        self.t_up = self.t_dn = -100000
+        self.axis_n = 0  # steps that taught the pitch axis (0: none yet)
+        self.flip_votes = 0  # steps in a row whose travel says the axis is upside down
+        self.ax_x = self.ax_y = self.ax_z = 0  # pitch axis a walked set taught, summed (kept across sets)
+        # the motion being integrated (see Detector._track)
+        self.g0x = self.g0y = self.g0z = 0  # gravity at its start (mg, start frame)
+        self.t_lift = 0  # when it started (its first moving sample)
+        self.t_lift0 = 0  # the same, for the motion being judged
+        self.t_start = 0  # its track's time origin (the rest samples before it)
+        self.t_rest = 0  # when the rest that ended it began
+        self.dx = self.dy = self.dz = 0  # its de-drifted displacement (mm, start frame)
+        self.qw = _Q
+        self.qx = self.qy = self.qz = 0  # its rotation, start frame to end frame (Q14)
+        self.clear_mm = 0
+        self.bias_n = 0
+        self.bias_x = self.bias_y = self.bias_z = 0  # gyro sums at rest, for the bias
+        self.bias_w = 0  # rest samples the bias is the mean of (up to _BIAS_W)
+        self.pending_mm = 0  # sub-step travel carried from a motion cut short
 
 
 class Detector:
@@ -225,6 +292,15 @@ class Detector:
         self.n_ev = 0
         self._ring = array("i", [0] * _RING)
         self._peak_t = array("i", [0] * _PEAKS)
+        # the motion history and the splits of a motion into steps (t_ms, stride, clearance per step)
+        self._hist = array("h", [0] * (_HW * _HN)) if imu else None
+        self._split = array("i", [0] * 12)
+        self._u = array("i", [0] * 3)  # scratch vector for _unit and _tilt
+        self._e = array("i", [0] * 3)  # an entry's half-angle increments
+        self._q = array("i", [0] * 4)  # the rotation being integrated (Q14)
+        self._k = array("i", [0] * 3)  # the tilt correction of a motion (Q10 rad)
+        self._rest = array("h", [0] * (2 * _RESTS))  # the rests in a motion: first, last entry + 1
+        self._g = array("h", [0] * (3 * _RESTS))  # gravity at each rest (mg)
         self.configure()
         self.calibrate()
 
@@ -233,45 +309,41 @@ class Detector:
         n = ms * self.p.rate_hz // 1000
         return n if n > 0 else 1
 
+    def _shift(self, ms):
+        k = 0
+        while (2 << k) <= ms * self.p.rate_hz // 1000 and k < 10:
+            k += 1
+        return k
+
     def configure(self):
         """Derive sample counts and squared thresholds from the parameters."""
         p = self.p
         self.dt_ms = 1000 // p.rate_hz
         self.calib_n = self._n(p.calib_ms)
         self.rise_n = self._n(p.rise_ms)
-        self.quiet_n_min = self._n(p.quiet_ms)
-        self.swing_n = self._n(p.swing_min_ms)
-        # rotation is summed in centi-dps per sample
-        self.swing_rot = p.swing_min_deg * 100 * p.rate_hz
+        self.zupt_n = self._n(p.zupt_ms)
+        self.settle_n = 3 * self.zupt_n  # a rest this long is settled: its gravity can be read
+        self.rest_n = (self.zupt_n + 1) >> 1
         self.confirm_n = self._n(p.heel_confirm_ms) if p.heel_confirm_ms else 1
-        self.still2 = p.still_dps * p.still_dps
-        self.on2 = p.swing_on_dps * p.swing_on_dps
-        self.off2 = p.swing_off_dps * p.swing_off_dps
-        lo = 1000 - p.still_mg
-        hi = 1000 + p.still_mg
-        self.g_lo2 = lo * lo
-        self.g_hi2 = hi * hi
+        self.zg2_p = p.zupt_dps * p.zupt_dps
+        za = p.zupt_mg >> 2  # deviations are compared in 4 mg units (squares stay small ints)
+        self.za2_p = za * za if za > 0 else 1
         self.rise_mg = p.rise_mm * 1000 // p.foot_mm
         self.rise2 = self.rise_mg * self.rise_mg
         self.down_mg = p.heel_down_mm * 1000 // p.foot_mm
-        self.strike_cdps = p.strike_dps * 100
-        self.up_confirm_n = self._n(60)
-        self.lull_n = self._n(150)
-        # gyro pitch: centi-dps summed per sample -> mg of the heel-height projection (1000 mg per rad)
-        self.th_per_mg = 10000 * p.rate_hz // 1745
         self.up_mg = p.heel_up_mm * 1000 // p.foot_mm
+        self.strike = p.strike_dps * 10
+        self.up_confirm_n = self._n(60)
         pk = 1000 + p.landing_peak_mg
         self.pk_hi2 = pk * pk
         pk = 1000 + p.landing_peak_mg // 2
         self.pk_lo2 = pk * pk
-        self.pk_gap_ms = 80
-        k = 0
-        while (2 << k) <= p.lp_ms * p.rate_hz // 1000 and k < 6:
-            k += 1
-        self.lp_k = k
-        self.lp_delay_ms = ((1 << k) - 1) * 1000 // p.rate_hz
-        n = p.rate_hz * 160 // 1000
+        self.lp_k = self._shift(p.lp_ms)
+        self.lp_delay_ms = ((1 << self.lp_k) - 1) * 1000 // p.rate_hz
+        n = p.rate_hz * _IMPACT_MS // 1000
         self.ring_n = n if n < _RING else _RING
+        self.swing_n = self._n(p.fsr_swing_ms)
+        self.lull_n = self._n(_LULL_MS)
         # with two sensors one must be sure and the other at least unsure
         both = self.imu and self.fsr
         self.down_at = 3 if both else 2
@@ -285,44 +357,59 @@ class Detector:
         self.n_ev = 0
         self.ux = self.uy = 0
         self.uz = 1024
-        self.fx = self.fy = self.fz = 0
-        self.px = self.py = self.pz = 0
+        self.hx = self.hy = self.hz = 0  # heel-up tilt direction (Q10); 0: not known yet
+        self.px = self.py = self.pz = 0  # pitch axis (Q10), heel rising positive
+        k = self.lp_k
         self.lx = self.ly = 0
-        self.lz = 1000 << self.lp_k
+        self.lz = 1000 << k
+        self.sx = self.sy = self.sz = 0  # a slower tilt low-pass while the gyro is quiet (mg << lp_k + 1)
+        # the rest limits; the still stand raises them above the sensor's own noise
+        self.za2 = self.za2_p
+        self.zg2 = self.zg2_p
+        self.za2_m = self.za2  # the limits now: raised during a hard motion
+        self.zg2_m = self.zg2
+        self.pk_g2 = 0  # the motion's peak gyro energy
+        self.d2 = 0
+        self.fresh = True  # no sample yet: the low-pass starts at the first one
         self.h_ref = self.f_ref = 0
         self.h_min = self.f_min = self.m_min = self.l_min = 1 << 20  # above any ADC count
         self.h_lp = self.f_lp = 0
         self.mag2 = 1000000
-        self.g2 = 0
         self.g2_lp = 0
+        self.bgx = self.bgy = self.bgz = 0  # gyro bias (0.1 dps)
+        self.t_prev = 0
+        self.quiet = False
+        self.q_n = 0  # rest samples in a row
+        self.gq = False  # the gyro is quiet (the slower low-pass runs)
+        self.mv = False  # in a motion (its samples go to the history)
+        self.landed = False  # the motion has come to rest (it is judged when the rest settles)
+        self.h_n = 0  # history entries of the motion so far
+        self.h_pre = 0  # next pre-roll slot while resting
+        self.pre_n = 0  # rest samples in the pre-roll (up to _PRE)
+        self.h_dec = 1  # samples per history entry (a long motion halves its resolution)
+        self.h_acc = 0  # samples summed into the current entry
         self.pitch_mg = 0
         self.pf = 0
-        self.w_pitch = 0
-        self.w_prev = 0
         self.pf_base = 0
         self.th = 0
-        self.rest_n = 0
-        self.track_axis = False
+        self.w_prev = 0
         self.up_n = 0
         self.struck = False
-        self.walk_axis = False
         self.dn_seen = False
-        self.strike_t = -100000
-        self.wk = _Waiting()
+        self.strike_t = _NEVER
+        self.cold = _Cold()
         self.h_base = self.h_rng = self.f_rng = 0
         self.heel_raw = self.fore_raw = 0
         self.h_clear_t = 0
-        self.moving = False
-        self.still = False
-        self.t_moving = -100000
+        self.t_moving = _NEVER
         self.ring_i = 0
         for i in range(_RING):
             self._ring[i] = 1000000
         self.pk_above = False
-        self.pk_last = -100000
+        self.pk_last = _NEVER
         self.pk_i = 0
         for i in range(_PEAKS):
-            self._peak_t[i] = -100000
+            self._peak_t[i] = _NEVER
         self.s_imu = self.s_fsr = 0
         self.on_imu = 0
         self.fore_on = False
@@ -330,146 +417,15 @@ class Detector:
         self._fsr_levels()
         self._new_set_state()
 
-    def _walk(self, t, gx, gy, gz, g2, moving):
-        """Waiting for the set: a walking swing starts it too, and teaches the pitch axis.
-
-        The swing's gyro axis (sign-aligned sum) is the pitch axis; its largest
-        excursion from the resting foot, normally the heel rising before toe-off,
-        signs it (checked again on the next swings: a first step can differ).
-        The last reversal of the turn dates the strike.
-        """
-        wk = self.wk
-        if not wk.act:
-            if g2 < self.on2:
-                return
-            wk.reset(t)
-            wk.act = True
-        wk.n += 1
-        d = gx * wk.vx + gy * wk.vy + gz * wk.vz
-        if d >= 0:
-            vx = wk.vx + gx
-            vy = wk.vy + gy
-            vz = wk.vz + gz
-        else:
-            vx = wk.vx - gx
-            vy = wk.vy - gy
-            vz = wk.vz - gz
-        if vx > 16384 or vx < -16384 or vy > 16384 or vy < -16384 or vz > 16384 or vz < -16384:
-            vx //= 2
-            vy //= 2
-            vz //= 2
-        wk.vx = vx
-        wk.vy = vy
-        wk.vz = vz
-        d = gx * vx + gy * vy + gz * vz
-        # reversals of a fast turn: strike candidates of either sign until the sign is known
-        sg = 1 if d > 0 else (-1 if d < 0 else 0)
-        if wk.sign and sg and sg != wk.sign:
-            at = t - self.dt_ms * d // (d - wk.d)
-            if sg > 0:
-                wk.t_up = at
-            else:
-                wk.t_dn = at
-            wk.sign = 0
-        if g2 >= self.on2 and sg:
-            wk.sign = sg
-        wk.d = d
-        ox = wk.ox + gx
-        oy = wk.oy + gy
-        oz = wk.oz + gz
-        if -_ROT_CAP < ox < _ROT_CAP and -_ROT_CAP < oy < _ROT_CAP and -_ROT_CAP < oz < _ROT_CAP:
-            wk.ox = ox
-            wk.oy = oy
-            wk.oz = oz
-        r = self.p.rate_hz
-        ex = ox // r
-        ey = oy // r
-        ez = oz // r
-        if ex < 30000 and ey < 30000 and ez < 30000 and ex > -30000 and ey > -30000 and ez > -30000:
-            m2 = ex * ex + ey * ey + ez * ez
-            if m2 > wk.m2:
-                wk.m2 = m2
-                wk.mx = ex
-                wk.my = ey
-                wk.mz = ez
-        # the swing is over when the turning drops below a walking pace (a stance may still
-        # roll and twist more than `swing_off_dps` about the other axes)
-        if g2 >= self.on2:
-            wk.quiet = 0
-            return
-        if wk.quiet == 0:
-            wk.qt0 = t
-        wk.quiet += 1
-        if wk.quiet < self.quiet_n_min:
-            return
-        wk.act = False
-        # a first step from standing turns the foot less than the steps that follow
-        deg = self.p.swing_min_deg * 2 // 3
-        if wk.n - wk.quiet >= self.swing_n and wk.m2 >= deg * deg:
-            self._walk_start()
-
-    def _walk_start(self):
-        # pitch axis: the swing axis without its vertical part, signed so the heel rises positive
-        wk = self.wk
-        ux = self.ux
-        uy = self.uy
-        uz = self.uz
-        vx = wk.vx
-        vy = wk.vy
-        vz = wk.vz
-        up = (vx * ux + vy * uy + vz * uz) >> 10
-        vx -= up * ux >> 10
-        vy -= up * uy >> 10
-        vz -= up * uz >> 10
-        m = isqrt(vx * vx + vy * vy + vz * vz)
-        if m == 0:
-            return
-        # three cues for the sign, each right in ordinary walking; a first step can fool one:
-        # the first fast turn lifts the heel (v starts along it), the largest excursion is the
-        # heel up at toe-off, and the last reversal (the strike) turns the heel up (the slap)
-        vote = 1
-        vote += 1 if wk.mx * vx + wk.my * vy + wk.mz * vz >= 0 else -1
-        vote += 1 if wk.t_up >= wk.t_dn else -1
-        if wk.kx or wk.ky or wk.kz:
-            # a set walked before taught the axis on many steps: the shoe has not turned over
-            vote = 1 if wk.kx * vx + wk.ky * vy + wk.kz * vz >= 0 else -1
-        if vote < 0:
-            m = -m
-        self.px = vx * 1024 // m
-        self.py = vy * 1024 // m
-        self.pz = vz * 1024 // m
-        # forward (heel-up tilt direction) = up x pitch axis
-        self.fx = (uy * self.pz - uz * self.py) >> 10
-        self.fy = (uz * self.px - ux * self.pz) >> 10
-        self.fz = (ux * self.py - uy * self.px) >> 10
-        strike = wk.t_up if m > 0 else wk.t_dn
-        t0 = wk.t0
-        t_land = wk.qt0
-        self.state = ST_SET
-        self._new_set_state()
-        self.s_imu = 0
-        self.th = 0
-        self.pf_base = 0
-        self.strike_t = strike
-        self.struck = strike > -100000
-        self.walk_axis = True
-        self.track_axis = True
-        self._emit(EV_SET_START, t0, 0, 0, 0, 0, 0, 0)
-        self._landing(t_land, t0)
-
     def _new_set_state(self):
-        self.wk.rise_cnt = 0
-        self.wk.rise_t = 0
-        self.phase_active = False
-        self.act_t0 = 0
-        self.act_n = 0
-        self.rot = 0
-        self.quiet_cnt = 0
-        self.quiet_t0 = 0
+        self.cold.rise_cnt = 0
+        self.cold.rise_t = 0
         self.unload_t0 = 0
         self.unload_cnt = 0
         self.in_step = False
         self.land_t = 0
+        self.stride_mm = UNKNOWN
+        self.clear_mm = UNKNOWN
         self.heel_down = False
         self.cand_n = 0
         self.onset_t = 0
@@ -482,16 +438,14 @@ class Detector:
         self.best_run = 0
         self.hsum = 0
         self.hn = 0
-        self.qsum = 0
-        self.qn = 0
         self.med_sum = 0
         self.lat_sum = 0
         self.rebounds = 0
 
     # -- events --------------------------------------------------------
-    def _emit(self, kind, t, a, b, c, d, e, f):
+    def _emit(self, kind, t, a, b, c, d, e, f, g, h):
         if self.n_ev >= EV_SLOTS:
-            return  # cannot happen with the current state machine; never overrun
+            return  # a motion splits into at most 4 steps: never overrun
         i = self.n_ev * EV_WIDTH
         ev = self.ev
         ev[i] = kind
@@ -502,6 +456,8 @@ class Detector:
         ev[i + 5] = d
         ev[i + 6] = e
         ev[i + 7] = f
+        ev[i + 8] = g
+        ev[i + 9] = h
         self.n_ev += 1
 
     # -- per sample ----------------------------------------------------
@@ -516,10 +472,10 @@ class Detector:
             Detector._fsr_in(self, t, heel, med, lat)
         st = self.state
         if st == ST_SET:
-            if self.imu:
-                Detector._imu_steps(self, t)
-            else:
+            if not self.imu:
                 Detector._fsr_steps(self, t)
+            elif self.in_step:
+                Detector._stance(self)
             if self.fsr and self.fore_on:
                 Detector._push_share(self, med, lat)
             # an absent sensor's score stays 0; most samples: heel up, nothing to do
@@ -548,6 +504,27 @@ class Detector:
             az = _ACC_MAX_MG
         elif az < -_ACC_MAX_MG:
             az = -_ACC_MAX_MG
+        gx //= 100  # 0.1 dps
+        gy //= 100
+        gz //= 100
+        if gx > _GYRO_MAX:
+            gx = _GYRO_MAX
+        elif gx < -_GYRO_MAX:
+            gx = -_GYRO_MAX
+        if gy > _GYRO_MAX:
+            gy = _GYRO_MAX
+        elif gy < -_GYRO_MAX:
+            gy = -_GYRO_MAX
+        if gz > _GYRO_MAX:
+            gz = _GYRO_MAX
+        elif gz < -_GYRO_MAX:
+            gz = -_GYRO_MAX
+        dt = t - self.t_prev
+        self.t_prev = t
+        if dt > _DT_MAX_MS:
+            dt = _DT_MAX_MS
+        elif dt < 1:
+            dt = 1
         k = self.lp_k
         lx = self.lx
         ly = self.ly
@@ -570,86 +547,128 @@ class Detector:
         if mag2 > self.pk_hi2:
             if not self.pk_above:
                 self.pk_above = True
-                if t - self.pk_last >= self.pk_gap_ms:
+                if t - self.pk_last >= _PEAK_GAP_MS:
                     self._peak_t[self.pk_i] = t
                     self.pk_i = (self.pk_i + 1) % _PEAKS
                 self.pk_last = t
         elif mag2 < self.pk_lo2:
             self.pk_above = False
-        gx //= 10
-        gy //= 10
-        gz //= 10
-        if gx > _GYRO_MAX_CDPS:
-            gx = _GYRO_MAX_CDPS
-        elif gx < -_GYRO_MAX_CDPS:
-            gx = -_GYRO_MAX_CDPS
-        if gy > _GYRO_MAX_CDPS:
-            gy = _GYRO_MAX_CDPS
-        elif gy < -_GYRO_MAX_CDPS:
-            gy = -_GYRO_MAX_CDPS
-        if gz > _GYRO_MAX_CDPS:
-            gz = _GYRO_MAX_CDPS
-        elif gz < -_GYRO_MAX_CDPS:
-            gz = -_GYRO_MAX_CDPS
-        gxd = gx // 100
-        gyd = gy // 100
-        gzd = gz // 100
-        g2 = gxd * gxd + gyd * gyd + gzd * gzd
-        self.g2 = g2
-        moving = g2 >= self.off2
-        self.moving = moving
-        if moving:
-            self.t_moving = t
-        # stillness from smoothed gyro energy and smoothed |a|: sensor noise must not break a pause
+        # the zero-velocity test: gyro energy (bias removed, dps^2) low, and the tilt low-pass
+        # steady since the rest began (a slow tilt or a gentle push moves it as surely as a jolt)
+        wx = (gx - self.bgx) // 10
+        wy = (gy - self.bgy) // 10
+        wz = (gz - self.bgz) // 10
         g2_lp = self.g2_lp
-        g2_lp += (g2 - g2_lp) >> 3
+        g2_lp += (wx * wx + wy * wy + wz * wz - g2_lp) >> 1  # short: a jolt's energy must not linger
         self.g2_lp = g2_lp
-        m2 = x * x + y * y + z * z
-        one_g = self.g_lo2 <= m2 <= self.g_hi2
-        still = g2_lp < self.still2 and one_g
-        self.still = still
-        st = self.state
-        if st != ST_SET:
-            if st == ST_READY:
-                self._walk(t, gxd, gyd, gzd, g2, moving)
-            return
-        # rotation rate about the learned pitch axis (centi-dps), positive = heel rising
-        w = (gx * self.px + gy * self.py + gz * self.pz) >> 10
-        aw = w if w >= 0 else -w
-        self.w_pitch = aw
-        walking = self.walk_axis
-        if walking:
-            # walking: the sole rolls and twists in stance; steps are the pitch turns
-            wd = aw // 100
-            g2 = wd * wd
-            self.g2 = g2
-            moving = g2 >= self.off2
-            self.moving = moving
-        pitch = (x * self.fx + y * self.fy + z * self.fz) >> 10
-        self.pitch_mg = pitch
-        # heel height: the accelerometer's tilt while still, carried through motion by the gyro
-        # (no low-pass lag when the heel lifts, no swing accelerations in it)
-        if moving or not one_g:
-            self.rest_n = 0
-            resting = still
+        quiet = False
+        if self.mv and g2_lp > self.pk_g2:
+            # a foot that swung hard rests less quietly (ordinary walking's stance rolls and
+            # jolts): the rest limits rise with the motion's peak, a rate of 1/8 of it, up to 4x
+            self.pk_g2 = g2_lp
+            f = g2_lp >> 6
+            if f > self.zg2_m:
+                if f > 16 * self.zg2:
+                    f = 16 * self.zg2
+                self.zg2_m = f
+                self.za2_m = self.za2 * f // self.zg2
+        if g2_lp < self.zg2_m:
+            # steady: the tilt low-pass keeps up with a slower one, started where the gyro fell
+            # quiet (a swing's acceleration changes slowly, but far: the slower one lags behind)
+            k = self.lp_k + 1
+            if self.gq:
+                sx = self.sx
+                sy = self.sy
+                sz = self.sz
+                sx += x - (sx >> k)
+                sy += y - (sy >> k)
+                sz += z - (sz >> k)
+            else:
+                self.gq = True
+                sx = x << k
+                sy = y << k
+                sz = z << k
+            self.sx = sx
+            self.sy = sy
+            self.sz = sz
+            dx = (x - (sx >> k)) >> 2
+            dy = (y - (sy >> k)) >> 2
+            dz = (z - (sz >> k)) >> 2
+            d2 = dx * dx + dy * dy + dz * dz
+            self.d2 = d2
+            quiet = d2 < self.za2_m
         else:
-            n = self.rest_n + 1
-            self.rest_n = n
-            resting = still or n >= self.quiet_n_min
-        if resting:
-            # the foot rests: its tilt is the accelerometer's, and the gyro sum starts again
+            self.gq = False
+        self.quiet = quiet
+        if quiet:
+            self.q_n += 1
+        else:
+            self.q_n = 0
+            self.t_moving = t
+        # the motion history: every sample of a motion, and a few rest samples before it
+        h = self._hist
+        if self.mv:
+            Detector._keep(self, h, dt if quiet else -dt, ax, ay, az, gx, gy, gz)
+            if self.landed:
+                # landed: the motion is judged once the rest settles (a landing still shakes
+                # the pod for a while), or as soon as the foot moves on
+                if not quiet:
+                    self._track(t, True)
+                elif self.q_n >= self.settle_n:
+                    self._track(t, False)
+                else:
+                    c = self.cold
+                    c.bias_n += 1
+                    c.bias_x += gx
+                    c.bias_y += gy
+                    c.bias_z += gz
+            elif quiet and self.q_n >= self.zupt_n:
+                self.landed = True
+                self.cold.t_rest = t - (self.q_n - 1) * dt
+            elif t - self.cold.t_lift >= _MOTION_MAX_MS:
+                self._track(t, False)
+        elif quiet:
+            j = self.h_pre * _HW
+            h[j] = dt
+            h[j + 1] = ax
+            h[j + 2] = ay
+            h[j + 3] = az
+            h[j + 4] = gx
+            h[j + 5] = gy
+            h[j + 6] = gz
+            self.h_pre = (self.h_pre + 1) & (_PRE - 1)
+            self.pre_n += 1
+            c = self.cold
+            if c.bias_n < 4096:
+                c.bias_n += 1
+                c.bias_x += gx
+                c.bias_y += gy
+                c.bias_z += gz
+        else:
+            self._lift(t, dt, ax, ay, az, gx, gy, gz)
+        px = self.px
+        if px == 0 and self.py == 0 and self.pz == 0:
+            return  # no pitch axis yet: no heel height
+        # rotation rate about the learned pitch axis (0.1 dps), positive = heel rising
+        w = (gx * px + gy * self.py + gz * self.pz) >> 10
+        pitch = (x * self.hx + y * self.hy + z * self.hz) >> 10
+        self.pitch_mg = pitch
+        # heel height: the accelerometer's tilt at rest, carried through motion by the gyro
+        # (no low-pass lag when the heel lifts, no swing accelerations in it: a foot carried
+        # at a fixed angle can look quiet for a moment in mid-swing)
+        if not self.mv or self.q_n >= self.rest_n:  # at rest: (nearly) confirmed still
             self.pf_base = pitch
             self.th = 0
-            resting = True
             pf = pitch
         else:
-            th = self.th + w
+            th = self.th + w * dt
             if -_TH_CAP < th < _TH_CAP:
                 self.th = th
-            pf = self.pf_base + self.th // self.th_per_mg
+            # 0.1 dps * ms -> mg of the heel-height projection (1000 mg per rad): / 573
+            pf = self.pf_base + self.th // 573
         self.pf = pf
         up_mg = self.up_mg
-        strike = self.strike_cdps
+        strike = self.strike
         # a heel strike: the heel-down turn of the late swing (or a drop) reverses, heel low
         if w < -strike:
             self.dn_seen = True
@@ -657,32 +676,948 @@ class Detector:
             self.dn_seen = False
             if pf < up_mg and not self.struck:
                 # the first reversal is the strike; the foot's ringing after it is not
-                self.strike_t = t - self.dt_ms * w // (w - self.w_prev)
+                self.strike_t = t - dt * w // (w - self.w_prev)
                 self.struck = True
         self.w_prev = w
-        if pf > up_mg or (walking and w > strike and pf > self.down_mg):
-            # (walking: the heel rolling up off the floor at heel-off is up already)
+        if pf > up_mg or (w > strike and pf > self.down_mg):
+            # (the heel rolling up off the floor at heel-off is up already)
             s = 0
             # the heel is up again (resting up there, or up a while: longer than the gyro's
             # drift lifts it between a strike and the foot settling): that strike dates no contact
             self.up_n += 1
-            if resting or self.up_n >= self.up_confirm_n:
-                self.strike_t = -100000
+            if quiet or self.up_n >= self.up_confirm_n:
+                self.strike_t = _NEVER
                 self.struck = False
         else:
             if self.up_n:
                 self.up_n = 0
-            s = 2 if pf < self.down_mg and not moving else 1
+            s = 2 if pf < self.down_mg and quiet else 1
         if s == 2 and self.s_imu != 2:
             # date the onset where the heel hit the floor: the strike, else where it stopped turning
-            if t - self.strike_t <= self.p.strike_window_ms:
+            if t - self.strike_t <= _STRIKE_WINDOW_MS:
                 self.on_imu = self.strike_t
-            elif t - self.t_moving <= self.p.onset_window_ms:
-                self.on_imu = self.t_moving + self.dt_ms
+            elif t - self.t_moving <= self.p.onset_window_ms + self.zupt_n * dt:
+                self.on_imu = self.t_moving + dt
             else:
                 self.on_imu = t - self.lp_delay_ms
         self.s_imu = s
 
+    # -- the motion history ----------------------------------------------
+    def _lift(self, t, dt, ax, ay, az, gx, gy, gz):
+        """A motion starts: keep the rest samples before it, in time order, as its first entries."""
+        h = self._hist
+        n = self.pre_n
+        if n >= _PRE:
+            n = _PRE
+            s = self.h_pre
+            if s:
+                # rotate the full pre-roll ring so its oldest entry comes first: three reversals
+                _reverse(h, 0, s)
+                _reverse(h, s, _PRE)
+                _reverse(h, 0, _PRE)
+        self.h_pre = 0
+        self.pre_n = 0
+        self.h_n = n
+        self.h_dec = 1
+        self.h_acc = 0
+        Detector._begin(self, t, n)
+        Detector._keep(self, h, -dt, ax, ay, az, gx, gy, gz)  # (negative: not a rest sample)
+
+    def _begin(self, t, n):
+        """A motion begins at t, after the n rest entries at the front of the history."""
+        h = self._hist
+        c = self.cold
+        self.mv = True
+        self.landed = False
+        self.pk_g2 = 0
+        # gravity at its start: the mean of the older half of those rest entries (the newer
+        # ones may already hold the start of the motion, and so may the low-pass)
+        m = (n + 1) >> 1
+        if m:
+            Detector._mean_acc(self, 0, m)
+            u = self._u
+            c.g0x = u[0]
+            c.g0y = u[1]
+            c.g0z = u[2]
+        else:
+            k = self.lp_k
+            c.g0x = self.lx >> k
+            c.g0y = self.ly >> k
+            c.g0z = self.lz >> k
+        c.t_lift = t
+        ms = 0
+        j = _HW
+        for _ in range(n - 1):
+            ms += abs(h[j])
+            j += _HW
+        c.t_start = t - ms - self.dt_ms  # the track's time origin: its first (rest) entry
+        # the gyro's bias: a running mean over the last rests (a short rest alone is too noisy)
+        m = c.bias_n
+        if m >= 4:
+            w = c.bias_w
+            self.bgx = (self.bgx * w + c.bias_x) // (w + m)
+            self.bgy = (self.bgy * w + c.bias_y) // (w + m)
+            self.bgz = (self.bgz * w + c.bias_z) // (w + m)
+            c.bias_w = w + m if w + m < _BIAS_W else _BIAS_W
+        c.bias_n = c.bias_x = c.bias_y = c.bias_z = 0
+
+    def _go_on(self, t, a, n_all):
+        """A motion begins at t from a rest the last one ended in: history entries a..n_all-1
+        (that rest's later half, then the sample at t) become its first entries."""
+        h = self._hist
+        m = n_all - a
+        if a > 0:
+            i = 0
+            j = a * _HW
+            for _ in range(m * _HW):
+                h[i] = h[j]
+                i += 1
+                j += 1
+        self.h_n = m - 1 if self.h_acc else m
+        Detector._begin(self, t, m - 1)
+
+    def _keep(self, h, dt, ax, ay, az, gx, gy, gz):
+        # one sample into the motion history (or into its current entry, at reduced resolution);
+        # dt is negative for a sample the rest test did not pass: the landing looks for rests
+        j = self.h_n * _HW
+        if self.h_acc:
+            # time-weighted mean with what the entry holds (a rest only if both were)
+            d0 = h[j]
+            neg = d0 < 0 or dt < 0
+            if d0 < 0:
+                d0 = -d0
+            if dt < 0:
+                dt = -dt
+            d1 = d0 + dt
+            h[j] = -d1 if neg else d1
+            h[j + 1] = (h[j + 1] * d0 + ax * dt) // d1
+            h[j + 2] = (h[j + 2] * d0 + ay * dt) // d1
+            h[j + 3] = (h[j + 3] * d0 + az * dt) // d1
+            h[j + 4] = (h[j + 4] * d0 + gx * dt) // d1
+            h[j + 5] = (h[j + 5] * d0 + gy * dt) // d1
+            h[j + 6] = (h[j + 6] * d0 + gz * dt) // d1
+        else:
+            h[j] = dt
+            h[j + 1] = ax
+            h[j + 2] = ay
+            h[j + 3] = az
+            h[j + 4] = gx
+            h[j + 5] = gy
+            h[j + 6] = gz
+        self.h_acc += 1
+        if self.h_acc >= self.h_dec:
+            self.h_acc = 0
+            self.h_n += 1
+            if self.h_n >= _HN:
+                self._halve()
+
+    def _halve(self):
+        """The history is full: merge pairs of entries (half the time resolution) to make room."""
+        h = self._hist
+        n = self.h_n // 2
+        for i in range(n):
+            a = 2 * i * _HW
+            b = a + _HW
+            o = i * _HW
+            d0 = h[a]
+            d1 = h[b]
+            neg = d0 < 0 or d1 < 0
+            if d0 < 0:
+                d0 = -d0
+            if d1 < 0:
+                d1 = -d1
+            for k in range(1, _HW):
+                h[o + k] = (h[a + k] * d0 + h[b + k] * d1) // (d0 + d1)
+            d = d0 + d1
+            if d > 30000:
+                d = 30000
+            h[o] = -d if neg else d
+        self.h_n = n
+        self.h_dec *= 2
+
+    # -- landing: the motion's track -------------------------------------
+    # Done once per motion, not per sample: everything here runs on the history's entries.
+    # Units: half-angle increments and quaternions in Q14, gravity directions in Q10,
+    # velocity in um/s (mm/s at the end), position in um (stored in mm).
+
+    def _half_angles(self, j):
+        """Entry j's rotation as Q14 half-angle increments, bias removed, into self._e."""
+        h = self._hist
+        dt = h[j]
+        if dt < 0:
+            dt = -dt
+        ex = (h[j + 4] - self.bgx) * dt
+        ey = (h[j + 5] - self.bgy) * dt
+        ez = (h[j + 6] - self.bgz) * dt
+        e = self._e
+        if -_ANGLE_SAFE < ex < _ANGLE_SAFE and -_ANGLE_SAFE < ey < _ANGLE_SAFE and -_ANGLE_SAFE < ez < _ANGLE_SAFE:
+            e[0] = (ex * _HALF_ANGLE + 6400) // 12800  # rounded: a floor's bias would turn the track
+            e[1] = (ey * _HALF_ANGLE + 6400) // 12800
+            e[2] = (ez * _HALF_ANGLE + 6400) // 12800
+        else:  # a long entry turning fast: divide first, and cap the turn
+            e[0] = _clamp((ex >> 6) * _HALF_ANGLE // 200, 8192)
+            e[1] = _clamp((ey >> 6) * _HALF_ANGLE // 200, 8192)
+            e[2] = _clamp((ez >> 6) * _HALF_ANGLE // 200, 8192)
+
+    def _turn(self, ex, ey, ez):
+        """q := q * (rotation by half-angles e), renormalised; q is self._q (w, x, y, z)."""
+        q = self._q
+        qw = q[0]
+        qx = q[1]
+        qy = q[2]
+        qz = q[3]
+        ec = _Q - ((ex * ex + ey * ey + ez * ez) >> 15)  # cos of the half angle, to second order
+        # (every product rounded, not floored: a bias of half a unit per entry turns the track)
+        w = (qw * ec - qx * ex - qy * ey - qz * ez + 8192) >> 14
+        x = (qw * ex + qx * ec + qy * ez - qz * ey + 8192) >> 14
+        y = (qw * ey - qx * ez + qy * ec + qz * ex + 8192) >> 14
+        z = (qw * ez + qx * ey - qy * ex + qz * ec + 8192) >> 14
+        m = (w * w + x * x + y * y + z * z) >> 14
+        f = 24576 - (m >> 1)  # first-order renormalisation
+        q[0] = (w * f + 8192) >> 14
+        q[1] = (x * f + 8192) >> 14
+        q[2] = (y * f + 8192) >> 14
+        q[3] = (z * f + 8192) >> 14
+
+    def _tilt(self, ux, uy, uz):
+        """Gravity's direction (Q10) in the pod's frame after rotation self._q from the start, into self._u.
+
+        The start's up (ux, uy, uz) turned by the conjugate rotation.
+        """
+        q = self._q
+        qw = q[0]
+        qx = q[1]
+        qy = q[2]
+        qz = q[3]
+        cx = (qz * uy - qy * uz) >> 13
+        cy = (qx * uz - qz * ux) >> 13
+        cz = (qy * ux - qx * uy) >> 13
+        u = self._u
+        u[0] = ux + ((qw * cx) >> 14) - ((qy * cz - qz * cy) >> 14)
+        u[1] = uy + ((qw * cy) >> 14) - ((qz * cx - qx * cz) >> 14)
+        u[2] = uz + ((qw * cz) >> 14) - ((qx * cy - qy * cx) >> 14)
+
+    def _rests(self, n):
+        """The rests in the motion's history: runs of entries the rest test passed, at least half of
+        zupt_ms long (a rest the per-sample test saw, but too short to end the motion), and the
+        rest that ended it. Their (start, end) entries go to self._rest; returns how many.
+
+        The first is the rest before the motion (its pre-roll), or entry 0 alone if it has none.
+        """
+        h = self._hist
+        r = self._rest
+        hold_ms = self.p.zupt_ms
+        k = 0
+        a = -1  # the current run of rest entries began here
+        run_ms = 0
+        j = 0
+        for i in range(n):
+            dt = h[j]
+            j += _HW
+            if dt > 0:
+                if a < 0:
+                    a = i
+                    run_ms = 0
+                run_ms += dt
+                if i < n - 1:
+                    continue
+                i += 1
+            if a >= 0:
+                # a run ended before entry i: a rest if long enough (the first and last always count)
+                if run_ms >= hold_ms or a == 0 or i == n:
+                    if k == 0 and a > 0:
+                        r[0] = 0  # the motion began without a rest before it: its first entry
+                        r[1] = 1
+                        k = 1
+                    if k < _RESTS:
+                        r[2 * k] = a
+                        r[2 * k + 1] = i
+                        k += 1
+                a = -1
+        if k == 0:
+            r[0] = 0
+            r[1] = 1
+            k = 1
+        if k == 1 or r[2 * k - 1] < n:
+            if k == _RESTS:
+                k -= 1
+            r[2 * k] = n - 1  # the motion was cut before it rested: its last entry
+            r[2 * k + 1] = n
+            k += 1
+        return k
+
+    def _mean_acc(self, a, b):
+        """The mean acceleration (mg) of history entries a..b-1, into self._u; returns its length."""
+        h = self._hist
+        sx = sy = sz = 0
+        j = a * _HW
+        for _ in range(b - a):
+            sx += h[j + 1]
+            sy += h[j + 2]
+            sz += h[j + 3]
+            j += _HW
+        m = b - a
+        u = self._u
+        u[0] = sx // m
+        u[1] = sy // m
+        u[2] = sz // m
+        return m
+
+    def _attitude(self, a, b, ux, uy, uz, gx, gy, gz):
+        """The gyro's turn over entries a+1..b against the tilt the accelerometer sees at b.
+
+        Leaves the body-frame correction (Q10 rad) that brings them together in self._k and
+        returns the weight to spread it by: the entries that turned nearly as fast as the
+        fastest (a gyro errs there: it saturates, or its scale is off). 0 when they agree.
+        """
+        h = self._hist
+        e = self._e
+        q = self._q
+        q[0] = _Q
+        q[1] = q[2] = q[3] = 0
+        top = 0  # the fastest turn (sum over the axes, 0.1 dps)
+        j = (a + 1) * _HW
+        for _ in range(b - a):
+            w = abs(h[j + 4] - self.bgx) + abs(h[j + 5] - self.bgy) + abs(h[j + 6] - self.bgz)
+            if w > top:
+                top = w
+            j += _HW
+        self.w_cut = top - (top >> 3)
+        weight = 0
+        j = (a + 1) * _HW
+        for _ in range(b - a):
+            Detector._half_angles(self, j)
+            Detector._turn(self, e[0], e[1], e[2])
+            if abs(h[j + 4] - self.bgx) + abs(h[j + 5] - self.bgy) + abs(h[j + 6] - self.bgz) >= self.w_cut:
+                weight += abs(e[0]) + abs(e[1]) + abs(e[2])
+            j += _HW
+        if weight == 0:
+            return 0
+        Detector._tilt(self, ux, uy, uz)
+        u = self._u
+        # the small rotation (end frame) taking the integrated tilt to the measured one: g1 x g_int
+        k = self._k
+        k[0] = (gy * u[2] - gz * u[1]) >> 10
+        k[1] = (gz * u[0] - gx * u[2]) >> 10
+        k[2] = (gx * u[1] - gy * u[0]) >> 10
+        if k[0] * k[0] + k[1] * k[1] + k[2] * k[2] < _TILT_OK_Q10 * _TILT_OK_Q10:
+            return 0
+        return weight
+
+    def _integrate(self, a, b, g0x, g0y, g0z, weight):
+        """Integrate history entries a+1..b (strapdown, in the pod's frame at entry a). Returns ms.
+
+        Leaves the velocity at b (mm/s: the residual to remove) in self.v*_end and the largest
+        turn in self.turn_q2. The position (mm, not yet de-drifted) overwrites entry slots 1..3.
+        With a `weight`, self._k's tilt correction is spread over the entries (see _attitude).
+        """
+        h = self._hist
+        e = self._e
+        q = self._q
+        q[0] = _Q
+        q[1] = q[2] = q[3] = 0
+        k = self._k
+        kx = k[0] * 8  # Q10 rad -> Q14 half-angle
+        ky = k[1] * 8
+        kz = k[2] * 8
+        vx = vy = vz = 0  # um/s
+        sx = sy = sz = 0  # um
+        q2max = 0
+        t_ms = 0
+        j = (a + 1) * _HW
+        for _ in range(b - a):
+            Detector._half_angles(self, j)
+            ex = e[0]
+            ey = e[1]
+            ez = e[2]
+            if weight and abs(h[j + 4] - self.bgx) + abs(h[j + 5] - self.bgy) + abs(h[j + 6] - self.bgz) >= self.w_cut:
+                wi = abs(ex) + abs(ey) + abs(ez)
+                ex += kx * wi // weight
+                ey += ky * wi // weight
+                ez += kz * wi // weight
+            Detector._turn(self, ex, ey, ez)
+            qw = q[0]
+            qx = q[1]
+            qy = q[2]
+            qz = q[3]
+            m = qx * qx + qy * qy + qz * qz
+            if m > q2max:
+                q2max = m
+            dt = h[j]
+            if dt < 0:
+                dt = -dt
+            ax = h[j + 1]
+            ay = h[j + 2]
+            az = h[j + 3]
+            # the sample's acceleration turned into the start frame: a + 2w(q x a) + 2 q x (q x a)
+            cx = (qy * az - qz * ay) >> 13
+            cy = (qz * ax - qx * az) >> 13
+            cz = (qx * ay - qy * ax) >> 13
+            ax += ((qw * cx) >> 14) + ((qy * cz - qz * cy) >> 14) - g0x
+            ay += ((qw * cy) >> 14) + ((qz * cx - qx * cz) >> 14) - g0y
+            az += ((qw * cz) >> 14) + ((qx * cy - qy * cx) >> 14) - g0z
+            # 1 mg for 1 ms is 9.8 um/s (49 / 5)
+            vx = _clamp(vx + ax * dt // 5 * 49, 20000000)
+            vy = _clamp(vy + ay * dt // 5 * 49, 20000000)
+            vz = _clamp(vz + az * dt // 5 * 49, 20000000)
+            sx += (vx // 1000) * dt
+            sy += (vy // 1000) * dt
+            sz += (vz // 1000) * dt
+            h[j + 1] = _clamp(sx // 1000, 32000)
+            h[j + 2] = _clamp(sy // 1000, 32000)
+            h[j + 3] = _clamp(sz // 1000, 32000)
+            t_ms += dt
+            j += _HW
+        self.turn_q2 = q2max
+        self.vx_end = vx // 1000
+        self.vy_end = vy // 1000
+        self.vz_end = vz // 1000
+        return t_ms
+
+    def _track(self, t, moved_on):
+        """The foot rests again: integrate the motion between its rests, find its steps, emit them.
+
+        `moved_on`: the foot moved again before the rest settled; the sample at t, the last
+        in the history, begins the next motion, which goes on with this rest's later half.
+
+        From rest to rest the foot made a step if it travelled `step_min_mm` horizontally beyond
+        what turning about the forefoot explains: a pod up to `lever_mm` from the pivot moves
+        by at most lever_mm times the chord between its tilts at the two rests (a heel drop,
+        a rise, a bounce: no step). Each stretch between two rests is integrated on its own,
+        from zero velocity to zero velocity.
+        """
+        n_all = self.h_n + (1 if self.h_acc else 0)
+        n = n_all - 1 if moved_on else n_all
+        c = self.cold
+        if not self.landed:
+            c.t_rest = t  # cut short, or the data ended: no rest to date the landing by
+        c.t_lift0 = c.t_lift  # (a motion going on from this rest takes t_lift over)
+        self.mv = False
+        self.landed = False
+        self.zg2_m = self.zg2  # back to the rest limits
+        self.za2_m = self.za2
+        self.h_pre = 0
+        self.h_n = 0
+        self.pre_n = 0
+        if n <= 2 or self.state == ST_CAL:
+            if moved_on:
+                Detector._go_on(self, t, 0, n_all)
+            return  # a blip, not a motion; or no gravity to integrate against yet
+        h = self._hist
+        r = self._rest
+        g = self._g
+        u = self._u
+        k_rests = Detector._rests(self, n)
+        # each rest's gravity (mg, in the pod's frame): the low-passes at the first and the last,
+        # the mean of an inner one's samples (read before the integration overwrites them)
+        g[0] = c.g0x
+        g[1] = c.g0y
+        g[2] = c.g0z
+        for i in range(1, k_rests):
+            a = r[2 * i]
+            b = r[2 * i + 1]
+            if i == k_rests - 1:
+                a = (a + b) >> 1  # the later half of the last rest: the landing's shaking has died down
+            Detector._mean_acc(self, a, b)
+            g[3 * i] = u[0]
+            g[3 * i + 1] = u[1]
+            g[3 * i + 2] = u[2]
+        p = self.p
+        need = p.step_min_mm
+        split = self._split
+        n_split = 0
+        bob = False
+        fx = fy = fz = 0  # the last step's direction (Q10)
+        ms = 0  # time at entry s since the history's first entry
+        s = (r[0] + r[1]) >> 1  # each stretch runs from the middle of one rest to the middle of the next
+        j = _HW
+        for i in range(s):  # entries 1..s
+            dt = h[j]
+            ms += dt if dt > 0 else -dt
+            j += _HW
+        for i in range(1, k_rests):
+            e = (r[2 * i] + r[2 * i + 1]) >> 1
+            if i == k_rests - 1 and not moved_on:
+                e = r[2 * i + 1] - 1  # (moved on: the later half stays raw, the next motion's start)
+            if e <= s:
+                continue
+            g0x = g[3 * i - 3]
+            g0y = g[3 * i - 2]
+            g0z = g[3 * i - 1]
+            _unit(u, g0x, g0y, g0z, 1024)
+            ux = u[0]
+            uy = u[1]
+            uz = u[2]
+            _unit(u, g[3 * i], g[3 * i + 1], g[3 * i + 2], 1024)
+            gx = u[0]
+            gy = u[1]
+            gz = u[2]
+            weight = Detector._attitude(self, s, e, ux, uy, uz, gx, gy, gz)
+            t_ms = Detector._integrate(self, s, e, g0x, g0y, g0z, weight)
+            # de-drifted: the velocity error grows linearly from rest to rest, so the position's
+            # at the end is v T / 2; the highest point on the way, above the line from rest to rest
+            vex = self.vx_end
+            vey = self.vy_end
+            vez = self.vz_end
+            j = e * _HW
+            dx = h[j + 1] - vex * t_ms // 2000
+            dy = h[j + 2] - vey * t_ms // 2000
+            dz = h[j + 3] - vez * t_ms // 2000
+            up = (dx * ux + dy * uy + dz * uz) >> 10
+            d = _unit(u, dx - (up * ux >> 10), dy - (up * uy >> 10), dz - (up * uz >> 10), 1024)
+            cx = gx - ux
+            cy = gy - uy
+            cz = gz - uz
+            chord = isqrt(cx * cx + cy * cy + cz * cz)
+            explains = p.lever_mm * chord // 1024
+            if TRACE is not None:
+                TRACE(ms + t_ms, d, explains)
+            if d >= need + explains:
+                if n_split < 4:
+                    fx = u[0]
+                    fy = u[1]
+                    fz = u[2]
+                    # clearance: the highest point above the line from rest to rest
+                    top = 0
+                    tt = 0
+                    j = (s + 1) * _HW
+                    for _ in range(e - s):
+                        dt = h[j]
+                        tt += dt if dt > 0 else -dt
+                        f = tt * 1024 // t_ms
+                        z = ((h[j + 1] - ((vex * tt // 2000) * f >> 10)) * ux
+                             + (h[j + 2] - ((vey * tt // 2000) * f >> 10)) * uy
+                             + (h[j + 3] - ((vez * tt // 2000) * f >> 10)) * uz) >> 10
+                        z -= up * tt // t_ms
+                        if z > top:
+                            top = z
+                        j += _HW
+                    o = n_split * 3
+                    split[o] = ms + t_ms  # landing: the middle of the next rest, ...
+                    split[o + 1] = d
+                    split[o + 2] = top
+                    n_split += 1
+            elif self.turn_q2 >= _BOB_Q2 and chord < _BOB_CHORD:
+                bob = True  # turned a few degrees and came back: the heel bobbed
+            ms += t_ms
+            s = e
+        if moved_on:
+            # the next motion goes on from the later half of this rest (kept raw above)
+            a = r[2 * k_rests - 2]
+            a = (a + n) >> 1
+            if a < n - _PRE:
+                a = n - _PRE
+            Detector._go_on(self, t, a, n_all)
+        if n_split == 0:
+            if bob and self.state == ST_SET and self.in_step:
+                self.rebounds += 1
+            return
+        # the direction of travel signs the pitch axis: up x forward points to the foot's left
+        self._learn_axis((uy * fz - uz * fy) >> 10, (uz * fx - ux * fz) >> 10, (ux * fy - uy * fx) >> 10)
+        t_lift = c.t_lift0
+        for i in range(n_split):
+            o = i * 3
+            # the last step lands where the foot came to rest; one inside the motion, at its rest
+            t_land = c.t_rest if i == n_split - 1 else c.t_start + split[o]
+            if self.state != ST_SET:
+                self._walk_start(t_lift)
+            self._landing(t_land, t_lift, split[o + 1], split[o + 2])
+            t_lift = t_land
+
+    def _learn_axis(self, ax, ay, az):
+        """A step's pitch axis (Q10, from its travel): teaches the axis, or checks its sign."""
+        c = self.cold
+        if self.px == 0 and self.py == 0 and self.pz == 0:
+            self._set_axis(ax, ay, az)
+            c.axis_n = 1
+            c.flip_votes = 0
+            return
+        if ax * self.px + ay * self.py + az * self.pz < 0:
+            # two steps in a row travelling backwards along the axis: it was learned upside down
+            c.flip_votes += 1
+            if c.flip_votes >= 2:
+                c.flip_votes = 0
+                self._set_axis(-self.px, -self.py, -self.pz)
+                self.pf_base = -self.pf_base
+                self.th = -self.th
+                self.pf = -self.pf
+            return
+        c.flip_votes = 0
+        if c.axis_n < 8:
+            # steps refine the axis (a few of them, then it is left alone)
+            n = c.axis_n
+            self._set_axis(self.px * n + ax, self.py * n + ay, self.pz * n + az)
+            c.axis_n = n + 1
+
+    def _set_axis(self, ax, ay, az):
+        # the pitch axis without its vertical part; heel-up tilt direction = up x axis
+        ux = self.ux
+        uy = self.uy
+        uz = self.uz
+        up = (ax * ux + ay * uy + az * uz) >> 10
+        ax -= up * ux >> 10
+        ay -= up * uy >> 10
+        az -= up * uz >> 10
+        u = self._u
+        if _unit(u, ax, ay, az, 1024) == 0:
+            return
+        ax = u[0]
+        ay = u[1]
+        az = u[2]
+        self.px = ax
+        self.py = ay
+        self.pz = az
+        self.hx = (uy * az - uz * ay) >> 10
+        self.hy = (uz * ax - ux * az) >> 10
+        self.hz = (ux * ay - uy * ax) >> 10
+
+    def _walk_start(self, t_lift):
+        # a first step from standing starts the set too
+        self.state = ST_SET
+        self._new_set_state()
+        self.s_imu = 0
+        self._emit(EV_SET_START, t_lift, 0, 0, 0, 0, 0, 0, 0, 0)
+
+    # -- FSR levels ------------------------------------------------------
+    def _fsr_levels(self):
+        """Pad thresholds from the baselines and references; only when one of them changes."""
+        p = self.p
+        base = p.fsr_heel_base if p.fsr_heel_base else self.h_min
+        rng = (p.fsr_heel_ref if p.fsr_heel_ref else self.h_ref) - base
+        if rng < _FSR_MIN_RANGE:
+            rng = _FSR_MIN_RANGE
+        self.h_base = base
+        self.h_rng = rng
+        self.h_on = base + rng * p.fsr_heel_on_pct // 100
+        self.h_off = base + rng * p.fsr_heel_off_pct // 100
+        self.h_touch = base + rng * p.fsr_heel_touch_pct // 100
+        base = p.fsr_fore_base if p.fsr_fore_base else self.f_min
+        rng = (p.fsr_fore_ref if p.fsr_fore_ref else self.f_ref) - base
+        if rng < _FSR_MIN_RANGE:
+            rng = _FSR_MIN_RANGE
+        self.f_rng = rng
+        self.f_on = base + rng * p.fsr_fore_on_pct // 100
+        self.f_off = base + rng * p.fsr_fore_off_pct // 100
+
+    # -- calibration and set start ---------------------------------------
+    def _calibrating(self, t, ax, ay, az, heel, fore):
+        c = self.cold
+        if self.imu:
+            k = self.lp_k
+            if self.fresh:
+                # start the low-pass at the first sample: a short stand is enough
+                self.fresh = False
+                self.lx = _clamp(ax, _ACC_MAX_MG) << k
+                self.ly = _clamp(ay, _ACC_MAX_MG) << k
+                self.lz = _clamp(az, _ACC_MAX_MG) << k
+                self.gq = False  # the steadiness reference restarts from the settled low-pass
+                return
+            # still: not turning, |a| about 1 g (the steadiness limit is not known before the stand)
+            x = self.lx >> k
+            y = self.ly >> k
+            z = self.lz >> k
+            m2 = x * x + y * y + z * z
+            steady = self.g2_lp < self.zg2_p and 722500 < m2 < 1322500  # 850..1150 mg
+        else:
+            d = heel - self.h_lp
+            e = fore - self.f_lp
+            lim = (self.h_lp >> 5) + 200
+            steady = -lim < d < lim and -lim < e < lim and heel > 0
+        if not steady:
+            c.cal_n = 0
+            c.cal_x = c.cal_y = c.cal_z = c.cal_h = c.cal_f = 0
+            c.cal_d2 = c.cal_g2 = 0
+            c.cal_wait += 1
+            if not self.imu:
+                # pads need no gravity: walking from the start, go on with the default ranges
+                if c.cal_wait >= self.p.rate_hz // 2:
+                    self.state = ST_READY
+                    self._new_set_state()
+                    self._emit(EV_CALIBRATED, t, 0, 0, 0, self.h_ref, self.f_ref, 0, 0, 0)
+            return
+        c.cal_n += 1
+        if self.imu:
+            c.cal_x += _clamp(ax, _ACC_MAX_MG)
+            c.cal_y += _clamp(ay, _ACC_MAX_MG)
+            c.cal_z += _clamp(az, _ACC_MAX_MG)
+            # (capped: one jolt must not make every later rest look still)
+            c.cal_d2 += self.d2 if self.d2 < 64 * self.za2_p else 64 * self.za2_p
+            c.cal_g2 += self.g2_lp
+        if self.fsr:
+            c.cal_h += heel >> 4
+            c.cal_f += fore >> 4
+        if c.cal_n < self.calib_n:
+            return
+        n = c.cal_n
+        if self.imu:
+            x = _clamp(c.cal_x // n, _ACC_MAX_MG)
+            y = _clamp(c.cal_y // n, _ACC_MAX_MG)
+            z = _clamp(c.cal_z // n, _ACC_MAX_MG)
+            u = self._u
+            if _unit(u, x, y, z, 1024) == 0:
+                return
+            self.ux = u[0]
+            self.uy = u[1]
+            self.uz = u[2]
+            # rest limits above this sensor's noise: 4x its mean (a rest sample rarely passes that)
+            f = 4 * c.cal_d2 // n
+            if f > self.za2_p:
+                self.za2 = f
+            f = 4 * c.cal_g2 // n
+            if f > self.zg2_p:
+                self.zg2 = f
+            self.za2_m = self.za2
+            self.zg2_m = self.zg2
+        if self.fsr:
+            self.h_ref = (c.cal_h // n) << 4
+            self.f_ref = (c.cal_f // n) << 4
+            self._fsr_levels()
+        self.state = ST_READY
+        self._new_set_state()
+        if self.imu and (c.ax_x or c.ax_y or c.ax_z):
+            self._set_axis(c.ax_x, c.ax_y, c.ax_z)  # what an earlier set taught
+        self._emit(EV_CALIBRATED, t, self.ux, self.uy, self.uz, self.h_ref, self.f_ref, 0, 0, 0)
+
+    def _ready(self, t):
+        c = self.cold
+        if self.imu:
+            k = self.lp_k
+            x = self.lx >> k
+            y = self.ly >> k
+            z = self.lz >> k
+            risen = False
+            if self.quiet:  # (at rest |a| is about 1 g: its square stays a small int)
+                up = (x * self.ux + y * self.uy + z * self.uz) >> 10
+                risen = x * x + y * y + z * z - up * up > self.rise2 and up > 0
+        else:
+            risen = self.s_fsr == 0 and self.fore_on
+            # a walking swing (the whole sole off the floor, then down again) starts the set too
+            if self.s_fsr == 0 and not self.fore_on:
+                if c.was_loaded:  # off the floor after a load: not a stand below the levels
+                    c.air_n += 1
+            else:
+                c.was_loaded = self.s_fsr == 2 or self.fore_on
+                if c.air_n >= self.swing_n:
+                    t0 = t - c.air_n * self.dt_ms
+                    c.air_n = 0
+                    self.state = ST_SET
+                    self._new_set_state()
+                    self._emit(EV_SET_START, t0, 0, 0, 0, 0, 0, 0, 0, 0)
+                    self._landing(t, t0, UNKNOWN, UNKNOWN)
+                    return
+                c.air_n = 0
+        if not risen:
+            c.rise_cnt = 0
+            return
+        if c.rise_cnt == 0:
+            c.rise_t = t
+        c.rise_cnt += 1
+        if c.rise_cnt < self.rise_n:
+            return
+        if self.imu:
+            # heel-up tilt direction: the part of gravity that left the flat "up"
+            ux = self.ux
+            uy = self.uy
+            uz = self.uz
+            vx = x - (up * ux >> 10)
+            vy = y - (up * uy >> 10)
+            vz = z - (up * uz >> 10)
+            u = self._u
+            if _unit(u, vx, vy, vz, 1024) == 0:
+                return
+            vx = u[0]
+            vy = u[1]
+            vz = u[2]
+            # pitch axis = heel-up direction x up (the foot's left); steps check its sign later
+            self._set_axis((vy * uz - vz * uy) >> 10, (vz * ux - vx * uz) >> 10, (vx * uy - vy * ux) >> 10)
+            self.s_imu = 0
+        t_rise = c.rise_t
+        self.state = ST_SET
+        self._new_set_state()
+        self._emit(EV_SET_START, t_rise, 0, 0, 0, 0, 0, 0, 0, 0)
+
+    # -- walking (per sample: keep it lean) ------------------------------
+    def _push_share(self, med, lat):
+        # forefoot share on the big-toe side, scaled down to stay a small int
+        m = med - self.m_min
+        l = lat - self.l_min
+        if m > 0 and self.med_sum < _TH_CAP:
+            self.med_sum += m >> 4
+        if l > 0 and self.lat_sum < _TH_CAP:
+            self.lat_sum += l >> 4
+
+    def _stance(self):
+        """One stance sample: pause length and heel height at the top of the step."""
+        if self.heel_down:
+            self.run_n = 0  # a heel on the floor is neither the top of the step nor a pause there
+            return
+        if self.imu:
+            if self.quiet:
+                run = self.run_n + 1
+                self.run_n = run
+                if run > self.best_run:
+                    self.best_run = run
+                if self.hn < 30000:
+                    self.hsum += self.pitch_mg
+                    self.hn += 1
+            else:
+                self.run_n = 0
+            return
+        d = self.fore_raw - self.f_lp
+        lim = self.f_rng * self.p.fsr_pause_pct // 100
+        if self.fore_on and -lim < d < lim:
+            self.run_n += 1
+            if self.run_n > self.best_run:
+                self.best_run = self.run_n
+        else:
+            self.run_n = 0
+
+    def _fsr_steps(self, t):
+        if self.fore_on:
+            if self.unload_cnt:
+                if self.unload_cnt >= self.swing_n:
+                    self._landing(t, self.unload_t0, UNKNOWN, UNKNOWN)
+                elif self.in_step:
+                    self.rebounds += 1  # a brief unload in stance: a bounce
+                self.unload_cnt = 0
+            self._stance()
+        else:
+            if self.unload_cnt == 0:
+                self.unload_t0 = t
+            self.unload_cnt += 1
+            self.run_n = 0
+
+    def _landing(self, t_land, t_liftoff, stride_mm, clear_mm):
+        if self.heel_down and self.onset_t < t_liftoff:
+            self._heel_up(t_liftoff)  # a swing lifted the heel even if its height was not seen
+            self.s_imu = 1
+        if self.in_step:
+            self._emit_step(t_liftoff)
+        self.in_step = True
+        self.land_t = t_land
+        self.stride_mm = stride_mm
+        self.clear_mm = clear_mm
+        self.steps += 1
+        self._new_stance()
+
+    def _emit_step(self, t_end):
+        p = self.p
+        heel_mm = UNKNOWN
+        if self.imu and self.hn:
+            heel_mm = self.hsum // self.hn * p.foot_mm // 1000
+        med_pct = UNKNOWN
+        tot = self.med_sum + self.lat_sum
+        if self.fsr and tot > 0:
+            # divide first: med_sum * 100 could pass a 32-bit port's small-int range
+            d = tot // 100
+            med_pct = self.med_sum // d if d else self.med_sum * 100 // tot
+        peaks = 1 + self.rebounds
+        if self.imu:
+            n = 0
+            lo = self.land_t - 100
+            hi = self.land_t + _PEAK_SPAN_MS
+            for i in range(_PEAKS):
+                pt = self._peak_t[i]
+                if lo <= pt <= hi:
+                    n += 1
+            if n + self.rebounds > peaks:
+                peaks = n + self.rebounds
+        stance = t_end - self.land_t
+        if stance < 0:
+            stance = 0
+        self._emit(
+            EV_STEP, self.land_t, stance, heel_mm, self.best_run * 1000 // p.rate_hz, peaks, med_pct, self.steps,
+            self.stride_mm, self.clear_mm,
+        )
+
+    def _heel(self, t, s):
+        """Heel state machine on the summed sensor score s (0..2 per sensor)."""
+        if not self.heel_down:
+            if s < self.down_at:
+                self.cand_n = 0
+                return
+            self.cand_n += 1
+            if self.cand_n < self.confirm_n:
+                return
+            # earliest onset among the sensors that are sure the heel is down
+            onset = t
+            if self.imu and self.s_imu == 2 and self.on_imu < onset:
+                onset = self.on_imu
+            if self.fsr and self.s_fsr == 2:
+                fo = self.h_clear_t + self.dt_ms
+                if fo < onset:
+                    onset = fo
+            self.heel_down = True
+            self.onset_t = onset
+            self.impact2 = 0
+            if self.imu:
+                n = self.ring_n
+                j = self.ring_i
+                for _ in range(n):
+                    j = (j - 1) % _RING
+                    if self._ring[j] > self.impact2:
+                        self.impact2 = self._ring[j]
+            self.load_peak = 0
+            return
+        if self.imu and t - self.onset_t < _IMPACT_MS and self.mag2 > self.impact2:
+            self.impact2 = self.mag2
+        if self.fsr and self.heel_raw > self.load_peak:
+            self.load_peak = self.heel_raw
+        if s <= self.up_at:
+            self._heel_up(t)
+        elif t - self.onset_t >= self.p.set_end_ms:
+            self._end_set()
+
+    def _heel_up(self, t):
+        """The heel left the floor at t: the contact is over, report it."""
+        self.heel_down = False
+        self.cand_n = 0
+        impact = UNKNOWN
+        if self.imu:
+            impact = isqrt(self.impact2) - 1000
+            if impact < 0:
+                impact = 0
+        load = UNKNOWN
+        if self.fsr:
+            load = (self.load_peak - self.h_base) * 100 // self.h_rng
+            if load < 0:
+                load = 0
+        self._emit(EV_HEEL, self.onset_t, t - self.onset_t, impact, load, 0, 0, 0, 0, 0)
+
+    def _end_set(self):
+        # heels lowered and kept down: the set is over (not a heel-contact fault)
+        c = self.cold
+        if self.imu and self.steps >= 4 and c.flip_votes == 0:
+            c.ax_x = self.px
+            c.ax_y = self.py
+            c.ax_z = self.pz
+        if self.in_step:
+            self._emit_step(self.onset_t)
+        self._emit(EV_SET_END, self.onset_t, self.steps, 0, 0, 0, 0, 0, 0, 0)
+        self.state = ST_READY
+        self.steps = 0
+        self._new_set_state()
+
+    def flush(self, t):
+        """End of data mid-set: emit the heel contact and step under way (no set_end). Returns events."""
+        self.n_ev = 0
+        if self.imu and self.mv and self.state != ST_CAL:
+            self._track(t, False)  # the motion under way when the data stopped
+        if self.state == ST_SET:
+            if self.heel_down:
+                self._heel_up(t)  # the contact under way when the data stopped
+            if self.in_step:
+                self._emit_step(t)
+                self.in_step = False
+        return self.n_ev
+
+    def heel_mm_now(self):
+        """Current heel height in mm (UNKNOWN before the set starts or without an IMU)."""
+        if not self.imu or self.state != ST_SET:
+            return UNKNOWN
+        return self.pitch_mg * self.p.foot_mm // 1000
+
+    # -- FSR per sample ----------------------------------------------------
     def _fsr_in(self, t, heel, med, lat):
         fore = med + lat
         # the lowest reading seen is the unloaded baseline until one is calibrated
@@ -715,384 +1650,3 @@ class Detector:
         else:
             s = 1
         self.s_fsr = s
-
-    def _fsr_levels(self):
-        """Pad thresholds from the baselines and references; only when one of them changes."""
-        p = self.p
-        base = p.fsr_heel_base if p.fsr_heel_base else self.h_min
-        rng = (p.fsr_heel_ref if p.fsr_heel_ref else self.h_ref) - base
-        if rng < _FSR_MIN_RANGE:
-            rng = _FSR_MIN_RANGE
-        self.h_base = base
-        self.h_rng = rng
-        self.h_on = base + rng * p.fsr_heel_on_pct // 100
-        self.h_off = base + rng * p.fsr_heel_off_pct // 100
-        self.h_touch = base + rng * p.fsr_heel_touch_pct // 100
-        base = p.fsr_fore_base if p.fsr_fore_base else self.f_min
-        rng = (p.fsr_fore_ref if p.fsr_fore_ref else self.f_ref) - base
-        if rng < _FSR_MIN_RANGE:
-            rng = _FSR_MIN_RANGE
-        self.f_rng = rng
-        self.f_on = base + rng * p.fsr_fore_on_pct // 100
-        self.f_off = base + rng * p.fsr_fore_off_pct // 100
-
-    # -- calibration and set start ---------------------------------------
-    def _calibrating(self, t, ax, ay, az, heel, fore):
-        need = self.calib_n
-        if self.imu:
-            steady = self.still
-            if not steady and self.wk.cal_wait >= self.p.rate_hz * 2:
-                # never still for long (walking from the start): a foot flat in stance will do
-                k = self.lp_k
-                x = self.lx >> k
-                y = self.ly >> k
-                z = self.lz >> k
-                steady = not self.moving and self.g_lo2 <= x * x + y * y + z * z <= self.g_hi2
-                need = self.quiet_n_min * 2
-        else:
-            d = heel - self.h_lp
-            e = fore - self.f_lp
-            lim = (self.h_lp >> 5) + 200
-            steady = -lim < d < lim and -lim < e < lim and heel > 0
-        if not steady:
-            self.wk.cal_n = 0
-            self.wk.cal_x = self.wk.cal_y = self.wk.cal_z = self.wk.cal_h = self.wk.cal_f = 0
-            self.wk.cal_wait += 1
-            if not self.imu:
-                # pads need no gravity: walking from the start, go on with the default ranges
-                if self.wk.cal_wait >= self.p.rate_hz // 2:
-                    self.state = ST_READY
-                    self._new_set_state()
-                    self._emit(EV_CALIBRATED, t, 0, 0, 0, self.h_ref, self.f_ref, 0)
-            return
-        self.wk.cal_n += 1
-        if self.imu:
-            self.wk.cal_x += _clamp(ax, _ACC_MAX_MG)
-            self.wk.cal_y += _clamp(ay, _ACC_MAX_MG)
-            self.wk.cal_z += _clamp(az, _ACC_MAX_MG)
-        if self.fsr:
-            self.wk.cal_h += heel >> 4
-            self.wk.cal_f += fore >> 4
-        if self.wk.cal_n < need:
-            return
-        n = self.wk.cal_n
-        if self.imu:
-            x = self.wk.cal_x // n
-            y = self.wk.cal_y // n
-            z = self.wk.cal_z // n
-            m = isqrt(x * x + y * y + z * z)
-            self.ux = x * 1024 // m
-            self.uy = y * 1024 // m
-            self.uz = z * 1024 // m
-        if self.fsr:
-            self.h_ref = (self.wk.cal_h // n) << 4
-            self.f_ref = (self.wk.cal_f // n) << 4
-            self._fsr_levels()
-        self.state = ST_READY
-        self._new_set_state()
-        self._emit(EV_CALIBRATED, t, self.ux, self.uy, self.uz, self.h_ref, self.f_ref, 0)
-
-    def _ready(self, t):
-        if self.imu:
-            k = self.lp_k
-            x = self.lx >> k
-            y = self.ly >> k
-            z = self.lz >> k
-            up = (x * self.ux + y * self.uy + z * self.uz) >> 10
-            tilt2 = x * x + y * y + z * z - up * up
-            risen = tilt2 > self.rise2 and not self.moving and up > 0
-        else:
-            risen = self.s_fsr == 0 and self.fore_on
-            # a walking swing (the whole sole off the floor, then down again) starts the set too
-            if self.s_fsr == 0 and not self.fore_on:
-                if self.wk.was_loaded:  # off the floor after a load: not a stand below the levels
-                    self.wk.air_n += 1
-            else:
-                self.wk.was_loaded = self.s_fsr == 2 or self.fore_on
-                if self.wk.air_n >= self.swing_n:
-                    t0 = t - self.wk.air_n * self.dt_ms
-                    self.wk.air_n = 0
-                    self.state = ST_SET
-                    self._new_set_state()
-                    self._emit(EV_SET_START, t0, 0, 0, 0, 0, 0, 0)
-                    self._landing(t, t0)
-                    return
-                self.wk.air_n = 0
-        if not risen:
-            self.wk.rise_cnt = 0
-            return
-        if self.wk.rise_cnt == 0:
-            self.wk.rise_t = t
-        self.wk.rise_cnt += 1
-        if self.wk.rise_cnt < self.rise_n:
-            return
-        if self.imu:
-            # forward tilt direction: the part of gravity that left the flat "up"
-            vx = x - (up * self.ux >> 10)
-            vy = y - (up * self.uy >> 10)
-            vz = z - (up * self.uz >> 10)
-            m = isqrt(vx * vx + vy * vy + vz * vz)
-            if m == 0:
-                return
-            self.fx = vx * 1024 // m
-            self.fy = vy * 1024 // m
-            self.fz = vz * 1024 // m
-            # pitch axis = forward x up (mediolateral)
-            self.px = (self.fy * self.uz - self.fz * self.uy) >> 10
-            self.py = (self.fz * self.ux - self.fx * self.uz) >> 10
-            self.pz = (self.fx * self.uy - self.fy * self.ux) >> 10
-            self.s_imu = 0
-        t_rise = self.wk.rise_t
-        self.walk_axis = False  # the rise gave the axis: checked only if the steps look like walking
-        self.track_axis = False
-        self.state = ST_SET
-        self._new_set_state()
-        self._emit(EV_SET_START, t_rise, 0, 0, 0, 0, 0, 0)
-
-    # -- walking (per sample: keep it lean) ------------------------------
-    def _push_share(self, med, lat):
-        # forefoot share on the big-toe side, scaled down to stay a small int
-        m = med - self.m_min
-        l = lat - self.l_min
-        if m > 0 and self.med_sum < _ROT_CAP:
-            self.med_sum += m >> 4
-        if l > 0 and self.lat_sum < _ROT_CAP:
-            self.lat_sum += l >> 4
-
-    def _fsr_stance(self):
-        """One stance sample without an IMU: a steady forefoot load is the pause."""
-        if self.heel_down:
-            self.run_n = 0  # a heel on the floor is neither the top of the step nor a pause there
-            return
-        d = self.fore_raw - self.f_lp
-        lim = self.f_rng * self.p.fsr_pause_pct // 100
-        if self.fore_on and -lim < d < lim:
-            self.run_n += 1
-            if self.run_n > self.best_run:
-                self.best_run = self.run_n
-        else:
-            self.run_n = 0
-
-    def _imu_steps(self, t):
-        if not self.phase_active:
-            if self.g2 >= self.on2:
-                self.phase_active = True
-                self.act_t0 = t
-                self.act_n = 0
-                self.rot = 0
-                self.quiet_cnt = 0
-                if self.track_axis:
-                    wk = self.wk
-                    wk.sw_hi = wk.sw_lo = 0
-                    wk.sw_pf0 = self.pf
-                self.struck = False  # a new swing: its own strike is still to come
-            else:
-                # a stance sample: pause length and heel height at the top of the step
-                if self.heel_down:
-                    self.run_n = 0  # a heel on the floor is neither the top of the step nor a pause there
-                    return
-                if self.still:
-                    run = self.run_n + 1
-                    self.run_n = run
-                    if run > self.best_run:
-                        self.best_run = run
-                    if self.hn < 30000:
-                        self.hsum += self.pitch_mg
-                        self.hn += 1
-                else:
-                    self.run_n = 0
-                if not self.moving and self.qn < 30000:
-                    self.qsum += self.pitch_mg
-                    self.qn += 1
-                return
-        self.act_n += 1
-        if self.rot < _ROT_CAP:
-            self.rot += self.w_pitch
-        if self.track_axis:
-            wk = self.wk
-            pf = self.pf - wk.sw_pf0
-            if pf > wk.sw_hi:
-                wk.sw_hi = pf
-            elif pf < wk.sw_lo:
-                wk.sw_lo = pf
-        if self.moving:
-            self.quiet_cnt = 0
-            return
-        if self.quiet_cnt == 0:
-            self.quiet_t0 = t
-        self.quiet_cnt += 1
-        if self.quiet_cnt < self.quiet_n_min:
-            return
-        if self.walk_axis and not self.struck and self.pf > self.up_mg and self.quiet_cnt < self.lull_n:
-            return  # walking: a lull between toe-off and the swing, heel still up: not landed yet
-        self.phase_active = False
-        if self.act_n - self.quiet_cnt >= self.swing_n and self.rot >= self.swing_rot:
-            # heel strikes step after step: ordinary walking, whatever started the set
-            self.wk.heel_steps = self.wk.heel_steps + 1 if self.wk.had_heel else 0
-            self.wk.had_heel = False
-            if self.track_axis:
-                self._check_axis()
-            self.track_axis = self.walk_axis or self.wk.heel_steps >= 2
-            self._landing(self.quiet_t0, self.act_t0)
-        else:
-            self.run_n = 0  # an in-stance motion (heel drop, wobble) breaks the pause
-
-    def _fsr_steps(self, t):
-        if self.fore_on:
-            if self.unload_cnt:
-                if self.unload_cnt >= self.swing_n:
-                    self._landing(t, self.unload_t0)
-                elif self.in_step:
-                    self.rebounds += 1  # a brief unload in stance: a bounce
-                self.unload_cnt = 0
-            self._fsr_stance()
-        else:
-            if self.unload_cnt == 0:
-                self.unload_t0 = t
-            self.unload_cnt += 1
-            self.run_n = 0
-
-    def _check_axis(self):
-        # walking swings tilt the heel up (toe-off) further than the toes up (strike):
-        # two swings in a row the other way round mean the axis was learned upside down
-        if -self.wk.sw_lo > self.wk.sw_hi:
-            self.wk.flip_votes += 1
-            if self.wk.flip_votes >= 2:
-                self.wk.flip_votes = 0
-                self.px = -self.px
-                self.py = -self.py
-                self.pz = -self.pz
-                self.fx = -self.fx
-                self.fy = -self.fy
-                self.fz = -self.fz
-                self.pf_base = -self.pf_base
-                self.th = -self.th
-                self.pf = -self.pf
-        else:
-            self.wk.flip_votes = 0
-
-    def _landing(self, t_land, t_liftoff):
-        if self.heel_down and self.onset_t < t_liftoff:
-            self._heel_up(t_liftoff)  # a swing lifted the heel even if its height was not seen
-            self.s_imu = 1
-        if self.in_step:
-            self._emit_step(t_liftoff)
-        self.in_step = True
-        self.land_t = t_land
-        self.steps += 1
-        self._new_stance()
-
-    def _emit_step(self, t_end):
-        p = self.p
-        heel_mm = UNKNOWN
-        if self.imu:
-            if self.hn:
-                heel_mm = self.hsum // self.hn * p.foot_mm // 1000
-            elif self.qn:
-                heel_mm = self.qsum // self.qn * p.foot_mm // 1000
-        med_pct = UNKNOWN
-        tot = self.med_sum + self.lat_sum
-        if self.fsr and tot > 0:
-            # divide first: med_sum * 100 could pass a 32-bit port's small-int range
-            d = tot // 100
-            med_pct = self.med_sum // d if d else self.med_sum * 100 // tot
-        peaks = 1 + self.rebounds
-        if self.imu:
-            n = 0
-            lo = self.land_t - 100
-            hi = self.land_t + 300
-            for i in range(_PEAKS):
-                pt = self._peak_t[i]
-                if lo <= pt <= hi:
-                    n += 1
-            if n > peaks:
-                peaks = n
-        self._emit(
-            EV_STEP, self.land_t, t_end - self.land_t, heel_mm,
-            self.best_run * 1000 // p.rate_hz, peaks, med_pct, self.steps,
-        )
-
-    def _heel(self, t, s):
-        """Heel state machine on the summed sensor score s (0..2 per sensor)."""
-        if not self.heel_down:
-            if s < self.down_at:
-                self.cand_n = 0
-                return
-            self.cand_n += 1
-            if self.cand_n < self.confirm_n:
-                return
-            # earliest onset among the sensors that are sure the heel is down
-            onset = t
-            if self.imu and self.s_imu == 2 and self.on_imu < onset:
-                onset = self.on_imu
-            if self.fsr and self.s_fsr == 2:
-                fo = self.h_clear_t + self.dt_ms
-                if fo < onset:
-                    onset = fo
-            self.heel_down = True
-            self.wk.had_heel = True
-            self.onset_t = onset
-            self.impact2 = 0
-            if self.imu:
-                n = self.ring_n
-                j = self.ring_i
-                for _ in range(n):
-                    j = (j - 1) % _RING
-                    if self._ring[j] > self.impact2:
-                        self.impact2 = self._ring[j]
-            self.load_peak = 0
-            return
-        if self.imu and t - self.onset_t < 150 and self.mag2 > self.impact2:
-            self.impact2 = self.mag2
-        if self.fsr and self.heel_raw > self.load_peak:
-            self.load_peak = self.heel_raw
-        if s <= self.up_at:
-            self._heel_up(t)
-        elif t - self.onset_t >= self.p.set_end_ms:
-            self._end_set()
-
-    def _heel_up(self, t):
-        """The heel left the floor at t: the contact is over, report it."""
-        self.heel_down = False
-        self.cand_n = 0
-        impact = UNKNOWN
-        if self.imu:
-            impact = isqrt(self.impact2) - 1000
-            if impact < 0:
-                impact = 0
-        load = UNKNOWN
-        if self.fsr:
-            load = (self.load_peak - self.h_base) * 100 // self.h_rng
-            if load < 0:
-                load = 0
-        self._emit(EV_HEEL, self.onset_t, t - self.onset_t, impact, load, 0, 0, 0)
-
-    def _end_set(self):
-        # heels lowered and kept down: the set is over (not a heel-contact fault)
-        if self.imu and self.steps >= 4 and self.wk.flip_votes == 0:
-            self.wk.kx = self.px
-            self.wk.ky = self.py
-            self.wk.kz = self.pz
-        if self.in_step:
-            self._emit_step(self.onset_t)
-        self._emit(EV_SET_END, self.onset_t, self.steps, 0, 0, 0, 0, 0)
-        self.state = ST_READY
-        self.steps = 0
-        self._new_set_state()
-
-    def flush(self, t):
-        """End of data mid-set: emit the heel contact and step under way (no set_end). Returns events."""
-        self.n_ev = 0
-        if self.state == ST_SET:
-            if self.heel_down:
-                self._heel_up(t)  # the contact under way when the data stopped
-            if self.in_step:
-                self._emit_step(t)
-                self.in_step = False
-        return self.n_ev
-
-    def heel_mm_now(self):
-        """Current heel height in mm (UNKNOWN before the set starts or without an IMU)."""
-        if not self.imu or self.state != ST_SET:
-            return UNKNOWN
-        return self.pitch_mg * self.p.foot_mm // 1000

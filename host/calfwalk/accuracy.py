@@ -96,6 +96,23 @@ def match(detected, reference, tol_ms=MATCH_MS):
     return pairs
 
 
+INTERVAL_SLACK_MS = 100
+
+
+def match_intervals(detected, intervals):
+    """One-to-one: each [start, end] footstep takes the first free contact in [middle, end + slack]."""
+    pairs = []
+    used = set()
+    for j, (a, b) in enumerate(intervals):
+        lo, hi = (a + b) / 2.0, b + INTERVAL_SLACK_MS
+        for i in np.flatnonzero((detected >= lo) & (detected <= hi)):
+            if i not in used:
+                used.add(int(i))
+                pairs.append((int(i), j))
+                break
+    return pairs
+
+
 def step_times(events, onsets) -> np.ndarray:
     """Each step dated by its own heel strike (the contact just before its landing), else its landing."""
     out = []
@@ -116,12 +133,21 @@ def score_trial(trial, params=None) -> list:
         windows = trial.windows_ms[foot]
         ref = ref[_in_windows(ref, windows)]
         onsets = contact_onsets(events)
-        st = step_times(events, onsets)
         sc = FootScore(trial.dataset, trial.name, foot, timing_ref=trial.timing_ref)
         sc.ref_strides = len(ref)
-        sc.steps = int(_in_windows(st, windows, MATCH_MS).sum())
         det_in = onsets[_in_windows(onsets, windows, MATCH_MS)]
-        pairs = match(det_in, ref)
+        if foot in trial.intervals_ms:
+            # footsteps marked as motion intervals: a step is dated by its landing, a contact
+            # matches a footstep from the interval's middle to its end + INTERVAL_SLACK_MS
+            iv = trial.intervals_ms[foot]
+            iv = iv[_in_windows(iv[:, 1], windows)]
+            landings = np.array([e["t_ms"] for e in events if e["type"] == "step"], dtype=float)
+            sc.steps = int(_in_windows(landings, windows, MATCH_MS).sum())
+            pairs = match_intervals(det_in, iv)
+        else:
+            st = step_times(events, onsets)
+            sc.steps = int(_in_windows(st, windows, MATCH_MS).sum())
+            pairs = match(det_in, ref)
         sc.contacts = len(det_in)
         sc.matched = len(pairs)
         sc.errors_ms = [float(det_in[i] - ref[j]) for i, j in pairs]
@@ -247,6 +273,7 @@ def run(args) -> int:
     from . import datasets
 
     console = Console(width=max(Console().width, 150))
+    params = getattr(args, "params", None)
     root = Path(args.data) if args.data else datasets.data_dir()
     rows = []
     all_real = []
@@ -258,7 +285,7 @@ def run(args) -> int:
             t0 = time.monotonic()
             console.print(f"[dim]{name}: loading and replaying ...[/]")
             trials = datasets.LOADERS[name](root)
-            scores = [s for tr in trials for s in score_trial(tr)]
+            scores = [s for tr in trials for s in score_trial(tr, params)]
             sm = summarise(scores)
             sm["contacts"] = sum(s.contacts for s in scores)
             sm["contact_count_error_pct"] = (100.0 * abs(sm["contacts"] - sm["ref_strides"]) / sm["ref_strides"]
@@ -273,7 +300,7 @@ def run(args) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         console.print("[dim]simulated suite: generating and replaying ...[/]")
         sims = sim_trials(Path(tmp))
-        sim_scores = [s for tr in sims for s in score_sim(tr)]
+        sim_scores = [s for tr in sims for s in score_sim(tr, params)]
     sm = summarise(sim_scores)
     ref_c = sum(s.ref_contacts for s in sim_scores)
     sm["recall_pct"] = 100.0 * sum(s.matched for s in sim_scores) / ref_c if ref_c else None
@@ -309,6 +336,7 @@ def run(args) -> int:
         console.print(worst)
     if args.json:
         out = {name: {k: v for k, v in sm.items()} for name, sm, _ in rows}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=2))
         console.print(f"figures written to {args.json}")
     return 0

@@ -639,6 +639,7 @@ def _add_analyze(p):
 def cmd_accuracy(args) -> int:
     from . import accuracy, datasets
 
+    args.params = _parse_params(args.param)
     try:
         return accuracy.run(args)
     except datasets.DatasetError as exc:
@@ -652,6 +653,43 @@ def _add_accuracy(p):
     p.add_argument("--dataset", action="append", choices=sorted(LOADERS), help="only this dataset (repeatable)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="list the feet that miss")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a detector parameter")
+
+
+def cmd_robustness(args) -> int:
+    import json
+    import os
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from . import robustness
+
+    params = _parse_params(args.param)
+    console = Console(width=max(Console().width, 160))
+    workers = args.workers or min(2, os.cpu_count() or 1)
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"{args.sets} simulated sets", total=args.sets)
+        draws, results = robustness.sweep(args.sets, args.seed, params, workers,
+                                          lambda done, total: bar.update(task, completed=done))
+    tot = robustness.print_report(console, draws, results)
+    if args.verbose:
+        for k, fault, foot, what in robustness.failures(draws, results, limit=200):
+            console.print(f"  set {k} ({fault}) {foot}: {what}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"sets": args.sets, "seed": args.seed, "totals": tot}, indent=2))
+    return 0
+
+
+def _add_robustness(p):
+    p.add_argument("--sets", type=_positive_int, default=200, help="simulated sets (default %(default)s)")
+    p.add_argument("--seed", type=int, default=1000, help="set k is drawn from seed + k (default %(default)s)")
+    p.add_argument("--workers", type=_positive_int, default=0, help="processes (default: up to 2)")
+    p.add_argument("--json", metavar="FILE", help="also write the totals as JSON")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a detector parameter")
+    p.add_argument("-v", "--verbose", action="store_true", help="list the sets that miss")
 
 
 def _add_simulate(p):
@@ -683,6 +721,8 @@ COMMANDS = {
     "export": ("write the stored sets and their steps as CSV or JSON", _add_export, cmd_export),
     "accuracy": ("measure the detector on the public gait recordings and a simulated suite",
                  _add_accuracy, cmd_accuracy),
+    "robustness": ("a randomised sweep of simulated sets across walkers, mountings and pods, scored per dimension",
+                   _add_robustness, cmd_robustness),
 }
 
 

@@ -51,6 +51,9 @@ class Trial:
     heel_loaded: dict = field(default_factory=dict)
     notes: str = ""
     truth_steps: dict = field(default_factory=dict)  # simulated sets: the true step count per foot
+    # footsteps as [start, end] ms (heel off the floor .. foot at rest again) where the reference
+    # marks intervals, not instants (truong2019): a contact matches one from its middle to end + 100 ms
+    intervals_ms: dict = field(default_factory=dict)
 
 
 def data_dir() -> Path | None:
@@ -280,11 +283,32 @@ def load_gaitpdb(root: Path) -> list:
     return trials
 
 
+# -- truong2019: foot IMUs, mostly neurological patients (already raw v1) ----------------
+def load_truong(root: Path) -> list:
+    from .rawfile import RawFormatError, read_raw
+
+    folder = root / "truong2019"
+    trials = []
+    for meta_path in sorted(folder.glob("*/truth.json"), key=lambda p: [int(x) for x in p.parent.name.split("-")]):
+        try:
+            meta = json.loads(meta_path.read_text())
+            recs = {foot: read_raw(str(meta_path.parent / meta["files"][foot])) for foot in FEET}
+        except (OSError, ValueError, KeyError, RawFormatError) as exc:
+            raise DatasetError(f"{meta_path}: {exc}") from None
+        intervals = {foot: np.array(meta["motion_ms"][foot], dtype=float).reshape(-1, 2) for foot in FEET}
+        windows = [(float(a), float(b)) for a, b in meta["bouts_ms"]]
+        ics = {foot: intervals[foot][:, 1] for foot in FEET}
+        trials.append(Trial("truong2019", meta_path.parent.name, recs, ics, {f: windows for f in FEET},
+                            intervals_ms=intervals, notes=f"{meta.get('group', '')} {meta.get('device', '')}".strip()))
+    return trials
+
+
 LOADERS = {
     "gaitmap": load_gaitmap,
     "moticon": load_moticon,
     "voisard2023": load_voisard,
     "gaitpdb": load_gaitpdb,
+    "truong2019": load_truong,
 }
 
 

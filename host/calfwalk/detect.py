@@ -11,7 +11,7 @@ def event_fields() -> dict:
     return {det.EVENT_NAMES[k]: v for k, v in det.EVENT_FIELDS.items()}
 
 # fields that may carry the detector's UNKNOWN (-1): None in host dicts
-OPTIONAL_FIELDS = {"heel_mm", "med_pct", "impact_mg", "load_pct"}
+OPTIONAL_FIELDS = {"heel_mm", "med_pct", "impact_mg", "load_pct", "stride_mm", "clearance_mm"}
 
 
 def event_dict(kind: str, foot: str, t_ms: int, values) -> dict:
