@@ -88,6 +88,10 @@ _LULL_MS = const(150)  # pads: a shorter unload in stance is a bounce, not a swi
 _HW = const(7)
 _HN = const(160)  # entries; a longer motion is kept at half the time resolution, and again
 _PRE = const(8)  # rest samples kept before a motion: its start (the test sees it a few samples late)
+_FLOOR_MM = const(3)  # a heel this low has reached the floor (the shoe's sole gives a little)
+_TOES_UP = const(3)  # pitch below -3 floors (toes up 9 mm): the forefoot is off the floor
+_FAST_G2 = const(10000)  # a turn faster than 100 dps (its energy in dps^2)
+_SINK_MG = const(8)  # a heel on the floor still lower by this (about 2 mm): it was still sinking
 _BIAS_W = const(256)  # the gyro bias is a running mean over about this many rest samples
 _MOTION_MAX_MS = const(8000)  # a motion this long without a rest is cut here and judged
 _Q = const(16384)  # quaternion unit (Q14)
@@ -323,7 +327,6 @@ class Detector:
         self.rise_n = self._n(p.rise_ms)
         self.zupt_n = self._n(p.zupt_ms)
         self.settle_n = 3 * self.zupt_n  # a rest this long is settled: its gravity can be read
-        self.rest_n = (self.zupt_n + 1) >> 1
         self.confirm_n = self._n(p.heel_confirm_ms) if p.heel_confirm_ms else 1
         self.zg2_p = p.zupt_dps * p.zupt_dps
         za = p.zupt_mg >> 2  # deviations are compared in 4 mg units (squares stay small ints)
@@ -331,6 +334,7 @@ class Detector:
         self.rise_mg = p.rise_mm * 1000 // p.foot_mm
         self.rise2 = self.rise_mg * self.rise_mg
         self.down_mg = p.heel_down_mm * 1000 // p.foot_mm
+        self.floor_mg = _FLOOR_MM * 1000 // p.foot_mm
         self.up_mg = p.heel_up_mm * 1000 // p.foot_mm
         self.strike = p.strike_dps * 10
         self.up_confirm_n = self._n(60)
@@ -380,7 +384,7 @@ class Detector:
         self.t_prev = 0
         self.quiet = False
         self.q_n = 0  # rest samples in a row
-        self.gq = False  # the gyro is quiet (the slower low-pass runs)
+        self.gq_n = 0  # samples in a row with the gyro quiet (the slower low-pass runs)
         self.mv = False  # in a motion (its samples go to the history)
         self.landed = False  # the motion has come to rest (it is judged when the rest settles)
         self.h_n = 0  # history entries of the motion so far
@@ -397,11 +401,13 @@ class Detector:
         self.struck = False
         self.dn_seen = False
         self.strike_t = _NEVER
+        self.cross_t = _NEVER
+        self.on_fast = False
         self.cold = _Cold()
         self.h_base = self.h_rng = self.f_rng = 0
         self.heel_raw = self.fore_raw = 0
         self.h_clear_t = 0
-        self.t_moving = _NEVER
+        self.t_turn = _NEVER  # the last sample the gyro was not quiet
         self.ring_i = 0
         for i in range(_RING):
             self._ring[i] = 1000000
@@ -427,8 +433,13 @@ class Detector:
         self.stride_mm = UNKNOWN
         self.clear_mm = UNKNOWN
         self.heel_down = False
+        self.sinking = False
+        self.pf_low = 0
         self.cand_n = 0
         self.onset_t = 0
+        # heels down this long after a step: the set is over. A slow walker's stance (the heel
+        # sinking onto the floor in it) can last longer than set_end_ms: it lengthens with them
+        self.end_ms = self.p.set_end_ms
         self.impact2 = 0
         self.load_peak = 0
         self._new_stance()
@@ -576,7 +587,9 @@ class Detector:
             # steady: the tilt low-pass keeps up with a slower one, started where the gyro fell
             # quiet (a swing's acceleration changes slowly, but far: the slower one lags behind)
             k = self.lp_k + 1
-            if self.gq:
+            n = self.gq_n
+            self.gq_n = n + 1
+            if n:
                 sx = self.sx
                 sy = self.sy
                 sz = self.sz
@@ -584,7 +597,6 @@ class Detector:
                 sy += y - (sy >> k)
                 sz += z - (sz >> k)
             else:
-                self.gq = True
                 sx = x << k
                 sy = y << k
                 sz = z << k
@@ -598,13 +610,13 @@ class Detector:
             self.d2 = d2
             quiet = d2 < self.za2_m
         else:
-            self.gq = False
+            self.gq_n = 0
+            self.t_turn = t
         self.quiet = quiet
         if quiet:
             self.q_n += 1
         else:
             self.q_n = 0
-            self.t_moving = t
         # the motion history: every sample of a motion, and a few rest samples before it
         h = self._hist
         if self.mv:
@@ -656,9 +668,13 @@ class Detector:
         # heel height: the accelerometer's tilt at rest, carried through motion by the gyro
         # (no low-pass lag when the heel lifts, no swing accelerations in it: a foot carried
         # at a fixed angle can look quiet for a moment in mid-swing)
-        if not self.mv or self.q_n >= self.rest_n:  # at rest: (nearly) confirmed still
+        if not self.mv or self.landed or (
+                self.gq_n >= self.zupt_n and self.pk_g2 >= _FAST_G2 and 902500 < x * x + y * y + z * z < 1102500):
+            # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
+            # any more with 1 g on the pod: the accelerometer tells the heel
             self.pf_base = pitch
             self.th = 0
+            self.pf = pitch
             pf = pitch
         else:
             th = self.th + w * dt
@@ -666,7 +682,16 @@ class Detector:
                 self.th = th
             # 0.1 dps * ms -> mg of the heel-height projection (1000 mg per rad): / 573
             pf = self.pf_base + self.th // 573
-        self.pf = pf
+            # the heel turning down through floor level (3 mm): where it reached the floor
+            old = self.pf
+            self.pf = pf
+            f = self.floor_mg
+            if pf < f <= old:
+                self.cross_t = t - dt * (f - pf) // (old - pf)
+            elif pf < -_TOES_UP * f:
+                # toes up, beyond what a heel on the floor allows: the forefoot is in the air, the
+                # "heel height" a pitch says is no height (walking: the strike dates the contact)
+                self.cross_t = _NEVER
         up_mg = self.up_mg
         strike = self.strike
         # a heel strike: the heel-down turn of the late swing (or a drop) reverses, heel low
@@ -687,19 +712,27 @@ class Detector:
             self.up_n += 1
             if quiet or self.up_n >= self.up_confirm_n:
                 self.strike_t = _NEVER
+                self.cross_t = _NEVER
                 self.struck = False
         else:
             if self.up_n:
                 self.up_n = 0
-            s = 2 if pf < self.down_mg and quiet else 1
+            s = 2 if pf < self.down_mg and self.gq_n else 1  # (the gyro at rest: the heel has stopped)
         if s == 2 and self.s_imu != 2:
-            # date the onset where the heel hit the floor: the strike, else where it stopped turning
-            if t - self.strike_t <= _STRIKE_WINDOW_MS:
+            # date the onset where the heel reached the floor: its height crossing floor level
+            # on the way down, else the strike (the heel-down turn reversing), else where it
+            # stopped turning; a later one: the heel sinks on slowly (see _heel)
+            self.on_fast = True
+            if t - self.cross_t <= _STRIKE_WINDOW_MS:
+                self.on_imu = self.cross_t
+            elif t - self.strike_t <= _STRIKE_WINDOW_MS:
                 self.on_imu = self.strike_t
-            elif t - self.t_moving <= self.p.onset_window_ms + self.zupt_n * dt:
-                self.on_imu = self.t_moving + dt
             else:
-                self.on_imu = t - self.lp_delay_ms
+                self.on_fast = False
+                if t - self.t_turn <= _STRIKE_WINDOW_MS:
+                    self.on_imu = self.t_turn + dt
+                else:
+                    self.on_imu = t - self.lp_delay_ms
         self.s_imu = s
 
     # -- the motion history ----------------------------------------------
@@ -1310,7 +1343,7 @@ class Detector:
                 self.lx = _clamp(ax, _ACC_MAX_MG) << k
                 self.ly = _clamp(ay, _ACC_MAX_MG) << k
                 self.lz = _clamp(az, _ACC_MAX_MG) << k
-                self.gq = False  # the steadiness reference restarts from the settled low-pass
+                self.gq_n = 0  # the steadiness reference restarts from the settled low-pass
                 return
             # still: not turning, |a| about 1 g (the steadiness limit is not known before the stand)
             x = self.lx >> k
@@ -1493,6 +1526,9 @@ class Detector:
             self.s_imu = 1
         if self.in_step:
             self._emit_step(t_liftoff)
+            d = (t_liftoff - self.land_t) * 3 // 2
+            if d > self.end_ms:
+                self.end_ms = d
         self.in_step = True
         self.land_t = t_land
         self.stride_mm = stride_mm
@@ -1549,6 +1585,9 @@ class Detector:
                     onset = fo
             self.heel_down = True
             self.onset_t = onset
+            # an onset not dated by a strike follows a slowly sinking heel down to the floor
+            self.sinking = not (self.imu and onset == self.on_imu and self.on_fast)
+            self.pf_low = self.pf
             self.impact2 = 0
             if self.imu:
                 n = self.ring_n
@@ -1559,13 +1598,17 @@ class Detector:
                         self.impact2 = self._ring[j]
             self.load_peak = 0
             return
-        if self.imu and t - self.onset_t < _IMPACT_MS and self.mag2 > self.impact2:
-            self.impact2 = self.mag2
+        if self.imu:
+            if t - self.onset_t < _IMPACT_MS and self.mag2 > self.impact2:
+                self.impact2 = self.mag2
+            if self.sinking and self.mv and self.w_prev < 0 and self.pf < self.pf_low - _SINK_MG:
+                self.pf_low = self.pf  # still sinking: it reaches the floor later
+                self.onset_t = t - self.lp_delay_ms
         if self.fsr and self.heel_raw > self.load_peak:
             self.load_peak = self.heel_raw
         if s <= self.up_at:
             self._heel_up(t)
-        elif t - self.onset_t >= self.p.set_end_ms:
+        elif t - self.onset_t >= self.end_ms:
             self._end_set()
 
     def _heel_up(self, t):
@@ -1604,6 +1647,9 @@ class Detector:
         if self.imu and self.mv and self.state != ST_CAL:
             self._track(t, False)  # the motion under way when the data stopped
         if self.state == ST_SET:
+            if self.heel_down and t - self.onset_t >= self.p.set_end_ms and self.in_step:
+                self._end_set()  # heels lowered after the last step, and the data ended
+                return self.n_ev
             if self.heel_down:
                 self._heel_up(t)  # the contact under way when the data stopped
             if self.in_step:

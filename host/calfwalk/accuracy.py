@@ -173,7 +173,8 @@ def summarise(scores) -> dict:
         "feet": len(scores),
         "ref_strides": ref,
         "steps": steps,
-        "stride_error_pct": 100.0 * abs(steps - ref) / ref if ref else None,
+        # per foot, then summed: a foot over and another under do not cancel out
+        "stride_error_pct": 100.0 * sum(abs(s.stride_error) for s in scores) / ref if ref else None,
         "worst_foot_error": max((abs(s.stride_error) for s in scores), default=0),
         "feet_within_1": sum(abs(s.stride_error) <= 1 for s in scores),
         "recall_pct": 100.0 * matched / ref if ref else None,
