@@ -370,6 +370,8 @@ class Detector:
         # the rest limits; the still stand raises them above the sensor's own noise
         self.za2 = self.za2_p
         self.zg2 = self.zg2_p
+        self.g_lo2 = 950 * 950  # 1 g within 5% (what the stand measures replaces it)
+        self.g_hi2 = 1050 * 1050
         self.za2_m = self.za2  # the limits now: raised during a hard motion
         self.zg2_m = self.zg2
         self.pk_g2 = 0  # the motion's peak gyro energy
@@ -384,7 +386,8 @@ class Detector:
         self.t_prev = 0
         self.quiet = False
         self.q_n = 0  # rest samples in a row
-        self.gq_n = 0  # samples in a row with the gyro quiet (the slower low-pass runs)
+        self.gq_n = 0  # samples in a row with the gyro quiet
+        self.sm_n = 0  # samples the slower low-pass has run (0: it starts at the next)
         self.mv = False  # in a motion (its samples go to the history)
         self.landed = False  # the motion has come to rest (it is judged when the rest settles)
         self.h_n = 0  # history entries of the motion so far
@@ -586,9 +589,9 @@ class Detector:
         if g2_lp < self.zg2_m:
             # steady: the tilt low-pass keeps up with a slower one, started where the gyro fell
             # quiet (a swing's acceleration changes slowly, but far: the slower one lags behind)
+            self.gq_n += 1
             k = self.lp_k + 1
-            n = self.gq_n
-            self.gq_n = n + 1
+            n = self.sm_n
             if n:
                 sx = self.sx
                 sy = self.sy
@@ -609,8 +612,12 @@ class Detector:
             d2 = dx * dx + dy * dy + dz * dz
             self.d2 = d2
             quiet = d2 < self.za2_m
+            # not settling down for zupt_ms: the slower one starts again from here (a strike's
+            # jolt, or a slow drift, must not keep the foot from a rest for long)
+            self.sm_n = 0 if not quiet and n >= self.zupt_n else n + 1
         else:
             self.gq_n = 0
+            self.sm_n = 0
             self.t_turn = t
         self.quiet = quiet
         if quiet:
@@ -669,7 +676,7 @@ class Detector:
         # (no low-pass lag when the heel lifts, no swing accelerations in it: a foot carried
         # at a fixed angle can look quiet for a moment in mid-swing)
         if not self.mv or self.landed or (
-                self.gq_n >= self.zupt_n and self.pk_g2 >= _FAST_G2 and 902500 < x * x + y * y + z * z < 1102500):
+                self.gq_n >= self.zupt_n and self.pk_g2 >= _FAST_G2 and self.g_lo2 < x * x + y * y + z * z < self.g_hi2):
             # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
             # any more with 1 g on the pod: the accelerometer tells the heel
             self.pf_base = pitch
@@ -1343,14 +1350,15 @@ class Detector:
                 self.lx = _clamp(ax, _ACC_MAX_MG) << k
                 self.ly = _clamp(ay, _ACC_MAX_MG) << k
                 self.lz = _clamp(az, _ACC_MAX_MG) << k
-                self.gq_n = 0  # the steadiness reference restarts from the settled low-pass
+                self.sm_n = 0  # the steadiness reference restarts from the settled low-pass
                 return
             # still: not turning, |a| about 1 g (the steadiness limit is not known before the stand)
             x = self.lx >> k
             y = self.ly >> k
             z = self.lz >> k
             m2 = x * x + y * y + z * z
-            steady = self.g2_lp < self.zg2_p and 722500 < m2 < 1322500  # 850..1150 mg
+            # (0.7..1.3 g: an accelerometer's scale can be that far off; it is learned here)
+            steady = self.g2_lp < self.zg2_p and 490000 < m2 < 1690000
         else:
             d = heel - self.h_lp
             e = fore - self.f_lp
@@ -1387,11 +1395,15 @@ class Detector:
             y = _clamp(c.cal_y // n, _ACC_MAX_MG)
             z = _clamp(c.cal_z // n, _ACC_MAX_MG)
             u = self._u
-            if _unit(u, x, y, z, 1024) == 0:
+            m = _unit(u, x, y, z, 1024)
+            if m == 0:
                 return
             self.ux = u[0]
             self.uy = u[1]
             self.uz = u[2]
+            # 1 g as this accelerometer reads it, within 5%
+            self.g_lo2 = (m * 19 // 20) * (m * 19 // 20)
+            self.g_hi2 = (m * 21 // 20) * (m * 21 // 20)
             # rest limits above this sensor's noise: 4x its mean (a rest sample rarely passes that)
             f = 4 * c.cal_d2 // n
             if f > self.za2_p:
