@@ -98,8 +98,10 @@ _Q = const(16384)  # quaternion unit (Q14)
 _HALF_ANGLE = const(183)  # Q14 half-angle per 0.1 dps * ms is 183 / 12800 (pi / 180 / 10000 / 2 * 16384)
 _ANGLE_SAFE = const(570000)  # 0.1 dps * ms: up to here the rounded half-angle stays exact and small
 _TILT_OK_Q10 = const(20)  # the gyro's turn and the accelerometer's tilt agree within ~1.1 degrees
+_TILT_FIX_Q10 = const(215)  # a gyro is put right by up to 12 degrees (it saturated), not more
 _BOB_Q2 = const(127000)  # a turn of 2.5 degrees: |q_xyz|^2 in Q28 (sin(1.25 deg) * 16384, squared)
 _BOB_CHORD = const(25)  # ... that comes back to within 1.4 degrees (Q10 chord between the tilts)
+_AXIS_ROSE = const(99)  # the pitch axis came from a rise onto the toes (else: steps that taught it)
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
@@ -310,12 +312,15 @@ class Detector:
 
     # -- configuration -------------------------------------------------
     def _n(self, ms):
-        n = ms * self.p.rate_hz // 1000
+        # samples in ms, rounded: a count's time must not shrink at low rates
+        n = (ms * self.p.rate_hz + 500) // 1000
         return n if n > 0 else 1
 
     def _shift(self, ms):
+        # a low-pass over about ms: the power of two nearest its sample count
+        n = ms * self.p.rate_hz // 1000
         k = 0
-        while (2 << k) <= ms * self.p.rate_hz // 1000 and k < 10:
+        while (3 << k) <= 2 * n and k < 10:
             k += 1
         return k
 
@@ -1040,8 +1045,9 @@ class Detector:
         k[0] = (gy * u[2] - gz * u[1]) >> 10
         k[1] = (gz * u[0] - gx * u[2]) >> 10
         k[2] = (gx * u[1] - gy * u[0]) >> 10
-        if k[0] * k[0] + k[1] * k[1] + k[2] * k[2] < _TILT_OK_Q10 * _TILT_OK_Q10:
-            return 0
+        m = k[0] * k[0] + k[1] * k[1] + k[2] * k[2]
+        if m < _TILT_OK_Q10 * _TILT_OK_Q10 or m > _TILT_FIX_Q10 * _TILT_FIX_Q10:
+            return 0  # they agree; or so far apart that the rest was none (the foot still moved)
         return weight
 
     def _integrate(self, a, b, g0x, g0y, g0z, weight):
@@ -1272,6 +1278,8 @@ class Detector:
             c.axis_n = 1
             c.flip_votes = 0
             return
+        if c.axis_n == _AXIS_ROSE:
+            return  # a rise onto the toes showed the axis: heel up is up, whatever a step says
         if ax * self.px + ay * self.py + az * self.pz < 0:
             # two steps in a row travelling backwards along the axis: it was learned upside down
             c.flip_votes += 1
@@ -1475,6 +1483,8 @@ class Detector:
             vz = u[2]
             # pitch axis = heel-up direction x up (the foot's left); steps check its sign later
             self._set_axis((vy * uz - vz * uy) >> 10, (vz * ux - vx * uz) >> 10, (vx * uy - vy * ux) >> 10)
+            c.axis_n = _AXIS_ROSE
+            c.flip_votes = 0
             self.s_imu = 0
         t_rise = c.rise_t
         self.state = ST_SET
