@@ -102,6 +102,7 @@ _TILT_FIX_Q10 = const(215)  # a gyro is put right by up to 12 degrees (it satura
 _BOB_Q2 = const(127000)  # a turn of 2.5 degrees: |q_xyz|^2 in Q28 (sin(1.25 deg) * 16384, squared)
 _BOB_CHORD = const(25)  # ... that comes back to within 1.4 degrees (Q10 chord between the tilts)
 _AXIS_ROSE = const(99)  # the pitch axis came from a rise onto the toes (else: steps that taught it)
+_STEP_MAX_MS = const(1500)  # one step's motion (push-off, swing, landing) takes no longer
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
@@ -818,7 +819,9 @@ class Detector:
                 h[i] = h[j]
                 i += 1
                 j += 1
-        self.h_n = m - 1 if self.h_acc else m
+        self.h_n = m  # (at full resolution again: a long motion before may have halved it)
+        self.h_dec = 1
+        self.h_acc = 0
         Detector._begin(self, t, m - 1)
 
     def _keep(self, h, dt, ax, ay, az, gx, gy, gz):
@@ -943,15 +946,24 @@ class Detector:
         u[2] = uz + ((qw * cz) >> 14) - ((qx * cy - qy * cx) >> 14)
 
     def _rests(self, n):
-        """The rests in the motion's history: runs of entries the rest test passed, at least half of
-        zupt_ms long (a rest the per-sample test saw, but too short to end the motion), and the
-        rest that ended it. Their (start, end) entries go to self._rest; returns how many.
+        """The rests in the motion's history; their (start, end) entries go to self._rest.
+        Returns how many.
 
-        The first is the rest before the motion (its pre-roll), or entry 0 alone if it has none.
+        The first is the rest before the motion (its pre-roll), or entry 0 alone if it has none;
+        the last, the rest that ended it. Inside a motion longer than one step can take
+        (_STEP_MAX_MS), a run of entries the rest test passed, at least half of zupt_ms long, is
+        a rest too: the foot stood briefly (ordinary walking's stance can be as short and
+        unsteady), too briefly to end the motion. A single swing is never cut this way: a foot
+        carried at a fixed angle can pass the test for a moment in mid-swing.
         """
         h = self._hist
         r = self._rest
-        hold_ms = self.p.zupt_ms
+        ms = 0
+        j = 0
+        for _ in range(n):
+            ms += abs(h[j])
+            j += _HW
+        hold_ms = self.p.zupt_ms >> 1 if ms > _STEP_MAX_MS else 1 << 30
         k = 0
         a = -1  # the current run of rest entries began here
         run_ms = 0
