@@ -654,6 +654,8 @@ def _add_accuracy(p):
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="list the feet that miss")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a detector parameter")
+    p.add_argument("--sweep", type=int, default=200, metavar="N",
+                   help="also run the randomised robustness sweep over N simulated sets (0: skip; default %(default)s)")
 
 
 def cmd_robustness(args) -> int:
@@ -671,7 +673,8 @@ def cmd_robustness(args) -> int:
     workers = args.workers or min(2, os.cpu_count() or 1)
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"{args.sets} simulated sets", total=args.sets)
-        draws, results = robustness.sweep(args.sets, args.seed, params, workers,
+        seed = robustness.BASE_SEED if args.seed is None else args.seed
+        draws, results = robustness.sweep(args.sets, seed, params, workers,
                                           lambda done, total: bar.update(task, completed=done))
     tot = robustness.print_report(console, draws, results)
     if args.verbose:
@@ -679,13 +682,13 @@ def cmd_robustness(args) -> int:
             console.print(f"  set {k} ({fault}) {foot}: {what}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"sets": args.sets, "seed": args.seed, "totals": tot}, indent=2))
+        Path(args.json).write_text(json.dumps({"sets": args.sets, "seed": seed, "totals": tot}, indent=2))
     return 0
 
 
 def _add_robustness(p):
     p.add_argument("--sets", type=_positive_int, default=200, help="simulated sets (default %(default)s)")
-    p.add_argument("--seed", type=int, default=1000, help="set k is drawn from seed + k (default %(default)s)")
+    p.add_argument("--seed", type=int, default=None, help="set k is drawn from seed + k (default 1000)")
     p.add_argument("--workers", type=_positive_int, default=0, help="processes (default: up to 2)")
     p.add_argument("--json", metavar="FILE", help="also write the totals as JSON")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a detector parameter")

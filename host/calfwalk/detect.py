@@ -10,16 +10,24 @@ def event_fields() -> dict:
     det = firmware.load("detector")
     return {det.EVENT_NAMES[k]: v for k, v in det.EVENT_FIELDS.items()}
 
-# fields that may carry the detector's UNKNOWN (-1): None in host dicts
+# fields that may carry the detector's UNKNOWN (-1): None in host dicts (and missing from an
+# older pod's lines)
 OPTIONAL_FIELDS = {"heel_mm", "med_pct", "impact_mg", "load_pct", "stride_mm", "clearance_mm"}
+# lengths the pod sends in mm that the host shows in cm (one decimal)
+IN_CM = {"stride_mm": "stride_cm", "clearance_mm": "clearance_cm"}
 
 
 def event_dict(kind: str, foot: str, t_ms: int, values) -> dict:
-    """Build the host event dict for one detector event (values after t_ms, in order)."""
+    """Build the host event dict for one detector event (values after t_ms, in order; None: not sent)."""
     ev = {"type": kind, "foot": foot, "t_ms": int(t_ms)}
     for name, value in zip(event_fields()[kind], values):
-        value = int(value)
-        ev[name] = None if (name in OPTIONAL_FIELDS and value < 0) else value
+        value = None if value is None else int(value)
+        if value is not None and name in OPTIONAL_FIELDS and value < 0:
+            value = None
+        if name in IN_CM:
+            ev[IN_CM[name]] = None if value is None else round(value / 10.0, 1)
+        else:
+            ev[name] = value
     return ev
 
 

@@ -41,6 +41,13 @@ def print_summary(summary: dict, console=None) -> None:
         f"heel contacts {summary['heel_contacts']}, heel height mean {_fmt(hh['mean'], ' mm')} "
         f"(min {_fmt(hh['min'])}, max {_fmt(hh['max'])})"
     )
+    sl = summary.get("stride_cm")
+    if sl:
+        lcv = "-" if sl["cv"] is None else f"{sl['cv'] * 100:.1f}%"
+        console.print(
+            f"stride length {_fmt(sl['mean'], ' cm')} (min {_fmt(sl['min'])}, max {_fmt(sl['max'])}, CV {lcv}), "
+            f"distance walked {_fmt(summary.get('distance_m'), ' m')}"
+        )
     if summary.get("one_foot_note"):
         console.print(f"[dim]{summary['one_foot_note']}[/dim]")
     if summary.get("asymmetry"):

@@ -152,10 +152,13 @@ def event_from_line(line: Line, foot: str):
     name = line.fields[0]
     if name not in fields:
         return None
+    from .detect import OPTIONAL_FIELDS
+
     kv = line.kv()
     try:
         t = int(kv["t"])
-        values = [int(kv[k]) for k in fields[name]]
+        # a field an older pod does not send is unknown, not a broken line
+        values = [int(kv[k]) if k in kv or k not in OPTIONAL_FIELDS else None for k in fields[name]]
     except (KeyError, ValueError):
         return None
     from .detect import event_dict

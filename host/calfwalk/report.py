@@ -296,6 +296,31 @@ def _plot_groups(ax, rows, colour, label):
                 label=label if i == 0 else None)
 
 
+def _plot_stride_length(ax, summary):
+    """Each step's stride (the foot's travel from landing to landing), as the pod measured it."""
+    from .summary import LIMITS
+
+    group = _set_group(summary)
+    rows = [(s["n"], s["foot"], s["stride_cm"], group(s["t_ms"])) for s in _steps(summary)
+            if s.get("stride_cm") is not None]
+    ax.set_title("Stride length per step (the foot's travel)", fontsize=11, loc="left")
+    ax.set_xlabel("step no.")
+    ax.set_ylabel("stride (cm)")
+    ax.grid(True, alpha=0.3)
+    if not rows:
+        ax.text(0.5, 0.5, "stride length needs an IMU", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    ax.axhline(LIMITS["stride_long_cm"], color=CONTACT_COLOUR, lw=1, ls="--",
+               label=f"long stride (> {LIMITS['stride_long_cm']:.0f} cm)")
+    for foot in summary["feet"]:
+        _plot_groups(ax, [(r[0], r[2], r[3]) for r in rows if r[1] == foot], FOOT_COLOURS.get(foot, "black"), foot)
+    _trends(ax, [(r[0], r[2], r[3]) for r in rows])
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7, loc="best")
+
+
 def _step_times(summary):
     """(step n, foot, ms since the same foot's previous landing in the same set, set group)."""
     group = _set_group(summary)
@@ -407,10 +432,11 @@ def render_figures(data: ReportData) -> dict:
     axes = fig.subplots(len(feet), 1, sharex=True, squeeze=False)[:, 0]
     _plot_timeline(list(axes), data)
     timeline = _png(fig)
-    fig = Figure(figsize=(12, 4), layout="constrained")
-    a1, a2 = fig.subplots(1, 2)
+    fig = Figure(figsize=(15, 4), layout="constrained")
+    a1, a2, a3 = fig.subplots(1, 3)
     _plot_step_time(a1, data.summary)
-    _plot_heel_per_step(a2, data.summary)
+    _plot_stride_length(a2, data.summary)
+    _plot_heel_per_step(a3, data.summary)
     return {"timeline": timeline, "per_step": _png(fig)}
 
 
@@ -423,15 +449,16 @@ def render_png(data: ReportData, path) -> None:
 
     s = data.summary
     feet = s["feet"]
-    fig = Figure(figsize=(13, 3.6 + 2.6 * len(feet) + 3.8), layout="constrained")
+    fig = Figure(figsize=(16, 3.6 + 2.6 * len(feet) + 3.8), layout="constrained")
     fig.suptitle(f"Dumbbell Walking Calf Raise: {headline(s)}", fontsize=12, x=0.01, ha="left")
-    grid = fig.add_gridspec(2 + len(feet), 2, height_ratios=[3.6] + [2.6] * len(feet) + [3.8])
+    grid = fig.add_gridspec(2 + len(feet), 3, height_ratios=[3.6] + [2.6] * len(feet) + [3.8])
     _plot_rule_panel(fig.add_subplot(grid[0, :]), s)
     first = fig.add_subplot(grid[1, :])
     axes = [first] + [fig.add_subplot(grid[1 + i, :], sharex=first) for i in range(1, len(feet))]
     _plot_timeline(axes, data)
     _plot_step_time(fig.add_subplot(grid[-1, 0]), s)
-    _plot_heel_per_step(fig.add_subplot(grid[-1, 1]), s)
+    _plot_stride_length(fig.add_subplot(grid[-1, 1]), s)
+    _plot_heel_per_step(fig.add_subplot(grid[-1, 2]), s)
     d = os.path.dirname(str(path))
     if d:
         os.makedirs(d, exist_ok=True)

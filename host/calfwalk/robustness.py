@@ -23,6 +23,7 @@ import numpy as np
 
 from .simulate import HeelTouch, SimConfig, simulate
 
+BASE_SEED = 1000  # sweep set k is drawn from seed BASE_SEED + k
 CONTACT_MATCH_MS = 150  # a reported contact this close to a true one is that contact
 STEP_MATCH_MS = 400  # a reported landing this close to a true one is that step
 RATES_HZ = (50, 52, 60, 100, 104, 119, 200, 208, 250)
@@ -58,7 +59,7 @@ def simulate_plan_check(cfg: SimConfig) -> None:
     _plan(cfg, touches, longs, sinks, rng, rng, rng)
 
 
-def draw(k: int, base_seed: int = 1000) -> Draw:
+def draw(k: int, base_seed: int = BASE_SEED) -> Draw:
     """Sweep set k: every dimension drawn independently from its range, then made to fit one walk."""
     rng = np.random.default_rng(base_seed + k)
     fault = str(rng.choice(FAULTS, p=FAULT_WEIGHTS))
@@ -205,7 +206,7 @@ def _run_indexed(args):
     return run_one(draw(k, base_seed), params)
 
 
-def sweep(n_sets: int, base_seed: int = 1000, params: dict | None = None, workers: int = 1, progress=None) -> tuple:
+def sweep(n_sets: int, base_seed: int = BASE_SEED, params: dict | None = None, workers: int = 1, progress=None) -> tuple:
     """(draws, results) for sets 0..n_sets-1; `progress(done, total)` is called as sets finish."""
     draws = [draw(k, base_seed) for k in range(n_sets)]
     results = []

@@ -14,6 +14,12 @@ LIMITS = {
     "stride_cv_warn": 0.20,
     "stride_dev_pct": 20.0,  # a stride this far from the median is uneven
     "long_stride_ms": 200,  # heel contact this soon after landing: the stride was too long
+    # one foot's stride (landing to landing of that foot) is two of the person's steps; the
+    # guide's short steps are about 15-35 cm (DOMAIN.md), so a stride up to 70 cm is short
+    "stride_long_cm": 70.0,
+    "stride_too_long_cm": 90.0,
+    "stride_len_cv_pass": 0.10,
+    "stride_len_cv_warn": 0.20,
     "pause_min_ms": 150,
     "pause_pass_share": 0.80,
     "pause_warn_share": 0.50,
@@ -188,6 +194,7 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
             mean = statistics.fmean(iv)
             rel.extend(x / mean for x in iv)
     step_time_cv = statistics.pstdev(rel) if len(rel) >= 2 else None
+    lengths = _stride_lengths(by_foot)
     all_iv = [x for iv in strides.values() for x in iv]
     cadence = 2 * 60000.0 / statistics.fmean(all_iv) if all_iv else None
 
@@ -200,7 +207,7 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
     rules = [
         _heels_high(steps, contacts),
         _no_crash(contacts),
-        _even_steps(steps, by_foot, strides, contacts, step_time_cv),
+        _even_steps(steps, by_foot, strides, contacts, step_time_cv, lengths),
         _pause(steps),
         _bounce(steps),
         _left_right(feet, by_foot, figures),
@@ -218,6 +225,8 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
         "set_duration_s": None if set_s is None else round(set_s, 2),
         "cadence_spm": None if cadence is None else round(cadence, 1),
         "step_time_cv": None if step_time_cv is None else round(step_time_cv, 4),
+        "stride_cm": lengths["figures"],
+        "distance_m": lengths["distance_m"],
         "heel_contacts": len(contacts),
         "heel_height_mm": {
             "mean": round(statistics.fmean(heights), 1) if heights else None,
@@ -312,11 +321,68 @@ def _no_crash(contacts):
                  f"{len(crashes)} hard heel landing(s); largest impact {worst} mg")
 
 
-def _even_steps(steps, by_foot, strides, contacts, cv):
-    if cv is None:
+def _stride_lengths(by_foot) -> dict:
+    """Stride lengths the pods measured: per-foot lists, their figures and the distance walked.
+
+    Both feet travel the whole distance: it is the mean of the feet's summed strides (one
+    foot's sum with one pod). Lengths are relative to each foot's mean for the evenness (CV).
+    """
+    per_foot = {f: [s["stride_cm"] for s in steps if s.get("stride_cm") is not None] for f, steps in by_foot.items()}
+    every = [x for v in per_foot.values() for x in v]
+    rel = []
+    for v in per_foot.values():
+        if len(v) >= 2:
+            mean = statistics.fmean(v)
+            rel.extend(x / mean for x in v if mean > 0)
+    sums = [sum(v) for v in per_foot.values() if v]
+    return {
+        "per_foot": per_foot,
+        "cv": statistics.pstdev(rel) if len(rel) >= 2 else None,
+        "distance_m": round(statistics.fmean(sums) / 100.0, 2) if sums else None,
+        "figures": {
+            "mean": round(statistics.fmean(every), 1),
+            "min": min(every),
+            "max": max(every),
+            "cv": round(statistics.pstdev(rel), 4) if len(rel) >= 2 else None,
+        } if every else None,
+    }
+
+
+def _worst(*statuses):
+    order = ("pass", "warn", "fail")
+    return max(statuses, key=order.index)
+
+
+def _even_steps(steps, by_foot, strides, contacts, cv, lengths):
+    """Short, even steps: stride length measured by the pods (where they can), stride timing,
+    and landings whose heel dropped (a long stride's sign)."""
+    lcv = lengths["cv"]
+    if cv is None and lcv is None:
         return _rule("short_even_steps", "not_measured", detail="too few steps per foot to time strides")
-    status = _grade(cv, LIMITS["stride_cv_pass"], LIMITS["stride_cv_warn"])
-    uneven = []
+    statuses = []
+    parts = []
+    evidence = []
+    if lcv is not None:
+        fig = lengths["figures"]
+        statuses.append(_grade(lcv, LIMITS["stride_len_cv_pass"], LIMITS["stride_len_cv_warn"]))
+        long_ = [s for s in steps if s.get("stride_cm") is not None and s["stride_cm"] > LIMITS["stride_long_cm"]]
+        too_long = [s for s in long_ if s["stride_cm"] > LIMITS["stride_too_long_cm"]]
+        if long_:
+            share = len(long_) / max(1, len(steps))
+            statuses.append("fail" if too_long or share > LIMITS["bounce_warn_share"] else "warn")
+            evidence += [s["n"] for s in long_]
+        parts.append(f"stride length {fig['mean']:.0f} cm on average ({fig['min']:.0f}-{fig['max']:.0f} cm, CV "
+                     f"{lcv * 100:.1f}%), {len(long_)} longer than {LIMITS['stride_long_cm']:.0f} cm")
+        for f, v in lengths["per_foot"].items():
+            if len(v) >= 2:
+                med = statistics.median(v)
+                evidence += [s["n"] for s in by_foot[f] if s.get("stride_cm") is not None
+                             and abs(s["stride_cm"] - med) > med * LIMITS["stride_dev_pct"] / 100]
+    if cv is not None:
+        statuses.append(_grade(cv, LIMITS["stride_cv_pass"], LIMITS["stride_cv_warn"]))
+        parts.append(f"stride time CV {cv * 100:.1f}%")
+    status = _worst(*statuses)
+    uneven = evidence
     for f, iv in strides.items():
         if not iv:
             continue
@@ -332,8 +398,9 @@ def _even_steps(steps, by_foot, strides, contacts, cv):
     if long_steps:
         share = len(long_steps) / max(1, len(steps))
         status = "fail" if share > LIMITS["bounce_pass_share"] else ("warn" if status == "pass" else status)
-    return _rule("short_even_steps", status, round(cv, 4), uneven + long_steps,
-                 f"stride time CV {cv * 100:.1f}%; {len(long_steps)} landing(s) with the heel dropping (stride too long)")
+    parts.append(f"{len(long_steps)} landing(s) with the heel dropping (stride too long)")
+    value = round(lcv if lcv is not None else cv, 4)
+    return _rule("short_even_steps", status, value, uneven + long_steps, "; ".join(parts))
 
 
 def _pause(steps):
