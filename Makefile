@@ -2,14 +2,15 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt host/pyproject.toml | cksum | cut -d' ' -f1)
+# reinstall when the requirements, the package's build files or the version (firmware/app.py VERSION) change
+STAMP  := $(VENV)/.installed-$(shell (cat requirements-dev.txt host/pyproject.toml host/setup.py; grep '^VERSION' firmware/app.py) | cksum | cut -d' ' -f1)
 OUT    ?= build
 
 .PHONY: install test demo bench accuracy flash mpy lint clean
 
 install: $(STAMP)
 
-$(STAMP): requirements-dev.txt host/pyproject.toml
+$(STAMP): requirements-dev.txt host/pyproject.toml host/setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e host
 	@rm -f $(VENV)/.installed-*

@@ -29,6 +29,7 @@ import protocol
 from core import make_core
 from cues import FADE, HEEL, SETTINGS as CUE_SETTINGS, Cues
 
+# the one version of calfwalk: the pod reports it (H calfwalk=, S fw=), the host package is built with it
 VERSION = "0.1.0"
 _MAX_CMD = 80
 COMMANDS = "start stop calibrate unloaded save status raw set get help"
@@ -106,10 +107,11 @@ class App:
 
     def status(self):
         d = self.det
-        self.send(protocol.STATUS, "state=%s,run=%d,raw=%d,steps=%d,heel_mm=%d,samples=%d,dropped=%d,src=%s,t0=%d,ts=%d,foot=%s,bus_errors=%d" % (
+        self.send(protocol.STATUS, "state=%s,run=%d,raw=%d,steps=%d,heel_mm=%d,samples=%d,dropped=%d,src=%s,t0=%d,ts=%d,foot=%s,bus_errors=%d,fw=%s" % (
             _STATE_NAMES[d.state], 1 if self.running else 0, 1 if self.raw else 0, d.steps,
             d.heel_mm_now(), self.samples, self.ring.dropped, self.src_state,
-            self.t0 if self.t0 is not None else 0, self.t_last, self.cfg["foot"], getattr(self.source, "errors", 0)))
+            self.t0 if self.t0 is not None else 0, self.t_last, self.cfg["foot"], getattr(self.source, "errors", 0),
+            VERSION))
 
     def _events(self, n):
         ev = self.det.ev

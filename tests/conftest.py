@@ -17,6 +17,11 @@ FIRMWARE = ROOT / "firmware"
 BOARDS = ROOT / "boards"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes a while (tests/test_wheel.py builds and installs the wheel); "
+                            "`make test` and CI run it, -m 'not slow' skips it while working")
+
+
 def tool(name: str) -> str | None:
     """A console tool installed next to this Python (the venv), else on PATH."""
     here = Path(sys.executable).parent / name

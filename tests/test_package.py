@@ -11,4 +11,5 @@ def test_package_json_lists_every_firmware_file():
     assert set(listed) == {f.name for f in FIRMWARE.glob("*.py")}
     for dest, src in listed.items():
         assert (ROOT / src).is_file() and src == f"firmware/{dest}"
-    assert pkg["version"]
+    # no version of its own: the one version is VERSION in firmware/app.py (mip does not need one)
+    assert "version" not in pkg

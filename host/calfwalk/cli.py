@@ -436,10 +436,17 @@ def cmd_ports(args) -> int:
 
 
 def cmd_podsim(args) -> int:
+    import signal
     import time
 
     from .podsim import PodProcess
 
+    def stop(_sig, _frame):
+        raise KeyboardInterrupt
+
+    # Ctrl-C, and a plain `kill` too, stop the pod cleanly (no micropython process left behind)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     with PodProcess(args.raw, speed=args.speed) as pod:
         print(pod.port, flush=True)
         print(f"firmware running on the MicroPython unix port; open {pod.port} (Ctrl-C to stop)", file=sys.stderr)
@@ -729,8 +736,47 @@ COMMANDS = {
 }
 
 
+def version_lines() -> list:
+    """`calfwalk --version`: the package's version, and the firmware it carries (and where that comes from).
+
+    Raises FirmwareError when the firmware is missing or damaged."""
+    import calfwalk
+
+    from . import firmware
+
+    src = firmware.source()
+    host, fw = calfwalk.__version__, firmware.version(src.firmware)
+    lines = [f"calfwalk {host}", f"firmware {fw} ({src.origin}: {src.firmware})"]
+    if fw != host:
+        lines.append(f"note: the firmware's version differs from the package's ({host}): "
+                     + ("the firmware comes from $CALFWALK_FIRMWARE" if src.origin.startswith("$")
+                        else "reinstall the package (make install)"))
+    return lines
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .firmware import FirmwareError
+
+        try:
+            lines = version_lines()
+        except FirmwareError as exc:
+            import calfwalk
+
+            print(f"calfwalk {calfwalk.__version__}")
+            print(f"calfwalk: error: {exc}", file=sys.stderr)
+            parser.exit(2)
+        print("\n".join(lines))
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calfwalk", description="Shoe pod for the Dumbbell Walking Calf Raise.")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="show the version of calfwalk and of the firmware it carries, and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (help_text, add, _handler) in COMMANDS.items():
@@ -738,26 +784,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _user_errors() -> tuple:
+    """Exceptions shown as one line with exit code 2: ours, and those of the modules the command imported.
+
+    (An error class of a module that was never imported cannot have been raised; importing
+    session.py just to name SessionError would load the firmware for every command.)"""
+    from .firmware import FirmwareError
+
+    errors = [CliError, FirmwareError, FileNotFoundError]
+    for module, name in (("history", "HistoryError"), ("rawfile", "RawFormatError"), ("session", "SessionError")):
+        mod = sys.modules.get(f"{__package__}.{module}")
+        if mod is not None and hasattr(mod, name):
+            errors.append(getattr(mod, name))
+    return tuple(errors)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     if argv is None:
         argv = sys.argv[1:]
     args = parser.parse_args(argv)
-    from .history import HistoryError
-    from .rawfile import RawFormatError
-    from .session import SessionError
-
     try:
         return COMMANDS[args.command][2](args) or 0
-    except (CliError, RawFormatError, SessionError, HistoryError, FileNotFoundError) as exc:
-        print(f"calfwalk {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"calfwalk {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `calfwalk analyze ... | head`
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
+        print(f"calfwalk {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

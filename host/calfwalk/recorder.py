@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from . import firmware
 from .link import LineSplitter, LinkLost, wait_for
 from .protocol import StreamChecker, event_from_line
 from .session import SessionWriter
@@ -25,6 +26,8 @@ class PodLink:
         self.finished = False  # a replay reached its end: nothing more will come
         self.lost = False
         self.events = []
+        self.board = None
+        self.fw_version = None  # the firmware version the pod reported (H calfwalk=, S fw=)
 
 
 class Recorder:
@@ -34,8 +37,11 @@ class Recorder:
     `seconds`, on Ctrl-C, or when every link is lost and does not come back.
     """
 
-    def __init__(self, ports, session_path, opener, reconnect_s=10.0, on_line=None, on_note=None):
+    def __init__(self, ports, session_path, opener, reconnect_s=10.0, on_line=None, on_note=None,
+                 host_version=None):
         self.pods = [PodLink(i, p, opener) for i, p in enumerate(ports)]
+        # the firmware version this calfwalk carries (and would flash): pods reporting another are warned about
+        self.host_version = host_version if host_version is not None else firmware.version()
         self.writer = SessionWriter(session_path, ports)
         self.reconnect_s = reconnect_s
         self.on_line = on_line or (lambda pod, line, event: None)
@@ -83,6 +89,11 @@ class Recorder:
         kv = line.kv()
         if line.kind in ("H", "S") and "foot" in kv:
             pod.foot = kv["foot"]
+        if line.kind == "H":
+            pod.board = kv.get("board") or pod.board
+            self._check_version(pod, kv.get("calfwalk"))
+        elif line.kind == "S" and "fw" in kv:
+            self._check_version(pod, kv["fw"])
         if line.kind == "S" and kv.get("src") == "end":
             pod.done = pod.finished = True
         event = event_from_line(line, pod.foot or f"pod{pod.index}") if line.kind == "E" else None
@@ -92,6 +103,18 @@ class Recorder:
                 pod.sets_ended += 1
                 pod.done = pod.done or pod.sets_ended >= self.sets
         self.on_line(pod, line, event)
+
+    def _check_version(self, pod, version):
+        """Warn (once per version a pod reports) when the pod's firmware is not the host's."""
+        version = version or "unknown"
+        if version == pod.fw_version:
+            return
+        pod.fw_version = version
+        if version != self.host_version:
+            runs = "does not report its firmware version" if version == "unknown" else \
+                f"runs calfwalk firmware {version}"
+            self.note(pod, f"warning: firmware version differs: the pod {runs}, this calfwalk has {self.host_version}: "
+                           f"update the pod with `calfwalk flash --board {pod.board or 'NAME'} --port {pod.port}`")
 
     def run(self, seconds=None, start=True, stop_at_end=True, grace_s=0.5, raw=False, sets=1) -> dict:
         """Record until done; returns per-pod stream stats.
