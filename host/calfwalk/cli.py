@@ -124,9 +124,12 @@ def _record(args, live):
         from .live import LiveView
 
         view = LiveView()
-    rec = Recorder(ports, args.output, _opener(args.baud), reconnect_s=args.reconnect,
-                   on_line=(view.on_line if view else printer.on_line),
-                   on_note=(view.on_note if view else printer.on_note))
+    try:
+        rec = Recorder(ports, args.output, _opener(args.baud), reconnect_s=args.reconnect,
+                       on_line=(view.on_line if view else printer.on_line),
+                       on_note=(view.on_note if view else printer.on_note))
+    except OSError as exc:  # a folder, a read-only mount, no space: before anything is recorded
+        raise CliError(f"cannot write the session to {args.output}: {exc.strerror or exc}") from None
     try:
         if view:
             with view:
@@ -138,7 +141,13 @@ def _record(args, live):
     except LinkLost as exc:
         raise CliError(str(exc)) from None
     print(f"session saved to {args.output}", file=sys.stderr)
-    return _print_session(args.output, as_json=False, args=args)
+    code = _print_session(args.output, as_json=False, args=args)
+    # a pod whose link went and did not come back before its set ended: the recording is cut short
+    lost = [p for p in rec.pods if p.lost and not p.done]
+    for p in lost:
+        print(f"calfwalk {'live' if live else 'record'}: the pod on {p.port} was lost and did not come back; "
+              f"everything it sent until then is in {args.output}", file=sys.stderr)
+    return 1 if lost else code
 
 
 def _print_session(path, as_json, args=None):
@@ -242,14 +251,17 @@ def _history_import(args) -> int:
 
     sources = []  # (kind, [paths])
     raw_groups = {}
+    bad = []  # one line per file that could not be imported, named
     for p in args.files:
         try:
             with open(p, "rb") as fh:
                 first = fh.readline(64).rstrip(b"\r\n")
         except FileNotFoundError:
-            raise CliError(f"{p}: no such file") from None
+            bad.append(f"{p}: no such file")
+            continue
         except OSError as exc:
-            raise CliError(f"{p}: cannot read: {exc.strerror or exc}") from None
+            bad.append(f"{p}: cannot read: {exc.strerror or exc}")
+            continue
         if first == SESSION_MAGIC.encode():
             sources.append(("session", [p]))
         elif first == b"#calfwalk_raw=1":
@@ -262,20 +274,33 @@ def _history_import(args) -> int:
                 sources.append(("raw", raw_groups[stem]))
             raw_groups[stem].append(p)
         else:
-            raise CliError(f"{p}: neither a calfwalk session file nor a raw v1 recording")
-    failed = 0
+            bad.append(f"{p}: neither a calfwalk session file nor a raw v1 recording")
+    for line in bad:
+        print(f"history: skipped: {line}", file=sys.stderr)
+    failed = len(bad)
+    total = len(bad)
     for kind, paths in sources:
+        # each file (a raw pair: each foot) on its own: one bad file costs only itself
+        total += len(paths)
         try:
             if kind == "session":
                 session = read_session(paths[0])
                 summary, recorded = summarise_session(session), session.meta.get("started_utc")
                 _store_history(args, summary, paths, kind, recorded, source=paths[0])
                 continue
-            recs = [read_raw(p) for p in paths]
+            recs = []
+            for p in paths:
+                try:
+                    recs.append(read_raw(p))
+                except RawFormatError as exc:
+                    failed += 1
+                    print(f"history: skipped: {exc}", file=sys.stderr)
             feet = [r.foot for r in recs]
             # one set of left + right; anything else under one prefix is stored file by file
             groups = [recs] if len(recs) <= 2 and len(set(feet)) == len(feet) else [[r] for r in recs]
             for g in groups:
+                if not g:
+                    continue
                 summary = analyze_recordings(g)
                 _store_history(args, summary, [r.path for r in g], "raw", _raw_recorded_utc(g),
                                source=" + ".join(r.path for r in g))
@@ -283,7 +308,7 @@ def _history_import(args) -> int:
             failed += 1
             print(f"history: skipped: {exc}", file=sys.stderr)
     if failed:
-        raise CliError(f"{failed} of {len(sources)} recording(s) not imported (see above)")
+        raise CliError(f"{failed} of {total} file(s) not imported (named above); the others are stored")
     return 0
 
 
@@ -705,16 +730,30 @@ def main(argv=None) -> int:
     from .session import SessionError
 
     try:
-        return COMMANDS[args.command][2](args) or 0
+        code = COMMANDS[args.command][2](args) or 0
+        sys.stdout.flush()  # here, where a reader that went away is caught, not at the interpreter's exit
+        return code
     except (CliError, RawFormatError, SessionError, HistoryError, FileNotFoundError) as exc:
         print(f"calfwalk {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"calfwalk {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `calfwalk analyze ... | head`
-        sys.stderr.close()
+    except BrokenPipeError:  # `calfwalk analyze ... | head`: the reader has gone, which is fine
+        _quiet_stdout()
         return 0
+
+
+def _quiet_stdout():
+    """Point stdout at /dev/null, so the interpreter's final flush into the closed pipe says nothing."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is no real file (a test's capture): nothing to flush into
+        pass
 
 
 if __name__ == "__main__":

@@ -16,15 +16,27 @@ def _fmt(v, unit=""):
     return "-" if v is None else f"{v}{unit}"
 
 
+def make_console(**kwargs):
+    """A rich Console whose closed pipe (`calfwalk ... | head`) raises BrokenPipeError, which the
+    command turns into a quiet exit 0; rich's own handling exits with code 1."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(**kwargs)
+
+
 def print_summary(summary: dict, console=None) -> None:
     """The set's numbers, then the rule card against the guide."""
-    from rich.console import Console
     from rich.table import Table
 
     if console is None:
-        console = Console()
+        console = make_console()
         if not console.is_terminal:
-            console = Console(width=120)  # a file or pipe: do not wrap the rule card at 80 columns
+            console = make_console(width=120)  # a file or pipe: do not wrap the rule card at 80 columns
     by_foot = ", ".join(f"{f} {n}" for f, n in summary["steps_by_foot"].items())
     hh = summary["heel_height_mm"]
     console.print(f"[bold]Dumbbell Walking Calf Raise[/bold] — {summary['steps']} steps ({by_foot})")
