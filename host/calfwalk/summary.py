@@ -208,6 +208,7 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
         _big_toe(steps, sensors),
         _lowered_after(feet, events),
     ]
+    rules = _without_steps(rules, steps)
     rules.extend(_rule(r, "not_measured", detail=SHOE_CANNOT) for r in NOT_MEASURABLE)
     return {
         "feet": list(feet),
@@ -229,6 +230,19 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
         "one_foot_note": _one_foot_note(feet),
         "asymmetry": _asymmetry(figures),
     }
+
+
+# rules judged step by step: with no step seen there is nothing to judge
+PER_STEP = ("heels_high", "no_heel_crash", "short_even_steps", "pause_at_top", "no_bounce", "even_left_right",
+            "heel_height_kept", "big_toe_push")
+
+
+def _without_steps(rules, steps):
+    """No step, no verdict: every per-step rule is not_measured (no PASS for a crash nobody could make)."""
+    if steps:
+        return rules
+    return [r if r["id"] not in PER_STEP or r["status"] == "not_measured"
+            else _rule(r["id"], "not_measured", detail="no steps detected") for r in rules]
 
 
 def _one_foot_note(feet):
