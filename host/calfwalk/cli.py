@@ -20,7 +20,15 @@ def _load_recordings(paths):
     feet = [r.foot for r in recs]
     if len(set(feet)) != len(feet):
         raise CliError(f"two files for the same foot ({feet[0]}): give one left and one right file")
+    _warn_raw(recs)
     return recs
+
+
+def _warn_raw(recs):
+    """What reading repaired or dropped (a torn last line, implausible samples): one line each, on stderr."""
+    for r in recs:
+        for w in r.warnings:
+            print(f"calfwalk: warning: {w}", file=sys.stderr)
 
 
 def _parse_params(items):
@@ -298,6 +306,7 @@ def _history_import(args) -> int:
             feet = [r.foot for r in recs]
             # one set of left + right; anything else under one prefix is stored file by file
             groups = [recs] if len(recs) <= 2 and len(set(feet)) == len(feet) else [[r] for r in recs]
+            _warn_raw(recs)
             for g in groups:
                 if not g:
                     continue
