@@ -89,8 +89,13 @@ def _parse_meta(path, lineno, text, meta):
     meta[key.strip()] = value.strip()
 
 
-def read_raw(path) -> RawRecording:
-    """Read and validate a raw v1 file; raise RawFormatError naming file, line and problem."""
+def read_raw(path, plausible: bool = True) -> RawRecording:
+    """Read and validate a raw v1 file; raise RawFormatError naming file, line and problem.
+
+    A torn last line (a recording cut off by a crash) is dropped, and with `plausible`
+    IMU samples beyond any sensor's full scale are held at the sample before them; both
+    are said in `warnings`. plausible=False keeps every value as written (the format alone).
+    """
     path = os.fspath(path)
     try:
         fh = open(path, encoding="utf-8", newline="")
@@ -145,7 +150,8 @@ def read_raw(path) -> RawRecording:
         raise RawFormatError(path, 0, "no samples after the header row")
     data = np.asarray(rows, dtype=np.int64)
     _check_values(path, header, data, linenos)
-    _hold_implausible(path, header, data, linenos, warnings)
+    if plausible:
+        _hold_implausible(path, header, data, linenos, warnings)
     return RawRecording(
         foot=meta["foot"], sensor=meta["sensor"], rate_hz=int(meta["rate_hz"]),
         data=data, meta=meta, path=path, warnings=warnings,
