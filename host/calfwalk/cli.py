@@ -470,19 +470,32 @@ def cmd_ports(args) -> int:
 
 
 def cmd_podsim(args) -> int:
+    import signal
     import time
 
     from .podsim import PodProcess
+    from .rawfile import read_raw
 
-    with PodProcess(args.raw, speed=args.speed) as pod:
-        print(pod.port, flush=True)
-        print(f"firmware running on the MicroPython unix port; open {pod.port} (Ctrl-C to stop)", file=sys.stderr)
-        try:
-            while pod.alive():
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
-    return 0
+    rec = read_raw(args.raw)  # a missing, empty or malformed file: its error, before any pod starts
+    _warn_raw([rec])
+
+    def stop(signum, _frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, stop)  # `kill PID`: end the pod and remove its folder, as Ctrl-C does
+    try:
+        with PodProcess(args.raw, speed=args.speed) as pod:
+            print(pod.port, flush=True)
+            print(f"firmware running on the MicroPython unix port; open {pod.port} (Ctrl-C to stop)", file=sys.stderr)
+            try:
+                while pod.alive():
+                    time.sleep(0.2)
+            except KeyboardInterrupt:
+                return 0
+            code = pod.proc.returncode
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    raise CliError(f"the pod stopped by itself (exit code {code}); its messages went to {pod.port}")
 
 
 def cmd_demo(args) -> int:
