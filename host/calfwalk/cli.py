@@ -178,8 +178,10 @@ def _print_link(summary):
     for foot, st in summary["link"].items():
         print(f"link {foot} ({st['port']}): {st['lines']} lines, {st['noise']} noise, {st['corrupt']} corrupt, "
               f"{st['gaps']} missing, {st['reboots']} reboot(s)")
-    if summary.get("session_damaged_lines"):
+    if summary.get("session_damaged_lines") or summary.get("session_damage"):
         print(f"session file: {summary['session_damaged_lines']} damaged line(s) skipped")
+        for what in summary.get("session_damage", [])[:5]:
+            print(f"  {what}")
 
 
 class _EventPrinter:
@@ -254,8 +256,7 @@ def _history_import(args) -> int:
     import os
 
     from .rawfile import RawFormatError, read_raw
-    from .session import MAGIC as SESSION_MAGIC
-    from .session import SessionError, read_session, summarise_session
+    from .session import SessionError, looks_like_session, read_session, summarise_session
 
     sources = []  # (kind, [paths])
     raw_groups = {}
@@ -270,7 +271,7 @@ def _history_import(args) -> int:
         except OSError as exc:
             bad.append(f"{p}: cannot read: {exc.strerror or exc}")
             continue
-        if first == SESSION_MAGIC.encode():
+        if looks_like_session(first):  # a session, even with a damaged first line
             sources.append(("session", [p]))
         elif first == b"#calfwalk_raw=1":
             stem = os.path.splitext(os.path.abspath(p))[0]

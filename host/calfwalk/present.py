@@ -55,6 +55,10 @@ def print_summary(summary: dict, console=None) -> None:
     )
     if summary.get("one_foot_note"):
         console.print(f"[dim]{summary['one_foot_note']}[/dim]")
+    if summary.get("steps_unknown"):
+        by = ", ".join(f"{f} {n}" for f, n in summary.get("steps_unknown_by_foot", {}).items() if n)
+        console.print(f"[yellow]{summary['steps_unknown']} step(s) unknown ({by}): the pod counted them, their lines "
+                      "were lost or damaged; no rule is judged on them[/yellow]")
     if summary.get("asymmetry"):
         console.print(asymmetry_text(summary["asymmetry"]))
     if summary.get("alignment"):

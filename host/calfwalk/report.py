@@ -67,9 +67,13 @@ class ReportData:
 
 
 def is_session_file(path) -> bool:
-    """True if the file starts like a session file (else it is taken for a raw recording)."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        return fh.readline().startswith(SESSION_MAGIC)
+    """True if the file starts like a session file, a damaged byte or two included (else it is taken
+    for a raw recording)."""
+    from .session import looks_like_session
+
+    with open(path, "rb") as fh:
+        first = fh.readline(64)
+    return first.startswith(SESSION_MAGIC.encode()) or looks_like_session(first)
 
 
 def default_output(path) -> str:
