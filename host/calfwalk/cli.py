@@ -251,17 +251,17 @@ def cmd_history(args) -> int:
     return 0
 
 
-def _history_import(args) -> int:
-    """Store old recordings: session files one by one, raw files paired by their PREFIX_left/right names."""
+def import_plan(paths):
+    """The files of `history import` sorted out: ([(kind, [paths])], [one line per file that is no
+    recording]). Session files one by one; raw files paired by their PREFIX_left/right names."""
     import os
 
-    from .rawfile import RawFormatError, read_raw
-    from .session import SessionError, looks_like_session, read_session, summarise_session
+    from .session import looks_like_session
 
     sources = []  # (kind, [paths])
     raw_groups = {}
-    bad = []  # one line per file that could not be imported, named
-    for p in args.files:
+    bad = []
+    for p in paths:
         try:
             with open(p, "rb") as fh:
                 first = fh.readline(64).rstrip(b"\r\n")
@@ -284,39 +284,56 @@ def _history_import(args) -> int:
             raw_groups[stem].append(p)
         else:
             bad.append(f"{p}: neither a calfwalk session file nor a raw v1 recording")
+    return sources, bad
+
+
+def import_sets(kind, paths, analyse=True):
+    """One source of `history import` read and summarised: ([(summary, paths, kind, recorded_utc,
+    source)], [one line per file that could not be read], [warnings]). Each file on its own: one
+    bad file costs only itself. analyse=False reads only (the summaries are None)."""
+    from .rawfile import RawFormatError, read_raw
+    from .session import SessionError, read_session, summarise_session
+
+    if kind == "session":
+        try:
+            session = read_session(paths[0])
+            summary = summarise_session(session) if analyse else None
+        except SessionError as exc:
+            return [], [str(exc)], []
+        return [(summary, paths, kind, session.meta.get("started_utc"), paths[0])], [], list(session.damage)
+    recs, bad = [], []
+    for p in paths:
+        try:
+            recs.append(read_raw(p))
+        except RawFormatError as exc:
+            bad.append(str(exc))
+    feet = [r.foot for r in recs]
+    # one set of left + right; anything else under one prefix is stored file by file
+    groups = [recs] if len(recs) <= 2 and len(set(feet)) == len(feet) else [[r] for r in recs]
+    out = []
+    for g in groups:
+        if g:
+            out.append((analyze_recordings(g) if analyse else None, [r.path for r in g], "raw", _raw_recorded_utc(g),
+                        " + ".join(r.path for r in g)))
+    return out, bad, [w for r in recs for w in r.warnings]
+
+
+def _history_import(args) -> int:
+    """Store old recordings; name every file that could not be, and exit 2 if there was one."""
+    sources, bad = import_plan(args.files)
     for line in bad:
         print(f"history: skipped: {line}", file=sys.stderr)
-    failed = len(bad)
-    total = len(bad)
+    failed = total = len(bad)
     for kind, paths in sources:
-        # each file (a raw pair: each foot) on its own: one bad file costs only itself
         total += len(paths)
-        try:
-            if kind == "session":
-                session = read_session(paths[0])
-                summary, recorded = summarise_session(session), session.meta.get("started_utc")
-                _store_history(args, summary, paths, kind, recorded, source=paths[0])
-                continue
-            recs = []
-            for p in paths:
-                try:
-                    recs.append(read_raw(p))
-                except RawFormatError as exc:
-                    failed += 1
-                    print(f"history: skipped: {exc}", file=sys.stderr)
-            feet = [r.foot for r in recs]
-            # one set of left + right; anything else under one prefix is stored file by file
-            groups = [recs] if len(recs) <= 2 and len(set(feet)) == len(feet) else [[r] for r in recs]
-            _warn_raw(recs)
-            for g in groups:
-                if not g:
-                    continue
-                summary = analyze_recordings(g)
-                _store_history(args, summary, [r.path for r in g], "raw", _raw_recorded_utc(g),
-                               source=" + ".join(r.path for r in g))
-        except (RawFormatError, SessionError) as exc:
+        sets, errors, warnings = import_sets(kind, paths)
+        for line in errors:
             failed += 1
-            print(f"history: skipped: {exc}", file=sys.stderr)
+            print(f"history: skipped: {line}", file=sys.stderr)
+        for line in warnings:
+            print(f"calfwalk: warning: {line}", file=sys.stderr)
+        for summary, where, k, recorded, source in sets:
+            _store_history(args, summary, where, k, recorded, source=source)
     if failed:
         raise CliError(f"{failed} of {total} file(s) not imported (named above); the others are stored")
     return 0

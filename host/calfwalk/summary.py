@@ -194,7 +194,7 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
 
     rel = []
     for f, iv in strides.items():
-        if iv:
+        if iv and statistics.fmean(iv) > 0:
             mean = statistics.fmean(iv)
             rel.extend(x / mean for x in iv)
     step_time_cv = statistics.pstdev(rel) if len(rel) >= 2 else None
