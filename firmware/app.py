@@ -88,9 +88,7 @@ class App:
         # the command being typed: bytes, never decoded text (line noise or a Latin-1 terminal
         # sends bytes that are not UTF-8); anything but printable ASCII is kept as "?"
         self._cmd = bytearray(_MAX_CMD)
-        self._cmd_n = 0
-        self._cmd_overflow = False
-        self._inb = getattr(self.inp, "buffer", self.inp)  # the byte stream under a text stdin
+        self._cmd_n = 0  # bytes in _cmd; _MAX_CMD + 1: the line is too long (no more attributes: RAM)
         self._poll = None
         if select is not None and self.inp is not None:
             try:
@@ -244,26 +242,28 @@ class App:
         """
         if self._poll is None:
             return
+        inb = getattr(self.inp, "buffer", self.inp)  # the byte stream under a text stdin
         for _ in range(_MAX_READ):
             ready = self._poll.poll(0)
             if not ready:
                 return
-            data = self._inb.read(1) if ready[0][1] & select.POLLIN else None
+            data = inb.read(1) if ready[0][1] & select.POLLIN else None
             if not data:
                 # no host on the other end (unix port: /dev/null or a closed pty): keep
                 # sampling and sending, just stop listening
                 self._poll = None
                 return
             c = data[0]
+            if not isinstance(c, int):  # a text stream with no byte buffer under it
+                c = ord(c)
             if c == 10 or c == 13:  # \n or \r ends a line
-                if self._cmd_overflow:
+                if self._cmd_n > _MAX_CMD:
                     self.send(protocol.ERR, "line,too long (max %d characters)" % _MAX_CMD)
                 elif self._cmd_n:
                     self.command(bytes(self._cmd[:self._cmd_n]).decode())
                 self._cmd_n = 0
-                self._cmd_overflow = False
             elif self._cmd_n >= _MAX_CMD:
-                self._cmd_overflow = True
+                self._cmd_n = _MAX_CMD + 1
             else:
                 self._cmd[self._cmd_n] = 32 if c == 9 else (c if 32 <= c < 127 else 63)
                 self._cmd_n += 1

@@ -108,6 +108,7 @@ class StreamChecker:
         self.corrupt_since_good = 0
         self.rebooted = False  # set for the line that starts a new pod session
         self._recent = {}  # seq -> text of the last lines taken, to know a copy of one again
+        self.last_t = None  # the pod clock (ms since boot) of the last good line
 
     def feed(self, text: str):
         """Return the Line if good, else None. Never raises."""
@@ -147,10 +148,18 @@ class StreamChecker:
                     if missing:
                         st.gaps += missing
                         st.gap_events += 1
+                elif self.last_t is not None and line.t_ms < self.last_t:
+                    # behind in sequence and in the pod's own clock: a pod that restarted and whose
+                    # first lines were lost (a port reopened late, or a file damaged there)
+                    st.reboots += 1
+                    self.rebooted = True
+                    self._recent.clear()
+                    self._recent[line.seq] = text
                 else:
                     st.out_of_order += 1
         self.corrupt_since_good = 0
         self.expected = (line.seq + 1) % SEQ_MOD
+        self.last_t = line.t_ms
         return line
 
 

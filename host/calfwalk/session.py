@@ -195,6 +195,8 @@ def read_session(path) -> Session:
     # per pod: offset that maps each boot's sample clock onto the first boot's
     base = {}
     first_base = {}
+    floor = {}  # per pod: the latest time mapped so far; a later boot never maps before it
+    pending = {}  # per pod: a new boot's base is provisional (floor + 1) until host time can place it
     last_ts = {}  # per pod: the latest heartbeat sample time (a stopped or finished pod repeats it)
     ledger = {}  # per pod: the set under way, as the pod counts it (see _SetLedger)
     boot = {}  # per pod: [lines lost in this boot, sets opened in this boot]
@@ -261,7 +263,11 @@ def read_session(path) -> Session:
                 continue
             if pod.checker.rebooted:
                 pod.segments += 1
-                base.pop(idx, None)
+                # the new boot's clock starts again: after all the last boot sent, until the first
+                # heartbeat places it by host time (a replay faster than real time would otherwise
+                # map it back over the last boot's set)
+                base[idx] = floor.get(idx, 0) + 1
+                pending[idx] = floor.get(idx, 0)
                 last_ts.pop(idx, None)
                 if ledger.get(idx) is not None:  # the set under way was cut by the reboot: it had no end
                     led = ledger.pop(idx)
@@ -285,19 +291,24 @@ def read_session(path) -> Session:
                     if ts != last_ts.get(idx):  # a frozen clock says nothing about its rate
                         pod.sample_sync.append((pod.segments - 1, ts, line.t_ms, t0))
                         last_ts[idx] = ts
-                    if idx not in base:
+                    if idx not in base or idx in pending:
                         # a new boot: put its sample clock on the first boot's, via host time
                         b = ms - ts
                         base[idx] = b - first_base.setdefault(idx, b)
+                        if idx in pending:
+                            base[idx] = max(base[idx], pending.pop(idx) - (t0 or 0) + 1)
                     if pod.t0 is None:
                         pod.t0 = t0
                     pod.ts = ts + base[idx]
+                    floor[idx] = max(floor.get(idx, pod.ts), pod.ts)
                     _heartbeat_counts(pod, kv, ts + base[idx], ledger, open_set)
             elif line.kind == "E":
                 ev = event_from_line(line, pod.foot or "left")
                 if ev is not None:
                     pod.event_clock.append((pod.segments - 1, ev["t_ms"], line.t_ms))
                     ev["t_ms"] += base.get(idx, 0)
+                    pending.pop(idx, None)  # mapped with the provisional base: it stays for this boot
+                    floor[idx] = max(floor.get(idx, ev["t_ms"]), ev["t_ms"])
                     pod.events.append(ev)
                     _event_counts(pod, ev, ledger, open_set)
             elif line.kind == "C":

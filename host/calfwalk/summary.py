@@ -484,8 +484,11 @@ def _damage_in(damage, span):
 
 
 def _unknown_between(a, b, ghosts):
-    """True if the pod counted a step of this foot between steps a and b that never arrived:
-    a - b is then no stride."""
+    """True if a - b is no stride the pod saw: it counted a step of this foot between them that never
+    arrived, or b is not the step it counted next (a reboot or a lost set end came between)."""
+    na, nb = a.get("step_no"), b.get("step_no")
+    if isinstance(na, int) and isinstance(nb, int) and na > 0 and nb > 0 and nb != na + 1:  # pods count from 1
+        return True
     return any(g["foot"] == a["foot"] and a["t_ms"] < g["t_ms"] < b["t_ms"] for g in ghosts)
 
 
