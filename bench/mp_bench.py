@@ -9,7 +9,12 @@
 #                        live heap after each garbage collection, highest seen
 #   drops SPEEDUP GC_EVERY SLOW_MS [RING]
 #                        timer-driven app over the whole file on a compressed virtual clock,
-#                        with forced GCs and slow serial writes: samples dropped
+#                        with forced GCs and slow serial writes: samples dropped (wall-clock
+#                        driven: `make bench` only, its figure depends on the machine's load)
+#   vdrops GC_EVERY WRITE_MS [RING]
+#                        the same on a purely virtual clock that advances by a fixed cost per
+#                        line written (WRITE_MS), per forced GC, per sample and per loop pass:
+#                        the same result on any machine under any load (the tests use this)
 # Prints one line of JSON.
 import sys
 
@@ -262,6 +267,85 @@ def run_drops(speedup, gc_every, slow_ms, ring_slots=64):
         slow_ms * speedup))
 
 
+class VirtualClock:
+    """Pod time that moves only by modelled costs, never by the wall clock."""
+
+    def __init__(self):
+        self.us = 0
+
+    def advance_us(self, us):
+        self.us += us
+
+    def ms(self):
+        return self.us // 1000
+
+
+class CostlyOut(NullOut):
+    """A serial port whose every line stalls the loop for WRITE_MS of virtual pod time."""
+
+    def __init__(self, clock, write_ms):
+        NullOut.__init__(self)
+        self.clock = clock
+        self.write_us = write_ms * 1000
+
+    def write(self, text):
+        NullOut.write(self, text)
+        self.clock.advance_us(self.write_us)
+
+
+class ClockedTimer:
+    """machine.Timer stand-in: fires once per period of the virtual clock that has passed."""
+
+    PERIODIC = 1
+
+    def __init__(self, clock):
+        self.clock = clock
+
+    def init(self, freq, mode, callback):
+        self.period_us = 1000000 // freq
+        self.callback = callback
+        self.fired = 0
+
+    def fire_due(self):
+        due = self.clock.us // self.period_us
+        while self.fired < due:
+            self.callback(self)
+            self.fired += 1
+
+
+# modelled costs (pod time) of the virtual-clock run, pessimistic for the unix port x20
+VIRTUAL_GC_US = 20000  # one forced garbage collection
+VIRTUAL_SAMPLE_US = 600  # one sample through the detector
+VIRTUAL_PASS_US = 200  # one pass of the loop besides its samples and lines
+
+
+def run_vdrops(gc_every, write_ms, ring_slots=64):
+    clock = VirtualClock()
+    src = LiveFile(PATH)
+    out = CostlyOut(clock, write_ms)
+    pod = App(config(src, ring_slots), src, out=out, inp=None, clock=clock.ms)
+    pod._poll = None  # no host input in this run (stdin is not the pod's)
+    timer = ClockedTimer(clock)
+    pod.attach_timer(timer)
+    loops = 0
+    gcs = 0
+    while not src.done:
+        timer.fire_due()
+        before = pod.samples
+        pod.step()
+        clock.advance_us(VIRTUAL_PASS_US + (pod.samples - before) * VIRTUAL_SAMPLE_US)
+        src.refill()
+        loops += 1
+        if loops % gc_every == 0:
+            gc.collect()
+            clock.advance_us(VIRTUAL_GC_US)
+            gcs += 1
+    pod.drain()
+    pod.step()  # lets the pod report drops of the last pass
+    print('{"samples": %d, "dropped_samples": %d, "reported_drops": %d, "virtual_s": %.1f, "forced_gcs": %d, "lines": %d, "slow_write_ms": %d}' % (
+        pod.samples, pod.ring.dropped, out.reported_drops, clock.us / 1e6, gcs, out.lines, write_ms))
+
+
 def run_peak():
     gc.collect()
     base = gc.mem_alloc()  # this script and the firmware modules
@@ -290,5 +374,7 @@ elif MODE == "count":
     run_count(sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
 elif MODE == "drops":
     run_drops(*ARGS)
+elif MODE == "vdrops":
+    run_vdrops(*ARGS)
 else:
     raise SystemExit("unknown mode " + MODE)

@@ -32,6 +32,9 @@ from cues import FADE, HEEL, SETTINGS as CUE_SETTINGS, Cues
 # the one version of calfwalk: the pod reports it (H calfwalk=, S fw=), the host package is built with it
 VERSION = "0.1.0"
 _MAX_CMD = 80
+# input bytes handled per pass of the loop: a burst from the host waits for the next pass
+# instead of holding up the drain (the ring covers 64 samples; see tests/mpy/cmd_fuzz.py)
+_MAX_READ = 64
 COMMANDS = "start stop calibrate unloaded save status raw set get help"
 _STATE_NAMES = ("cal", "ready", "set")
 # per event kind: ("step,t=%d,stance_ms=%d,...", number of fields after t), built once
@@ -83,8 +86,10 @@ class App:
         self.timer = None
         self._base_left = 0  # samples still to average for the FSR unloaded baseline
         self._base_h = self._base_f = 0
-        self._cmd = []
-        self._cmd_overflow = False
+        # the command being typed: bytes, never decoded text (line noise or a Latin-1 terminal
+        # sends bytes that are not UTF-8); anything but printable ASCII is kept as "?"
+        self._cmd = bytearray(_MAX_CMD)
+        self._cmd_n = 0  # bytes in _cmd; _MAX_CMD + 1: the line is too long (no more attributes: RAM)
         self._poll = None
         if select is not None and self.inp is not None:
             try:
@@ -232,31 +237,38 @@ class App:
 
     # -- commands ------------------------------------------------------
     def poll_input(self):
-        """Read whatever the host typed, without blocking; handle complete lines."""
+        """Read whatever the host typed, without blocking; handle complete lines.
+
+        Bytes, not text: any byte value is taken (a non-ASCII one becomes "?", so the
+        command is refused like any unknown one), and at most _MAX_READ a pass.
+        """
         if self._poll is None:
             return
-        while True:
+        inb = getattr(self.inp, "buffer", self.inp)  # the byte stream under a text stdin
+        for _ in range(_MAX_READ):
             ready = self._poll.poll(0)
             if not ready:
                 return
-            flags = ready[0][1]
-            ch = self.inp.read(1) if flags & select.POLLIN else ""
-            if not ch:
+            data = inb.read(1) if ready[0][1] & select.POLLIN else None
+            if not data:
                 # no host on the other end (unix port: /dev/null or a closed pty): keep
                 # sampling and sending, just stop listening
                 self._poll = None
                 return
-            if ch in "\r\n":
-                if self._cmd_overflow:
+            c = data[0]
+            if not isinstance(c, int):  # a text stream with no byte buffer under it
+                c = ord(c)
+            if c == 10 or c == 13:  # \n or \r ends a line
+                if self._cmd_n > _MAX_CMD:
                     self.send(protocol.ERR, "line,too long (max %d characters)" % _MAX_CMD)
-                elif self._cmd:
-                    self.command("".join(self._cmd))
-                self._cmd = []
-                self._cmd_overflow = False
-            elif len(self._cmd) >= _MAX_CMD:
-                self._cmd_overflow = True
+                elif self._cmd_n:
+                    self.command(bytes(self._cmd[:self._cmd_n]).decode())
+                self._cmd_n = 0
+            elif self._cmd_n >= _MAX_CMD:
+                self._cmd_n = _MAX_CMD + 1
             else:
-                self._cmd.append(ch)
+                self._cmd[self._cmd_n] = 32 if c == 9 else (c if 32 <= c < 127 else 63)
+                self._cmd_n += 1
 
     def command(self, text):
         """Handle one command line; reply OK or ERR. Unknown input changes nothing."""

@@ -10,6 +10,13 @@ from pathlib import Path
 
 import pytest
 
+# Property-based tests draw the same examples on every run (no random seed, no example database):
+# a red run means the code changed, never that this run drew differently.
+from hypothesis import settings as _hyp_settings
+
+_hyp_settings.register_profile("calfwalk", derandomize=True, database=None, print_blob=True)
+_hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "calfwalk"))
+
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared (the guide and real recordings); absent in a bare clone, tests using it skip
 SHARED_DATA = Path(os.environ.get("CALFWALK_SHARED", ROOT.parent / "shared")) / "data"

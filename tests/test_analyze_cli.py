@@ -33,9 +33,9 @@ GUIDE_WORDS = {
     "big_toe_push": ["big toe"],
 }
 
-# A faulty two-foot set: two crashes (1500 and 3000 mg), a soft touch, one long stride.
+# A faulty two-foot set: two crashes (2800 and 3000 mg: a crash is 2500 mg or more), a soft touch, one long stride.
 FAULTY = dict(steps=24, cadence_spm=60, pause_ms=300, mount="random", noise=1.0, sensor="imu", seed=7,
-              heel_touches=[(6, 350, 1500), (11, 80, 0), (15, 350, 3000)], long_strides=[20])
+              heel_touches=[(6, 350, 2800), (11, 80, 0), (15, 350, 3000)], long_strides=[20])
 
 
 def analyze(capsys, *args):

@@ -19,7 +19,7 @@ from calfwalk.history import (APPLICATION_ID, SET_COLUMNS, STEP_COLUMNS, History
 from conftest import simulate_set
 
 CLEAN = dict(steps=20, cadence_spm=60, seed=3)
-FAULTY = dict(steps=24, cadence_spm=50, seed=7, heel_touches=[(6, 350, 1500), (15, 350, 3000)])
+FAULTY = dict(steps=24, cadence_spm=50, seed=7, heel_touches=[(6, 350, 2800), (15, 350, 3000)])
 ONE_FOOT = dict(steps=16, cadence_spm=70, seed=11, feet="left")
 
 

@@ -48,7 +48,10 @@ def test_round_trip(tmp_path, sensor, foot):
     data = sample_data(sensor, seed=len(sensor))
     path = tmp_path / f"{foot}.csv"
     write_raw(path, foot, sensor, 104, data, extra_meta={"board": "pico", "seed": 7})
-    rec = read_raw(path)
+    rec = read_raw(path, plausible=False)  # the format carries any 32-bit value
+    if "imu" in sensor:  # for analysis, values past any IMU's full scale are not motion
+        with pytest.raises(RawFormatError, match="no plausible IMU sample"):
+            read_raw(path)
     assert isinstance(rec, RawRecording)
     assert (rec.foot, rec.sensor, rec.rate_hz) == (foot, sensor, 104)
     assert rec.path == str(path)

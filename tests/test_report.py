@@ -24,7 +24,7 @@ from conftest import simulate_set
 
 # A faulty two-foot set: two crashes, a soft touch, a long stride, heels sagging with fatigue.
 FAULTY = dict(steps=24, cadence_spm=60, pause_ms=300, mount="random", noise=1.0, sensor="imu", seed=7,
-              fatigue_pct=25, heel_touches=[(6, 350, 1500), (11, 80, 0), (15, 350, 3000)], long_strides=[20])
+              fatigue_pct=25, heel_touches=[(6, 350, 2800), (11, 80, 0), (15, 350, 3000)], long_strides=[20])
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 NO_BROWSER = "chromium not found: install Debian's chromium package to run the browser test"

@@ -20,7 +20,15 @@ def _load_recordings(paths):
     feet = [r.foot for r in recs]
     if len(set(feet)) != len(feet):
         raise CliError(f"two files for the same foot ({feet[0]}): give one left and one right file")
+    _warn_raw(recs)
     return recs
+
+
+def _warn_raw(recs):
+    """What reading repaired or dropped (a torn last line, implausible samples): one line each, on stderr."""
+    for r in recs:
+        for w in r.warnings:
+            print(f"calfwalk: warning: {w}", file=sys.stderr)
 
 
 def _parse_params(items):
@@ -124,9 +132,12 @@ def _record(args, live):
         from .live import LiveView
 
         view = LiveView()
-    rec = Recorder(ports, args.output, _opener(args.baud), reconnect_s=args.reconnect,
-                   on_line=(view.on_line if view else printer.on_line),
-                   on_note=(view.on_note if view else printer.on_note))
+    try:
+        rec = Recorder(ports, args.output, _opener(args.baud), reconnect_s=args.reconnect,
+                       on_line=(view.on_line if view else printer.on_line),
+                       on_note=(view.on_note if view else printer.on_note))
+    except OSError as exc:  # a folder, a read-only mount, no space: before anything is recorded
+        raise CliError(f"cannot write the session to {args.output}: {exc.strerror or exc}") from None
     try:
         if view:
             with view:
@@ -138,7 +149,13 @@ def _record(args, live):
     except LinkLost as exc:
         raise CliError(str(exc)) from None
     print(f"session saved to {args.output}", file=sys.stderr)
-    return _print_session(args.output, as_json=False, args=args)
+    code = _print_session(args.output, as_json=False, args=args)
+    # a pod whose link went and did not come back before its set ended: the recording is cut short
+    lost = [p for p in rec.pods if p.lost and not p.done]
+    for p in lost:
+        print(f"calfwalk {'live' if live else 'record'}: the pod on {p.port} was lost and did not come back; "
+              f"everything it sent until then is in {args.output}", file=sys.stderr)
+    return 1 if lost else code
 
 
 def _print_session(path, as_json, args=None):
@@ -161,8 +178,10 @@ def _print_link(summary):
     for foot, st in summary["link"].items():
         print(f"link {foot} ({st['port']}): {st['lines']} lines, {st['noise']} noise, {st['corrupt']} corrupt, "
               f"{st['gaps']} missing, {st['reboots']} reboot(s)")
-    if summary.get("session_damaged_lines"):
+    if summary.get("session_damaged_lines") or summary.get("session_damage"):
         print(f"session file: {summary['session_damaged_lines']} damaged line(s) skipped")
+        for what in summary.get("session_damage", [])[:5]:
+            print(f"  {what}")
 
 
 class _EventPrinter:
@@ -232,25 +251,27 @@ def cmd_history(args) -> int:
     return 0
 
 
-def _history_import(args) -> int:
-    """Store old recordings: session files one by one, raw files paired by their PREFIX_left/right names."""
+def import_plan(paths):
+    """The files of `history import` sorted out: ([(kind, [paths])], [one line per file that is no
+    recording]). Session files one by one; raw files paired by their PREFIX_left/right names."""
     import os
 
-    from .rawfile import RawFormatError, read_raw
-    from .session import MAGIC as SESSION_MAGIC
-    from .session import SessionError, read_session, summarise_session
+    from .session import looks_like_session
 
     sources = []  # (kind, [paths])
     raw_groups = {}
-    for p in args.files:
+    bad = []
+    for p in paths:
         try:
             with open(p, "rb") as fh:
                 first = fh.readline(64).rstrip(b"\r\n")
         except FileNotFoundError:
-            raise CliError(f"{p}: no such file") from None
+            bad.append(f"{p}: no such file")
+            continue
         except OSError as exc:
-            raise CliError(f"{p}: cannot read: {exc.strerror or exc}") from None
-        if first == SESSION_MAGIC.encode():
+            bad.append(f"{p}: cannot read: {exc.strerror or exc}")
+            continue
+        if looks_like_session(first):  # a session, even with a damaged first line
             sources.append(("session", [p]))
         elif first == b"#calfwalk_raw=1":
             stem = os.path.splitext(os.path.abspath(p))[0]
@@ -262,28 +283,59 @@ def _history_import(args) -> int:
                 sources.append(("raw", raw_groups[stem]))
             raw_groups[stem].append(p)
         else:
-            raise CliError(f"{p}: neither a calfwalk session file nor a raw v1 recording")
-    failed = 0
-    for kind, paths in sources:
+            bad.append(f"{p}: neither a calfwalk session file nor a raw v1 recording")
+    return sources, bad
+
+
+def import_sets(kind, paths, analyse=True):
+    """One source of `history import` read and summarised: ([(summary, paths, kind, recorded_utc,
+    source)], [one line per file that could not be read], [warnings]). Each file on its own: one
+    bad file costs only itself. analyse=False reads only (the summaries are None)."""
+    from .rawfile import RawFormatError, read_raw
+    from .session import SessionError, read_session, summarise_session
+
+    if kind == "session":
         try:
-            if kind == "session":
-                session = read_session(paths[0])
-                summary, recorded = summarise_session(session), session.meta.get("started_utc")
-                _store_history(args, summary, paths, kind, recorded, source=paths[0])
-                continue
-            recs = [read_raw(p) for p in paths]
-            feet = [r.foot for r in recs]
-            # one set of left + right; anything else under one prefix is stored file by file
-            groups = [recs] if len(recs) <= 2 and len(set(feet)) == len(feet) else [[r] for r in recs]
-            for g in groups:
-                summary = analyze_recordings(g)
-                _store_history(args, summary, [r.path for r in g], "raw", _raw_recorded_utc(g),
-                               source=" + ".join(r.path for r in g))
-        except (RawFormatError, SessionError) as exc:
+            session = read_session(paths[0])
+            summary = summarise_session(session) if analyse else None
+        except SessionError as exc:
+            return [], [str(exc)], []
+        return [(summary, paths, kind, session.meta.get("started_utc"), paths[0])], [], list(session.damage)
+    recs, bad = [], []
+    for p in paths:
+        try:
+            recs.append(read_raw(p))
+        except RawFormatError as exc:
+            bad.append(str(exc))
+    feet = [r.foot for r in recs]
+    # one set of left + right; anything else under one prefix is stored file by file
+    groups = [recs] if len(recs) <= 2 and len(set(feet)) == len(feet) else [[r] for r in recs]
+    out = []
+    for g in groups:
+        if g:
+            out.append((analyze_recordings(g) if analyse else None, [r.path for r in g], "raw", _raw_recorded_utc(g),
+                        " + ".join(r.path for r in g)))
+    return out, bad, [w for r in recs for w in r.warnings]
+
+
+def _history_import(args) -> int:
+    """Store old recordings; name every file that could not be, and exit 2 if there was one."""
+    sources, bad = import_plan(args.files)
+    for line in bad:
+        print(f"history: skipped: {line}", file=sys.stderr)
+    failed = total = len(bad)
+    for kind, paths in sources:
+        total += len(paths)
+        sets, errors, warnings = import_sets(kind, paths)
+        for line in errors:
             failed += 1
-            print(f"history: skipped: {exc}", file=sys.stderr)
+            print(f"history: skipped: {line}", file=sys.stderr)
+        for line in warnings:
+            print(f"calfwalk: warning: {line}", file=sys.stderr)
+        for summary, where, k, recorded, source in sets:
+            _store_history(args, summary, where, k, recorded, source=source)
     if failed:
-        raise CliError(f"{failed} of {len(sources)} recording(s) not imported (see above)")
+        raise CliError(f"{failed} of {total} file(s) not imported (named above); the others are stored")
     return 0
 
 
@@ -440,22 +492,28 @@ def cmd_podsim(args) -> int:
     import time
 
     from .podsim import PodProcess
+    from .rawfile import read_raw
 
-    def stop(_sig, _frame):
+    rec = read_raw(args.raw)  # a missing, empty or malformed file: its error, before any pod starts
+    _warn_raw([rec])
+
+    def stop(signum, _frame):
         raise KeyboardInterrupt
 
-    # Ctrl-C, and a plain `kill` too, stop the pod cleanly (no micropython process left behind)
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    with PodProcess(args.raw, speed=args.speed) as pod:
-        print(pod.port, flush=True)
-        print(f"firmware running on the MicroPython unix port; open {pod.port} (Ctrl-C to stop)", file=sys.stderr)
-        try:
-            while pod.alive():
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
-    return 0
+    old = signal.signal(signal.SIGTERM, stop)  # `kill PID`: end the pod and remove its folder, as Ctrl-C does
+    try:
+        with PodProcess(args.raw, speed=args.speed) as pod:
+            print(pod.port, flush=True)
+            print(f"firmware running on the MicroPython unix port; open {pod.port} (Ctrl-C to stop)", file=sys.stderr)
+            try:
+                while pod.alive():
+                    time.sleep(0.2)
+            except KeyboardInterrupt:
+                return 0
+            code = pod.proc.returncode
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    raise CliError(f"the pod stopped by itself (exit code {code}); its messages went to {pod.port}")
 
 
 def cmd_demo(args) -> int:
@@ -805,18 +863,32 @@ def main(argv=None) -> int:
         argv = sys.argv[1:]
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command][2](args) or 0
+        code = COMMANDS[args.command][2](args) or 0
+        sys.stdout.flush()  # here, where a reader that went away is caught, not at the interpreter's exit
+        return code
     except KeyboardInterrupt:
         print(f"calfwalk {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `calfwalk analyze ... | head`
-        sys.stderr.close()
+    except BrokenPipeError:  # `calfwalk analyze ... | head`: the reader has gone, which is fine
+        _quiet_stdout()
         return 0
     except Exception as exc:
         if not isinstance(exc, _user_errors()):
             raise
         print(f"calfwalk {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _quiet_stdout():
+    """Point stdout at /dev/null, so the interpreter's final flush into the closed pipe says nothing."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is no real file (a test's capture): nothing to flush into
+        pass
 
 
 if __name__ == "__main__":

@@ -611,11 +611,11 @@ def _fmt(v, digits=1):
 
 
 def _console():
-    from rich.console import Console
+    from .present import make_console
 
-    console = Console()
+    console = make_console()
     # a file or pipe: rich would wrap at 80 columns unless $COLUMNS says otherwise
-    return console if console.is_terminal else Console(width=max(console.width, 120))
+    return console if console.is_terminal else make_console(width=max(console.width, 120))
 
 
 def _source_label(row, several):
@@ -692,7 +692,8 @@ def write_trends_png(series: dict, path) -> None:
         if col == "heel_contacts_per100":
             ax.axhline(LIMITS["contacts_warn_per100"], color="tab:red", linestyle="--", linewidth=1,
                        label="fail above this")
-            ax.legend(fontsize=7, loc="best")
+            if ax.get_legend_handles_labels()[0]:  # matplotlib warns about an empty legend
+                ax.legend(fontsize=7, loc="best")
     step = max(1, len(x) // 10)
     axes[-1].set_xticks(x[::step])
     axes[-1].set_xticklabels([local_time(s["recorded_utc"]) for s in sets][::step], rotation=30, ha="right", fontsize=7)

@@ -29,24 +29,52 @@ def micropython_exe() -> str:
     return found
 
 
+REAPER = Path(__file__).with_name("_reaper.py")
+
+
+def _die_with_parent():
+    """A preexec_fn that has the kernel send the child SIGTERM when this process goes, even by
+    SIGKILL (PR_SET_PDEATHSIG, Linux); None where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import signal
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the forked child only calls it
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+
+
 class PodProcess:
-    """Runs firmware/main.py on the unix port with its stdio on a pty; `port` is the path to open."""
+    """Runs firmware/main.py on the unix port with its stdio on a pty; `port` is the path to open.
+
+    The pod runs under a small reaper (_reaper.py): whatever ends this process, SIGKILL
+    included, the pod and its folder (its flash) go with it.
+    """
 
     def __init__(self, replay: str, speed: float = 1, board: str | None = None, extra=(), log_path=None):
         fw = firmware.firmware_dir()
-        board_src = board or str(firmware.board_path("unix"))
         exe = micropython_exe()
         # the pod's own copy of its board config, as on a board's flash (`save` writes to it)
-        self._dir = tempfile.TemporaryDirectory(prefix="calfwalk-pod-")
-        self.config_path = os.path.join(self._dir.name, "calfwalk.json")
-        shutil.copyfile(board_src, self.config_path)
-        board = self.config_path
-        master, slave = os.openpty()
+        self._dir = tempfile.mkdtemp(prefix="calfwalk-pod-")
+        self._slave = None
+        try:
+            self.config_path = os.path.join(self._dir, "calfwalk.json")
+            shutil.copyfile(board or str(firmware.board_path("unix")), self.config_path)
+            master, slave = os.openpty()
+        except OSError:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
         tty.setraw(slave)  # no echo or newline translation before pyserial opens it
         self.port = os.ttyname(slave)
-        args = [exe, str(fw / "main.py"), board, f"replay={os.path.abspath(replay)}",
+        args = [exe, str(fw / "main.py"), self.config_path, f"replay={os.path.abspath(replay)}",
                 f"replay_speed={speed}", *extra]
-        self.proc = subprocess.Popen(args, cwd=str(fw), stdin=master, stdout=master, stderr=master, close_fds=True)
+        preexec = _die_with_parent()
+        self.proc = subprocess.Popen([sys.executable, str(REAPER), str(os.getpid()), self._dir, *args],
+                                     cwd=str(fw), stdin=master, stdout=master, stderr=master, close_fds=True,
+                                     preexec_fn=preexec, start_new_session=preexec is None)
         os.close(master)
         # keep our slave end open so the pod never sees a hang-up before the host opens the port
         self._slave = slave
@@ -56,16 +84,16 @@ class PodProcess:
 
     def close(self):
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.terminate()  # the reaper ends the pod and removes its folder
             try:
-                self.proc.wait(timeout=3)
+                self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         if self._slave is not None:
             os.close(self._slave)
             self._slave = None
-            self._dir.cleanup()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self):
         return self

@@ -16,15 +16,27 @@ def _fmt(v, unit=""):
     return "-" if v is None else f"{v}{unit}"
 
 
+def make_console(**kwargs):
+    """A rich Console whose closed pipe (`calfwalk ... | head`) raises BrokenPipeError, which the
+    command turns into a quiet exit 0; rich's own handling exits with code 1."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(**kwargs)
+
+
 def print_summary(summary: dict, console=None) -> None:
     """The set's numbers, then the rule card against the guide."""
-    from rich.console import Console
     from rich.table import Table
 
     if console is None:
-        console = Console()
+        console = make_console()
         if not console.is_terminal:
-            console = Console(width=120)  # a file or pipe: do not wrap the rule card at 80 columns
+            console = make_console(width=120)  # a file or pipe: do not wrap the rule card at 80 columns
     by_foot = ", ".join(f"{f} {n}" for f, n in summary["steps_by_foot"].items())
     hh = summary["heel_height_mm"]
     console.print(f"[bold]Dumbbell Walking Calf Raise[/bold] — {summary['steps']} steps ({by_foot})")
@@ -50,6 +62,10 @@ def print_summary(summary: dict, console=None) -> None:
         )
     if summary.get("one_foot_note"):
         console.print(f"[dim]{summary['one_foot_note']}[/dim]")
+    if summary.get("steps_unknown"):
+        by = ", ".join(f"{f} {n}" for f, n in summary.get("steps_unknown_by_foot", {}).items() if n)
+        console.print(f"[yellow]{summary['steps_unknown']} step(s) unknown ({by}): the pod counted them, their lines "
+                      "were lost or damaged; no rule is judged on them[/yellow]")
     if summary.get("asymmetry"):
         console.print(asymmetry_text(summary["asymmetry"]))
     if summary.get("alignment"):

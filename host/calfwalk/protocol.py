@@ -85,6 +85,7 @@ class StreamStats:
     gap_events: int = 0
     reboots: int = 0
     out_of_order: int = 0
+    duplicates: int = 0  # a line seen twice (a damaged or replayed file): the copy is not used
     noise_samples: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -106,6 +107,8 @@ class StreamChecker:
         self.expected = None
         self.corrupt_since_good = 0
         self.rebooted = False  # set for the line that starts a new pod session
+        self._recent = {}  # seq -> text of the last lines taken, to know a copy of one again
+        self.last_t = None  # the pod clock (ms since boot) of the last good line
 
     def feed(self, text: str):
         """Return the Line if good, else None. Never raises."""
@@ -123,6 +126,16 @@ class StreamChecker:
                 st.noise_samples.append(noise.strip()[:80])
         if line is None:
             return None
+        restart = line.seq == 0 or (line.kind == "H" and line.seq < 4)  # a reboot looks like this
+        if not restart and self._recent.get(line.seq) == text and self.expected is not None and \
+                (self.expected - line.seq) % SEQ_MOD <= 256:
+            st.duplicates += 1  # the same line again, behind the stream: a copy, not news
+            return None
+        if restart:
+            self._recent.clear()
+        elif len(self._recent) >= 256:
+            self._recent.pop(next(iter(self._recent)))
+        self._recent[line.seq] = text
         st.lines += 1
         if self.expected is not None and line.seq != self.expected:
             if line.seq == 0 or (line.kind == "H" and line.seq < 4):
@@ -135,10 +148,18 @@ class StreamChecker:
                     if missing:
                         st.gaps += missing
                         st.gap_events += 1
+                elif self.last_t is not None and line.t_ms < self.last_t:
+                    # behind in sequence and in the pod's own clock: a pod that restarted and whose
+                    # first lines were lost (a port reopened late, or a file damaged there)
+                    st.reboots += 1
+                    self.rebooted = True
+                    self._recent.clear()
+                    self._recent[line.seq] = text
                 else:
                     st.out_of_order += 1
         self.corrupt_since_good = 0
         self.expected = (line.seq + 1) % SEQ_MOD
+        self.last_t = line.t_ms
         return line
 
 

@@ -17,6 +17,10 @@ SENSORS = ("imu", "fsr", "imu+fsr")
 FEET = ("left", "right")
 RATE_RANGE_HZ = (25, 1000)
 INT32 = 2**31
+# Beyond the full scale of any shoe IMU (accelerometers reach ±16 g, a few ±32 g; gyros ±2000 dps,
+# a few ±4000 dps): a sample past these is a corrupt reading, not motion.
+PLAUSIBLE_ACC_MG = 32000
+PLAUSIBLE_GYRO_MDPS = 4_000_000
 
 
 class RawFormatError(ValueError):
@@ -49,6 +53,7 @@ class RawRecording:
     data: np.ndarray
     meta: dict = field(default_factory=dict)
     path: str = ""
+    warnings: list = field(default_factory=list)  # what was repaired or dropped on reading, one line each
 
     @property
     def columns(self) -> tuple:
@@ -84,8 +89,13 @@ def _parse_meta(path, lineno, text, meta):
     meta[key.strip()] = value.strip()
 
 
-def read_raw(path) -> RawRecording:
-    """Read and validate a raw v1 file; raise RawFormatError naming file, line and problem."""
+def read_raw(path, plausible: bool = True) -> RawRecording:
+    """Read and validate a raw v1 file; raise RawFormatError naming file, line and problem.
+
+    A torn last line (a recording cut off by a crash) is dropped, and with `plausible`
+    IMU samples beyond any sensor's full scale are held at the sample before them; both
+    are said in `warnings`. plausible=False keeps every value as written (the format alone).
+    """
     path = os.fspath(path)
     try:
         fh = open(path, encoding="utf-8", newline="")
@@ -97,6 +107,7 @@ def read_raw(path) -> RawRecording:
     header = None
     rows = []
     linenos = []
+    warnings: list = []
     with fh:
         try:
             for lineno, text in enumerate(fh, 1):
@@ -112,12 +123,20 @@ def read_raw(path) -> RawRecording:
                     width = len(header)
                     continue
                 parts = text.rstrip("\r\n").split(",")
+                # only the file's last line can lack its newline: a recording cut off mid-line
+                torn = not text.endswith("\n")
                 if len(parts) != width:
+                    if torn:
+                        warnings.append(_torn(path, lineno, f"{len(parts)} of {width} values"))
+                        continue
                     raise RawFormatError(path, lineno, f"expected {width} values, got {len(parts)}")
                 try:
                     row = [int(p) for p in parts]
                 except ValueError:
                     bad = next(p for p in parts if not _is_int(p))
+                    if torn:
+                        warnings.append(_torn(path, lineno, f"not an integer: {bad.strip()!r}"))
+                        continue
                     raise RawFormatError(path, lineno, f"not an integer: {bad.strip()!r}") from None
                 if any(v >= INT32 or v < -INT32 for v in row):
                     raise RawFormatError(path, lineno, "value out of 32-bit range")
@@ -131,10 +150,41 @@ def read_raw(path) -> RawRecording:
         raise RawFormatError(path, 0, "no samples after the header row")
     data = np.asarray(rows, dtype=np.int64)
     _check_values(path, header, data, linenos)
+    if plausible:
+        _hold_implausible(path, header, data, linenos, warnings)
     return RawRecording(
         foot=meta["foot"], sensor=meta["sensor"], rate_hz=int(meta["rate_hz"]),
-        data=data, meta=meta, path=path,
+        data=data, meta=meta, path=path, warnings=warnings,
     )
+
+
+def _torn(path, lineno, what):
+    return f"{path}:{lineno}: the last line is cut off ({what}, no line end): dropped"
+
+
+def _hold_implausible(path, header, data, linenos, warnings):
+    """Samples beyond any IMU's full scale are flagged and replaced by the sample before them,
+    as the pod does for a failed sensor read; a file of nothing else is refused."""
+    if "ax_mg" not in header:
+        return
+    i = header.index("ax_mg")
+    acc, gyro = np.abs(data[:, i:i + 3]), np.abs(data[:, i + 3:i + 6])
+    bad = (acc > PLAUSIBLE_ACC_MG).any(axis=1) | (gyro > PLAUSIBLE_GYRO_MDPS).any(axis=1)
+    if not bad.any():
+        return
+    good = np.flatnonzero(~bad)
+    first = int(np.argmax(bad))
+    values = ", ".join(f"{name}={int(v)}" for name, v in zip(header[i:i + 6], data[first, i:i + 6]))
+    if not len(good):
+        raise RawFormatError(path, linenos[first], f"no plausible IMU sample (beyond ±{PLAUSIBLE_ACC_MG} mg or "
+                                                   f"±{PLAUSIBLE_GYRO_MDPS} mdps: {values})")
+    # each bad row takes the IMU columns of the last good row before it (or the first good one)
+    src = np.maximum.accumulate(np.where(bad, -1, np.arange(len(data))))
+    src[src < 0] = good[0]
+    data[:, i:i + 6] = data[src, i:i + 6]
+    warnings.append(f"{path}:{linenos[first]}: {int(bad.sum())} sample(s) beyond any IMU's full scale "
+                    f"(±{PLAUSIBLE_ACC_MG} mg, ±{PLAUSIBLE_GYRO_MDPS} mdps), the first {values}: "
+                    "each replaced by the sample before it")
 
 
 def _is_int(text):

@@ -67,9 +67,13 @@ class ReportData:
 
 
 def is_session_file(path) -> bool:
-    """True if the file starts like a session file (else it is taken for a raw recording)."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        return fh.readline().startswith(SESSION_MAGIC)
+    """True if the file starts like a session file, a damaged byte or two included (else it is taken
+    for a raw recording)."""
+    from .session import looks_like_session
+
+    with open(path, "rb") as fh:
+        first = fh.readline(64)
+    return first.startswith(SESSION_MAGIC.encode()) or looks_like_session(first)
 
 
 def default_output(path) -> str:
@@ -260,12 +264,18 @@ def _plot_timeline(axes, data: ReportData):
                             xytext=(3, -12), textcoords="offset points", fontsize=8, color="#555555")
         ax.grid(True, alpha=0.3)
         # above the axes, so it never hides the line or the step numbers
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, ncol=4, frameon=False)
+        _legend(ax, loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, ncol=4, frameon=False)
     ends = [int(tr.t_ms[-1]) for tr in data.traces.values() if len(tr.t_ms)] + [e["t_ms"] for e in s["events"]]
     if ends and max(ends) > t0:
         axes[-1].set_xlim(-0.01 * (max(ends) - t0) / 1000.0, (max(ends) - t0) / 1000.0 * 1.01 + 0.5)
     axes[-1].set_xlabel("time (s since the recording started)")
     axes[0].set_title("Timeline: heel per foot, heel contacts, steps and pauses", fontsize=11, loc="left")
+
+
+def _legend(ax, **kwargs):
+    """A legend only where something is labelled (matplotlib warns about an empty one)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kwargs)
 
 
 def _set_group(summary):
@@ -356,7 +366,7 @@ def _plot_step_time(ax, summary):
         ax.plot([r[0] for r in hit], [r[2] for r in hit], ls="none", marker="o", ms=9, mfc="none",
                 mec=CONTACT_COLOUR, mew=1.5, label="heel contact in the stance")
     _trends(ax, [(r[0], r[2], r[3]) for r in rows])
-    ax.legend(fontsize=7, loc="best")
+    _legend(ax, fontsize=7, loc="best")
 
 
 def opening_heel_mm(summary):
@@ -397,7 +407,7 @@ def _plot_heel_per_step(ax, summary):
         ax.axhline(first * (1 - pct / 100), color="#888888", ls=ls, lw=1, label=f"{pct:.0f}% lower")
     _trends(ax, [(s["n"], s["heel_mm"], group(s["t_ms"])) for s in steps])
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    _legend(ax, fontsize=7, loc="lower left", ncol=2)
 
 
 def _plot_rule_panel(ax, summary):

@@ -660,14 +660,39 @@ class _Sensing:
     gyro_clip_mdps: float
 
 
-def _imu(motion: _Motion, sensing: _Sensing, rate_hz, noise, rng):
-    """IMU columns (ax, ay, az mg; gx, gy, gz mdps) at the sampled instants, in the sensor frame."""
+def _sampled_peak(at, width, sample_idx):
+    """Peak of the unit impact transient starting at `at` (ms) as the sensor samples it: through
+    its low-pass (`width` ms) and then at sample_idx."""
+    lo, hi = at - width, at + IMPACT_LEN_MS + width
+    unit = np.zeros(hi - lo)
+    unit[width:width + IMPACT_LEN_MS] = _IMPACT_SHAPE
+    idx = sample_idx[(sample_idx >= lo) & (sample_idx < hi)] - lo
+    peak = float(_smooth(unit, width)[idx].max()) if len(idx) else 0.0
+    return peak if peak > 0.05 else 1.0
+
+
+def _imu(motion: _Motion, sensing: _Sensing, rate_hz, noise, rng, touches=()):
+    """IMU columns (ax, ay, az mg; gx, gy, gz mdps) at the sampled instants, in the sensor frame.
+
+    `touches`: (impact ms, drop ms) of each heel touch's floor impact; there the sampled peak
+    of |a| - 1 g is the impact asked for (see below).
+    """
     R = _rotations(motion.theta, motion.yaw, motion.roll)
     rho = np.asarray(sensing.offset_m)
     pos = np.stack([motion.x_m, motion.y_m, motion.z_m], axis=1) + R @ rho     # P + R rho
     f = np.stack([_second_derivative(pos[:, k]) for k in range(3)], axis=1) / G_MPS2 * 1000.0
     f[:, 2] += 1000.0                      # specific force, world frame, mg
+    width = max(1, int(round(1000 / rate_hz)))
+    # A heel touch: the accelerometer sees the heel fall and the floor stop it. The drop's own
+    # smooth (min-jerk) deceleration is no floor's doing and, on a fast drop, would put ~6 g there
+    # whatever impact was asked for: it is left out, and the touch's transient is scaled so that
+    # its sampled peak (after the IMU's low-pass) is the impact asked for (none for 0 mg).
+    drops = dict(touches)
+    for at, drop_ms in touches:
+        f[max(0, at - drop_ms):at + IMPACT_LEN_MS] = (0.0, 0.0, 1000.0)
     for at, amp_mg in motion.impacts:      # transients along the world vertical
+        if at in drops:
+            amp_mg = amp_mg / _sampled_peak(at, width, sensing.sample_ms)
         seg = f[at:at + IMPACT_LEN_MS, 2]
         seg += amp_mg * _IMPACT_SHAPE[:len(seg)]
     foot_acc = np.einsum("nji,nj->ni", R, f)                                   # R^T f
@@ -678,9 +703,8 @@ def _imu(motion: _Motion, sensing: _Sensing, rate_hz, noise, rng):
     # Sensor frame: v_s = M^T v_f, i.e. row vectors times M.
     acc = foot_acc @ sensing.mount
     gyro = foot_gyro @ sensing.mount
-    # The IMU's own low-pass (DLPF) averages over about one output period; without
+    # The IMU's own low-pass (DLPF) averages over about one output period (`width`); without
     # it, point-sampling a 1 kHz signal at 100 Hz would alias the impacts.
-    width = max(1, int(round(1000 / rate_hz)))
     idx = sensing.sample_ms
     acc = np.stack([_smooth(acc[:, k], width)[idx] for k in range(3)], axis=1)
     gyro = np.stack([_smooth(gyro[:, k], width)[idx] for k in range(3)], axis=1)
@@ -796,6 +820,17 @@ def _motion_of_sets(cfg, plans, starts, total_ms, foot):
     return whole, per_set
 
 
+def _touch_impacts(plans, starts, foot):
+    """(impact ms, drop ms) of every heel touch of this foot, on the recording's timeline."""
+    out = []
+    for plan, start in zip(plans, starts):
+        for n, touch in plan.touches.items():
+            if _foot_of(n) == foot:
+                drop = CRASH_DROP_MS if touch.impact_mg >= CRASH_MG else SOFT_DROP_MS
+                out.append((start + plan.touch_start_ms[n] + drop, drop))
+    return out
+
+
 def _shift_truth(truth: dict, start_ms: int, set_no: int) -> dict:
     return {
         "steps": [dict(s, t_ms=s["t_ms"] + start_ms, set=set_no) for s in truth["steps"]],
@@ -893,7 +928,8 @@ def simulate(cfg: SimConfig, sets: int = 1, rest_s: float = DEFAULT_REST_S) -> d
             continue
         columns = [sensing.t_ms[:, None]]
         if "imu" in cfg.sensor:
-            columns.append(_imu(motion, sensing, cfg.rate_hz, cfg.noise, rngs[f"imu_{foot}"]))
+            columns.append(_imu(motion, sensing, cfg.rate_hz, cfg.noise, rngs[f"imu_{foot}"],
+                                _touch_impacts(plans, starts, foot)))
         if "fsr" in cfg.sensor:
             share = share_right if foot == "right" else 1.0 - share_right
             columns.append(_fsr(share, heel_mm, motion.z_m, motion.landings, sensing.sample_ms, cfg.noise, cfg.steps,

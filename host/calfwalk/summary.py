@@ -35,6 +35,8 @@ LIMITS = {
     "fatigue_min_steps": 5,
     "med_pass_pct": 50,
     "med_warn_pct": 40,
+    # steps lost or damaged on the way: above this share of a foot's steps a per-step rule is not judged
+    "unknown_steps_max_share": 0.25,
 }
 
 # The guide's own words for each rule.
@@ -99,22 +101,26 @@ def _pct_diff(a, b):
     return 0.0 if mean == 0 else abs(a - b) / mean * 100.0
 
 
-def summarise(events: list, feet: list, sensors: dict, duration_s: float) -> dict:
+def summarise(events: list, feet: list, sensors: dict, duration_s: float, damage: dict | None = None) -> dict:
     """The summary (JSON-ready) of a recording's events for the given feet.
 
     `sensors` maps foot -> "imu" | "fsr" | "imu+fsr"; `duration_s` is the recording length.
+    `damage` (a session whose lines were lost or damaged): {"unknown_steps": [{"foot", "t_ms",
+    "step_no", "why"}] the pods counted but nobody received, "lost_set_ends": [{"foot", "t_ms"}],
+    "lines_lost": {foot: n}}; see _damaged.
     The top-level figures and rules cover the whole recording; "sets" holds one
     summary per set (same keys, plus "set_no", "start_ms", "end_ms").
     """
     events = sorted(events, key=lambda e: (e["t_ms"], e["foot"]))
+    damage = _damage_of(damage)
     spans = set_spans(events)
-    out = _summary(events, feet, sensors, duration_s, spans)
+    out = _summary(events, feet, sensors, duration_s, spans, damage)
     sets = []
     for k, span in enumerate(spans, 1):
         # copies: a set numbers its own steps, the whole recording keeps its numbering
         mine = [dict(e) for e in events if span["start_ms"] <= e["t_ms"] <= span["_last_ms"]]
         end = span["end_ms"] if span["end_ms"] is not None else max(e["t_ms"] for e in mine)
-        one = _summary(mine, feet, sensors, (end - span["start_ms"]) / 1000.0, [span])
+        one = _summary(mine, feet, sensors, (end - span["start_ms"]) / 1000.0, [span], _damage_in(damage, span))
         one.update(set_no=k, start_ms=span["start_ms"], end_ms=span["end_ms"])
         sets.append(one)
     out["sets"] = sets
@@ -173,11 +179,14 @@ def _set_of(t_ms, spans):
     return None
 
 
-def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: list) -> dict:
+def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: list, damage=None) -> dict:
     """One summary of time-ordered events (a whole recording or one set)."""
+    damage = damage or _damage_of(None)
     steps = [e for e in events if e["type"] == "step"]
     steps.sort(key=lambda e: (e["t_ms"], e["foot"]))
-    for n, st in enumerate(steps, 1):
+    ghosts = [dict(g) for g in damage["unknown_steps"]]
+    # person order counts the steps the pods counted but we never got, so the numbers stay right
+    for n, st in enumerate(sorted(steps + ghosts, key=lambda e: (e["t_ms"], e["foot"])), 1):
         st["n"] = n
     contacts = [e for e in events if e["type"] == "heel_contact"]
     for c in contacts:
@@ -185,12 +194,13 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
     by_foot = {f: [s for s in steps if s["foot"] == f] for f in feet}
     # same-foot intervals within a set: the rest between two sets is not a stride
     group = {id(s): _set_of(s["t_ms"], spans) for s in steps}
-    strides = {f: [b["t_ms"] - a["t_ms"] for a, b in zip(s, s[1:]) if group[id(a)] == group[id(b)]]
+    strides = {f: [b["t_ms"] - a["t_ms"] for a, b in zip(s, s[1:]) if group[id(a)] == group[id(b)]
+                   and not _unknown_between(a, b, ghosts)]
                for f, s in by_foot.items()}
 
     rel = []
     for f, iv in strides.items():
-        if iv:
+        if iv and statistics.fmean(iv) > 0:
             mean = statistics.fmean(iv)
             rel.extend(x / mean for x in iv)
     step_time_cv = statistics.pstdev(rel) if len(rel) >= 2 else None
@@ -202,7 +212,7 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
     ends = [e["t_ms"] for e in events if e["type"] == "set_end"]
     set_s = (max(ends) - min(starts)) / 1000.0 if starts and ends and max(ends) > min(starts) else None
     heights = [s["heel_mm"] for s in steps if s.get("heel_mm") is not None]
-    figures = _lr_figures(feet, by_foot, strides, contacts)
+    figures = _lr_figures(feet, by_foot, strides, contacts, ghosts)
 
     rules = [
         _heels_high(steps, contacts),
@@ -215,6 +225,8 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
         _big_toe(steps, sensors),
         _lowered_after(feet, events),
     ]
+    rules = _without_steps(rules, steps)
+    rules = _damaged(rules, steps, ghosts, damage, feet, events)
     rules.extend(_rule(r, "not_measured", detail=SHOE_CANNOT) for r in NOT_MEASURABLE)
     return {
         "feet": list(feet),
@@ -237,7 +249,25 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
         "rules": rules,
         "one_foot_note": _one_foot_note(feet),
         "asymmetry": _asymmetry(figures),
+        # steps the pods counted that were lost or damaged on the way (0 for raw recordings)
+        "steps_unknown": len(ghosts),
+        "steps_unknown_by_foot": {f: sum(1 for g in ghosts if g["foot"] == f) for f in feet},
+        "damage": {"unknown_steps": ghosts, "lost_set_ends": list(damage["lost_set_ends"]),
+                   "lines_lost": dict(damage["lines_lost"])},
     }
+
+
+# rules judged step by step: with no step seen there is nothing to judge
+PER_STEP = ("heels_high", "no_heel_crash", "short_even_steps", "pause_at_top", "no_bounce", "even_left_right",
+            "heel_height_kept", "big_toe_push")
+
+
+def _without_steps(rules, steps):
+    """No step, no verdict: every per-step rule is not_measured (no PASS for a crash nobody could make)."""
+    if steps:
+        return rules
+    return [r if r["id"] not in PER_STEP or r["status"] == "not_measured"
+            else _rule(r["id"], "not_measured", detail="no steps detected") for r in rules]
 
 
 def _one_foot_note(feet):
@@ -251,8 +281,10 @@ def _one_foot_note(feet):
     )
 
 
-def _lr_figures(feet, by_foot, strides, contacts):
-    """Left and right figures (unrounded) for the asymmetry and the even_left_right rule; None with one foot."""
+def _lr_figures(feet, by_foot, strides, contacts, ghosts=()):
+    """Left and right figures (unrounded) for the asymmetry and the even_left_right rule; None with one foot.
+
+    Steps count what the pod counted, the lost ones too (`ghosts`): a lost line is no uneven step."""
     if len(feet) < 2:
         return None
     figs = {"steps": {}, "step_time_ms": {}, "heel_height_mm": {}, "heel_contacts": {}, "heel_contacts_per100": {}}
@@ -260,7 +292,7 @@ def _lr_figures(feet, by_foot, strides, contacts):
         steps = by_foot[f]
         heights = [s["heel_mm"] for s in steps if s.get("heel_mm") is not None]
         n_contacts = sum(1 for c in contacts if c["foot"] == f)
-        figs["steps"][f] = len(steps)
+        figs["steps"][f] = len(steps) + sum(1 for g in ghosts if g["foot"] == f)
         figs["step_time_ms"][f] = statistics.fmean(strides[f]) if strides[f] else None
         figs["heel_height_mm"][f] = statistics.fmean(heights) if heights else None
         figs["heel_contacts"][f] = n_contacts
@@ -434,9 +466,10 @@ def _left_right(feet, by_foot, figs):
         return _rule("even_left_right", "not_measured", detail="no steps on one foot")
     parts = []
     worst = 0.0
-    diff = abs(len(left) - len(right))
+    n_left, n_right = figs["steps"]["left"], figs["steps"]["right"]  # as the pods counted them
+    diff = abs(n_left - n_right)
     status = "pass" if diff <= LIMITS["lr_steps_diff"] else "fail"
-    parts.append(f"steps L{len(left)}/R{len(right)}")
+    parts.append(f"steps L{n_left}/R{n_right}")
     st = figs["step_time_ms"]
     if st["left"] is not None and st["right"] is not None:
         d = _pct_diff(st["left"], st["right"])
@@ -497,3 +530,90 @@ def _lowered_after(feet, events):
         return _rule("heels_lowered_after_set", "warn", 0, (),
                      f"no deliberate heel lowering seen at the end ({', '.join(missing)}): the recording may have stopped early")
     return _rule("heels_lowered_after_set", "pass", 1, (), "heels lowered after the last step")
+
+
+# ------------------------------------------------------------------ lost and damaged lines
+
+
+def _damage_of(damage):
+    """A complete damage dict (see summarise), empty for a recording with nothing lost."""
+    damage = damage or {}
+    return {"unknown_steps": sorted((dict(g) for g in damage.get("unknown_steps", ())), key=lambda g: g["t_ms"]),
+            "lost_set_ends": list(damage.get("lost_set_ends", ())),
+            "lines_lost": dict(damage.get("lines_lost", {}))}
+
+
+def _damage_in(damage, span):
+    """The part of the damage inside one set."""
+    inside = [g for g in damage["unknown_steps"] if span["start_ms"] <= g["t_ms"] <= span["_last_ms"]]
+    ends = [e for e in damage["lost_set_ends"] if span["start_ms"] <= e["t_ms"] <= span["_last_ms"]]
+    return {"unknown_steps": inside, "lost_set_ends": ends, "lines_lost": damage["lines_lost"]}
+
+
+def _unknown_between(a, b, ghosts):
+    """True if a - b is no stride the pod saw: it counted a step of this foot between them that never
+    arrived, or b is not the step it counted next (a reboot or a lost set end came between)."""
+    na, nb = a.get("step_no"), b.get("step_no")
+    if isinstance(na, int) and isinstance(nb, int) and na > 0 and nb > 0 and nb != na + 1:  # pods count from 1
+        return True
+    return any(g["foot"] == a["foot"] and a["t_ms"] < g["t_ms"] < b["t_ms"] for g in ghosts)
+
+
+def _damaged(rules, steps, ghosts, damage, feet, events):
+    """No rule fails or warns on what lost or damaged lines made: their steps are unknown.
+
+    Steps the pods counted but nobody received make no stride (see _unknown_between) and no
+    left/right difference (see _lr_figures); a rule says how many steps it could not see,
+    and with more than unknown_steps_max_share of a foot's steps unknown it is not judged.
+    A set whose set_end line was lost is not judged on how it ended.
+    """
+    lost_lines = sum(damage["lines_lost"].get(f, 0) for f in feet)
+    if not ghosts and not damage["lost_set_ends"] and not lost_lines:
+        return rules
+    worst = 0.0
+    for f in feet:
+        unknown = sum(1 for g in ghosts if g["foot"] == f)
+        known = sum(1 for s in steps if s["foot"] == f)
+        if unknown:
+            worst = max(worst, unknown / (known + unknown))
+    n_unknown = len(ghosts)
+    out = []
+    for r in rules:
+        rid = r["id"]
+        if rid == "heels_lowered_after_set" and r["status"] in ("warn", "fail"):
+            lost_end = {e["foot"] for e in damage["lost_set_ends"]}
+            ended = {e["foot"] for e in events if e["type"] == "set_end"}
+            if any(f not in ended for f in lost_end & set(feet)):
+                r = _rule(rid, "not_measured", detail="the set's end was lost with damaged or missing lines")
+        elif rid in PER_STEP and r["status"] != "not_measured":
+            if n_unknown:
+                r = _regraded(r, len(steps) + n_unknown)
+            if worst > LIMITS["unknown_steps_max_share"] and r["status"] == "pass":
+                # too much unseen to vouch for the set (a warn or fail stands: the steps seen showed it)
+                r = _rule(rid, "not_measured", detail=(
+                    f"{n_unknown} of {len(steps) + n_unknown} steps unknown (lines lost or damaged): "
+                    "too few seen to judge"))
+            elif n_unknown:
+                r = dict(r, detail=f"{r['detail']}; {n_unknown} step(s) unknown (lines lost or damaged), "
+                                   "judged on the steps seen")
+            elif rid in ("heels_high", "no_heel_crash") and lost_lines:
+                r = dict(r, detail=f"{r['detail']}; {lost_lines} line(s) lost: a heel contact may be missing")
+        out.append(r)
+    return out
+
+
+def _regraded(r, total):
+    """A share-based verdict with the unknown steps counted as good ones (`total`: seen + unknown):
+    a step that went missing must not push a share over its limit."""
+    rid, status = r["id"], r["status"]
+    if status not in ("warn", "fail"):
+        return r
+    if rid == "heels_high":
+        per100 = r["value"] * 100.0 / total
+        status = "pass" if not r["value"] else ("warn" if per100 <= LIMITS["contacts_warn_per100"] else "fail")
+    elif rid == "pause_at_top":
+        share = 1 - len(r["evidence"]) / total
+        status = "pass" if share >= LIMITS["pause_pass_share"] else ("warn" if share >= LIMITS["pause_warn_share"] else "fail")
+    elif rid == "no_bounce":
+        status = _grade(r["value"] / total, LIMITS["bounce_pass_share"], LIMITS["bounce_warn_share"])
+    return r if status == r["status"] else dict(r, status=status)
