@@ -91,7 +91,6 @@ _PRE = const(8)  # rest samples kept before a motion: its start (the test sees i
 _FLOOR_MM = const(3)  # a heel this low has reached the floor (the shoe's sole gives a little)
 _TOES_UP = const(3)  # pitch below -3 floors (toes up 9 mm): the forefoot is off the floor
 _FAST_G2 = const(10000)  # a turn faster than 100 dps (its energy in dps^2)
-_SINK_MG = const(8)  # a heel on the floor still lower by this (about 2 mm): it was still sinking
 _BIAS_W = const(256)  # the gyro bias is a running mean over about this many rest samples
 _MOTION_MAX_MS = const(8000)  # a motion this long without a rest is cut here and judged
 _Q = const(16384)  # quaternion unit (Q14)
@@ -121,7 +120,6 @@ PARAMS = (
     "heel_down_mm", 12, 2, 80,  # heel lower than this: on the floor
     "heel_up_mm", 25, 4, 100,  # higher than this: off the floor again
     "heel_confirm_ms", 40, 0, 500,
-    "onset_window_ms", 150, 0, 500,  # contact onset = end of the drop within this window
     "strike_dps", 50, 10, 1000,  # heel-down rotation this fast, then reversing: a heel strike
     "lp_ms", 40, 5, 500,  # accelerometer low-pass for tilt and steadiness
     "set_end_ms", 1500, 300, 10000,  # heels down this long: the set is over, not a fault
@@ -276,14 +274,9 @@ class _Cold:
         self.t_lift0 = 0  # the same, for the motion being judged
         self.t_start = 0  # its track's time origin (the rest samples before it)
         self.t_rest = 0  # when the rest that ended it began
-        self.dx = self.dy = self.dz = 0  # its de-drifted displacement (mm, start frame)
-        self.qw = _Q
-        self.qx = self.qy = self.qz = 0  # its rotation, start frame to end frame (Q14)
-        self.clear_mm = 0
         self.bias_n = 0
         self.bias_x = self.bias_y = self.bias_z = 0  # gyro sums at rest, for the bias
         self.bias_w = 0  # rest samples the bias is the mean of (up to _BIAS_W)
-        self.pending_mm = 0  # sub-step travel carried from a motion cut short
 
 
 class Detector:
@@ -411,7 +404,6 @@ class Detector:
         self.dn_seen = False
         self.strike_t = _NEVER
         self.cross_t = _NEVER
-        self.on_fast = False
         self.cold = _Cold()
         self.h_base = self.h_rng = self.f_rng = 0
         self.heel_raw = self.fore_raw = 0
@@ -442,8 +434,6 @@ class Detector:
         self.stride_mm = UNKNOWN
         self.clear_mm = UNKNOWN
         self.heel_down = False
-        self.sinking = False
-        self.pf_low = 0
         self.cand_n = 0
         self.onset_t = 0
         # heels down this long after a step: the set is over. A slow walker's stance (the heel
@@ -708,13 +698,15 @@ class Detector:
         up_mg = self.up_mg
         strike = self.strike
         # a heel strike: the heel-down turn of the late swing (or a drop) reverses, heel low
+        # (dated where the fast turn ends: a heel stopped by the floor need not rebound)
         if w < -strike:
             self.dn_seen = True
-        elif w >= 0 and self.dn_seen:
+        elif w > -(strike >> 1) and self.dn_seen:
             self.dn_seen = False
             if pf < up_mg and not self.struck:
                 # the first reversal is the strike; the foot's ringing after it is not
-                self.strike_t = t - dt * w // (w - self.w_prev)
+                half = strike >> 1
+                self.strike_t = t - dt * (w + half) // (w - self.w_prev)
                 self.struck = True
         self.w_prev = w
         if pf > up_mg or (w > strike and pf > self.down_mg):
@@ -734,14 +726,12 @@ class Detector:
         if s == 2 and self.s_imu != 2:
             # date the onset where the heel reached the floor: its height crossing floor level
             # on the way down, else the strike (the heel-down turn reversing), else where it
-            # stopped turning; a later one: the heel sinks on slowly (see _heel)
-            self.on_fast = True
+            # stopped turning
             if t - self.cross_t <= _STRIKE_WINDOW_MS:
                 self.on_imu = self.cross_t
             elif t - self.strike_t <= _STRIKE_WINDOW_MS:
                 self.on_imu = self.strike_t
             else:
-                self.on_fast = False
                 if t - self.t_turn <= _STRIKE_WINDOW_MS:
                     self.on_imu = self.t_turn + dt
                 else:
@@ -1259,6 +1249,11 @@ class Detector:
                 bob = True  # turned a few degrees and came back: the heel bobbed
             ms += t_ms
             s = e
+        if n_split:
+            # the direction of travel signs the pitch axis: up x forward points to the foot's left
+            self._learn_axis((uy * fz - uz * fy) >> 10, (uz * fx - ux * fz) >> 10, (ux * fy - uy * fx) >> 10)
+            if self.state != ST_SET:
+                Detector._first_strike(self, r[2 * k_rests - 2])
         if moved_on:
             # the next motion goes on from the later half of this rest (kept raw above)
             a = r[2 * k_rests - 2]
@@ -1270,8 +1265,6 @@ class Detector:
             if bob and self.state == ST_SET and self.in_step:
                 self.rebounds += 1
             return
-        # the direction of travel signs the pitch axis: up x forward points to the foot's left
-        self._learn_axis((uy * fz - uz * fy) >> 10, (uz * fx - ux * fz) >> 10, (ux * fy - uy * fx) >> 10)
         t_lift = c.t_lift0
         for i in range(n_split):
             o = i * 3
@@ -1281,6 +1274,41 @@ class Detector:
                 self._walk_start(t_lift)
             self._landing(t_land, t_lift, split[o + 1], split[o + 2])
             t_lift = t_land
+
+    def _first_strike(self, e):
+        """A set begun by walking: the heel strike of its first step, from the history (entries
+        0..e-1, the gyro kept raw), turned about the pitch axis that step has just taught.
+
+        Per sample the heel is followed only once the axis is known: without this, the first
+        contact would be dated late. The last reversal of a fast heel-down turn is the strike.
+        """
+        h = self._hist
+        px = self.px
+        py = self.py
+        pz = self.pz
+        strike = -self.strike
+        t = self.cold.t_start
+        prev = 0
+        down = False
+        j = 0
+        for _ in range(e):
+            dt = h[j]
+            t += dt if dt > 0 else -dt
+            w = (h[j + 4] * px + h[j + 5] * py + h[j + 6] * pz) >> 10
+            if w < strike:
+                down = True
+            elif w >= 0 and down:
+                down = False
+                self.strike_t = t - (dt if dt > 0 else -dt) * w // (w - prev)
+                self.struck = True
+            prev = w
+            j += _HW
+        # the heel as it rests now: the accelerometer's tilt
+        k = self.lp_k
+        pitch = ((self.lx >> k) * self.hx + (self.ly >> k) * self.hy + (self.lz >> k) * self.hz) >> 10
+        self.pf_base = pitch
+        self.pf = pitch
+        self.th = 0
 
     def _learn_axis(self, ax, ay, az):
         """A step's pitch axis (Q10, from its travel): teaches the axis, or checks its sign."""
@@ -1619,9 +1647,6 @@ class Detector:
                     onset = fo
             self.heel_down = True
             self.onset_t = onset
-            # an onset not dated by a strike follows a slowly sinking heel down to the floor
-            self.sinking = not (self.imu and onset == self.on_imu and self.on_fast)
-            self.pf_low = self.pf
             self.impact2 = 0
             if self.imu:
                 n = self.ring_n
@@ -1635,9 +1660,6 @@ class Detector:
         if self.imu:
             if t - self.onset_t < _IMPACT_MS and self.mag2 > self.impact2:
                 self.impact2 = self.mag2
-            if self.sinking and self.mv and self.w_prev < 0 and self.pf < self.pf_low - _SINK_MG:
-                self.pf_low = self.pf  # still sinking: it reaches the floor later
-                self.onset_t = t - self.lp_delay_ms
         if self.fsr and self.heel_raw > self.load_peak:
             self.load_peak = self.heel_raw
         if s <= self.up_at:

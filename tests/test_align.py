@@ -14,7 +14,7 @@ import statistics
 import pytest
 
 from calfwalk.align import fit_clock, step_phase_offsets
-from calfwalk.detect import detect, event_fields
+from calfwalk.detect import detect, event_fields, wire_values
 from calfwalk.protocol import encode
 from calfwalk.rawfile import read_raw
 from calfwalk.session import MAGIC, read_session, summarise_session
@@ -41,7 +41,7 @@ class PodClock:
 
 def _payload(ev):
     fields = event_fields()[ev["type"]]
-    vals = [-1 if ev[k] is None else ev[k] for k in fields]
+    vals = wire_values(ev)
     return ",".join([ev["type"], f"t={ev['t_true_pod']}"] + [f"{k}={v}" for k, v in zip(fields, vals)])
 
 

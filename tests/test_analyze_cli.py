@@ -313,7 +313,7 @@ def error_cases(tmp_path, paths):
         "three-files": ([left, right, left], ["one or two", "3"]),
         "same-foot": ([left, left], ["same foot", "left"]),
         "unknown-param": ([left, "--param", "no_such_param=3"], ["no_such_param"]),
-        "param-out-of-range": ([left, "--param", "swing_min_ms=5"], ["swing_min_ms", "40..1000"]),
+        "param-out-of-range": ([left, "--param", "zupt_ms=5"], ["zupt_ms", "20..1000"]),
         "param-not-int": ([left, "--param", "foot_mm=long"], ["foot_mm", "integer"]),
         "param-no-value": ([left, "--param", "foot_mm"], ["NAME=VALUE"]),
     }
@@ -372,7 +372,7 @@ def test_subprocess_errors_have_no_traceback(tmp_path, faulty):
     left, right = faulty[0]
     bad = tmp_path / "garbage.csv"
     bad.write_bytes(b"\xff\xfe\x00garbage\x80\x81")
-    for args in ([bad], [left, right, left], [left, "--param", "swing_min_ms=5"]):
+    for args in ([bad], [left, right, left], [left, "--param", "zupt_ms=5"]):
         proc = run_cli(*args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert "Traceback" not in proc.stderr

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from calfwalk import firmware
-from calfwalk.detect import detect
+from calfwalk.detect import detect, wire_values
 from calfwalk.rawfile import read_raw
 
 from conftest import FIRMWARE, ROOT, simulate_set
@@ -140,9 +140,9 @@ class Detector(_Base):
 ALLOC_PER_EVENT = """
 _Base = Detector
 class Detector(_Base):
-    def _emit(self, kind, t, a, b, c, d, e, f):
+    def _emit(self, kind, t, a, b, c, d, e, f, g, h):
         self.junk = [kind]
-        _Base._emit(self, kind, t, a, b, c, d, e, f)
+        _Base._emit(self, kind, t, a, b, c, d, e, f, g, h)
 """
 
 
@@ -173,7 +173,7 @@ def test_micropython_events_equal_host_detect(replays, sets, sensor, foot):
     for ev in detect(read_raw(path)):
         assert ev["foot"] == foot
         names = fields[ev["type"]]
-        values = [det.UNKNOWN if ev[n] is None else ev[n] for n in names]
+        values = wire_values(ev)
         host.append([ev["type"], ev["t_ms"]] + values + [0] * (width - len(values)))
     pod = []
     for line in replays("micropython", sensor, foot)[:-1]:

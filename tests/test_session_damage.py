@@ -44,7 +44,7 @@ def pod_stream(rec, seq0=0):
             e = events[k]
             k += 1
             fields = detect_fields()[e["type"]]
-            payload = ",".join([e["type"], f"t={e['t_ms']}"] + [f"{f}={-1 if e[f] is None else e[f]}" for f in fields])
+            payload = ",".join([e["type"], f"t={e['t_ms']}"] + [f"{f}={v}" for f, v in zip(fields, wire_values(e))])
             out.append((e["t_ms"] + 40, encode(seq, e["t_ms"] - t0 + 40, "E", payload)))
             seq += 1
             if e["type"] in ("calibrated", "set_end"):
@@ -64,6 +64,12 @@ def detect_fields():
     from calfwalk.detect import event_fields
 
     return event_fields()
+
+
+def wire_values(ev):
+    from calfwalk.detect import wire_values
+
+    return wire_values(ev)
 
 
 @pytest.fixture(scope="module")

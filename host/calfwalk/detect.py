@@ -31,6 +31,19 @@ def event_dict(kind: str, foot: str, t_ms: int, values) -> dict:
     return ev
 
 
+def wire_values(ev: dict) -> list:
+    """The integers a pod sends after t_ms for a host event dict (the inverse of event_dict)."""
+    out = []
+    for name in event_fields()[ev["type"]]:
+        if name in IN_CM:
+            cm = ev.get(IN_CM[name])
+            out.append(-1 if cm is None else int(round(cm * 10)))
+        else:
+            value = ev.get(name)
+            out.append(-1 if value is None else int(value))
+    return out
+
+
 def make_detector(sensor: str, rate_hz: int, params: dict | None = None):
     """A firmware Detector for a sensor kind and rate, with optional parameter overrides."""
     det = firmware.load("detector")

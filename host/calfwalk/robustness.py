@@ -193,10 +193,10 @@ def run_one(d: Draw, params: dict | None = None) -> list:
         land = np.array([s["t_ms"] for s in steps], dtype=float)
         true_land = np.array([s["t_ms"] for s in truth["steps"]], dtype=float)
         for i, j in match(land, true_land, STEP_MATCH_MS):
-            got = steps[i].get("stride_mm")
+            got = steps[i].get("stride_cm")
             want = truth["steps"][j].get("stride_cm")
             if got is not None and want:
-                res.stride_errors_pct.append(100.0 * abs(got / 10.0 - want) / want)
+                res.stride_errors_pct.append(100.0 * abs(got - want) / want)
         out.append(res)
     return out
 

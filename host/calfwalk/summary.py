@@ -316,13 +316,21 @@ def _asymmetry(figs):
     return out
 
 
+# well under the shortest same-foot step interval (2.5 steps/s a person: 800 ms)
+LAND_SLACK_MS = 200
+
+
 def _step_of(contact, steps):
-    """The set step (person order) in whose stance a heel contact began."""
+    """The set step (person order) in whose stance a heel contact began.
+
+    A heel that strikes as the foot lands is felt before the pod marks the landing (the
+    foot must be still first), so a contact up to LAND_SLACK_MS early belongs to that step.
+    """
     best = None
     for s in steps:
         if s["foot"] != contact["foot"]:
             continue
-        if s["t_ms"] <= contact["t_ms"] + 50:
+        if s["t_ms"] <= contact["t_ms"] + LAND_SLACK_MS:
             best = s
         else:
             break
