@@ -102,6 +102,7 @@ _BOB_Q2 = const(127000)  # a turn of 2.5 degrees: |q_xyz|^2 in Q28 (sin(1.25 deg
 _BOB_CHORD = const(25)  # ... that comes back to within 1.4 degrees (Q10 chord between the tilts)
 _AXIS_ROSE = const(99)  # the pitch axis came from a rise onto the toes (else: steps that taught it)
 _STEP_MAX_MS = const(1500)  # one step's motion (push-off, swing, landing) takes no longer
+_REST_G_PCT = const(5)  # a foot at rest reads 1 g within this (its low-pass): a steady push does not
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
@@ -371,6 +372,8 @@ class Detector:
         self.zg2 = self.zg2_p
         self.g_lo2 = 950 * 950  # 1 g within 5% (what the stand measures replaces it)
         self.g_hi2 = 1050 * 1050
+        self.r_lo2 = (1000 - 10 * _REST_G_PCT) ** 2
+        self.r_hi2 = (1000 + 10 * _REST_G_PCT) ** 2
         self.za2_m = self.za2  # the limits now: raised during a hard motion
         self.zg2_m = self.zg2
         self.pk_g2 = 0  # the motion's peak gyro energy
@@ -607,7 +610,9 @@ class Detector:
             dz = (z - (sz >> k)) >> 2
             d2 = dx * dx + dy * dy + dz * dz
             self.d2 = d2
-            quiet = d2 < self.za2_m
+            # (and 1 g on the pod: a swing's steady push is no rest, though steady)
+            m2 = x * x + y * y + z * z
+            quiet = d2 < self.za2_m and (self.r_lo2 < m2 < self.r_hi2 or self.pk_g2 >= _FAST_G2)
             # not settling down for zupt_ms: the slower one starts again from here (a strike's
             # jolt, or a slow drift, must not keep the foot from a rest for long)
             self.sm_n = 0 if not quiet and n >= self.zupt_n else n + 1
@@ -1452,6 +1457,10 @@ class Detector:
             # 1 g as this accelerometer reads it, within 5%
             self.g_lo2 = (m * 19 // 20) * (m * 19 // 20)
             self.g_hi2 = (m * 21 // 20) * (m * 21 // 20)
+            # a rest: within _REST_G_PCT (an accelerometer's scale errs per axis: a foot at
+            # rest at another tilt reads a few % off the standing 1 g)
+            self.r_lo2 = (m * (100 - _REST_G_PCT) // 100) ** 2
+            self.r_hi2 = (m * (100 + _REST_G_PCT) // 100) ** 2
             # rest limits above this sensor's noise: 4x its mean (a rest sample rarely passes that)
             f = 4 * c.cal_d2 // n
             if f > self.za2_p:
