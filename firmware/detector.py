@@ -102,7 +102,7 @@ _BOB_Q2 = const(127000)  # a turn of 2.5 degrees: |q_xyz|^2 in Q28 (sin(1.25 deg
 _BOB_CHORD = const(25)  # ... that comes back to within 1.4 degrees (Q10 chord between the tilts)
 _AXIS_ROSE = const(99)  # the pitch axis came from a rise onto the toes (else: steps that taught it)
 _STEP_MAX_MS = const(1500)  # one step's motion (push-off, swing, landing) takes no longer
-_REST_G_PCT = const(5)  # a foot at rest reads 1 g within this (its low-pass): a steady push does not
+_REST_G_PCT = const(10)  # a foot at rest reads 1 g within this (its low-pass): a steady push does not
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
@@ -975,8 +975,9 @@ class Detector:
                     continue
                 i += 1
             if a >= 0:
-                # a run ended before entry i: a rest if long enough (the first and last always count)
-                if run_ms >= hold_ms or a == 0 or i == n:
+                # a run ended before entry i: a rest if long enough, with 1 g on the pod (the
+                # first and last always count)
+                if a == 0 or i == n or (run_ms >= hold_ms and Detector._one_g(self, a, i)):
                     if k == 0 and a > 0:
                         r[0] = 0  # the motion began without a rest before it: its first entry
                         r[1] = 1
@@ -997,6 +998,14 @@ class Detector:
             r[2 * k + 1] = n
             k += 1
         return k
+
+    def _one_g(self, a, b):
+        # the mean acceleration of entries a..b-1 is 1 g: the foot stood (a landing's jolt or a
+        # heel's bob turning round is as brief, but pushes the pod)
+        Detector._mean_acc(self, a, b)
+        u = self._u
+        m2 = u[0] * u[0] + u[1] * u[1] + u[2] * u[2]
+        return self.r_lo2 < m2 < self.r_hi2
 
     def _mean_acc(self, a, b):
         """The mean acceleration (mg) of history entries a..b-1, into self._u; returns its length."""
