@@ -1232,6 +1232,12 @@ class Detector:
             cz = gz - uz
             chord = isqrt(cx * cx + cy * cy + cz * cz)
             explains = p.lever_mm * chord // 1024
+            if explains and ((gx - ux) * self.hx + (gy - uy) * self.hy + (gz - uz) * self.hz) < 0:
+                # the heel came down: turning about the forefoot carries the pod back, towards
+                # the heel, never forwards (forward is -h): travel forwards is the foot's own
+                fwd = -((u[0] * self.hx + u[1] * self.hy + u[2] * self.hz) >> 10) * d >> 10
+                if fwd >= need:
+                    explains = 0
             if TRACE is not None:
                 TRACE(ms + t_ms, d, explains)
             if d >= need + explains:
