@@ -633,7 +633,10 @@ class Detector:
                 # landed: the motion is judged once the rest settles (a landing still shakes
                 # the pod for a while), or as soon as the foot moves on
                 if not quiet:
-                    self._track(t, True)
+                    if Detector._jolt(self):
+                        self.landed = False  # (one motion still: it starts from the rest before the jolt)
+                    else:
+                        self._track(t, True)
                 elif self.q_n >= self.settle_n:
                     self._track(t, False)
                 else:
@@ -1135,6 +1138,19 @@ class Detector:
         self.vy_end = vy // 1000
         self.vz_end = vz // 1000
         return t_ms
+
+    def _jolt(self):
+        # the motion so far moved for less than zupt_ms before this rest: a jolt in a stand
+        # (a knock, a sample's glitch), not a step; its rest, too brief to start from
+        h = self._hist
+        ms = 0
+        j = 0
+        for _ in range(self.h_n):
+            dt = h[j]
+            if dt < 0:
+                ms -= dt
+            j += _HW
+        return ms < self.p.zupt_ms
 
     def _track(self, t, moved_on):
         """The foot rests again: integrate the motion between its rests, find its steps, emit them.
