@@ -1027,7 +1027,7 @@ class Detector:
         u[2] = sz // m
         return m
 
-    def _attitude(self, a, b, ux, uy, uz, gx, gy, gz):
+    def _attitude(self, a, b, ux, uy, uz, gx, gy, gz, fix):
         """The gyro's turn over entries a+1..b against the tilt the accelerometer sees at b.
 
         Leaves the body-frame correction (Q10 rad) that brings them together in self._k and
@@ -1055,9 +1055,9 @@ class Detector:
             if abs(h[j + 4] - self.bgx) + abs(h[j + 5] - self.bgy) + abs(h[j + 6] - self.bgz) >= self.w_cut:
                 weight += abs(e[0]) + abs(e[1]) + abs(e[2])
             j += _HW
-        if weight == 0:
-            return 0
         Detector._tilt(self, ux, uy, uz)
+        if weight == 0 or not fix:
+            return 0
         u = self._u
         # the small rotation (end frame) taking the integrated tilt to the measured one: g1 x g_int
         k = self._k
@@ -1230,7 +1230,15 @@ class Detector:
             gx = u[0]
             gy = u[1]
             gz = u[2]
-            weight = Detector._attitude(self, s, e, ux, uy, uz, gx, gy, gz)
+            # a settled rest's tilt puts the gyro right; a brief one's may be off (the pod still
+            # pushed: a heel's bob turning round), so there the gyro's own turn tells the tilt
+            settled = i == k_rests - 1 and not moved_on
+            weight = Detector._attitude(self, s, e, ux, uy, uz, gx, gy, gz, settled)
+            if not settled:
+                _unit(u, u[0], u[1], u[2], 1024)
+                gx = u[0]
+                gy = u[1]
+                gz = u[2]
             t_ms = Detector._integrate(self, s, e, g0x, g0y, g0z, weight)
             # de-drifted: the velocity error grows linearly from rest to rest, so the position's
             # at the end is v T / 2; the highest point on the way, above the line from rest to rest
