@@ -103,6 +103,7 @@ _BOB_CHORD = const(25)  # ... that comes back to within 1.4 degrees (Q10 chord b
 _AXIS_ROSE = const(99)  # the pitch axis came from a rise onto the toes (else: steps that taught it)
 _STEP_MAX_MS = const(1500)  # one step's motion (push-off, swing, landing) takes no longer
 _REST_G_PCT = const(10)  # a foot at rest reads 1 g within this (its low-pass): a steady push does not
+_CLIP_MIN = const(1000)  # 0.1 dps: a gyro held this fast or faster may be at full scale (100 dps and up)
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
@@ -1152,6 +1153,55 @@ class Detector:
             j += _HW
         return ms < self.p.zupt_ms
 
+    def _declip(self, n):
+        """Entries 0..n-1: a gyro axis held at full scale for two entries or more turned faster
+        than it could read. Each such run is raised to where the lines of the rate rising into
+        it and falling out of it meet (a 250 dps gyro clips a brisk swing)."""
+        h = self._hist
+        k = 4
+        while k < 7:
+            i = 2
+            while i < n - 2:
+                j = i * _HW + k
+                v = h[j]
+                if (v >= _CLIP_MIN or v <= -_CLIP_MIN) and h[j + _HW] == v and h[j - _HW] != v:
+                    b = i + 1
+                    while b < n - 2 and h[b * _HW + _HW + k] == v:
+                        b += 1
+                    if b < n - 2:
+                        sg = 1 if v > 0 else -1
+                        r1 = h[j - _HW] * sg  # the rate rising into the run ...
+                        r0 = h[j - 2 * _HW] * sg
+                        dt = abs(h[j - _HW - k])
+                        s_in = (r1 - r0) * 16 // dt if dt else 0  # (1/16 per ms)
+                        jb = b * _HW + k
+                        r3 = h[jb + _HW] * sg  # ... and falling out of it
+                        r4 = h[jb + 2 * _HW] * sg
+                        dt = abs(h[jb + 2 * _HW - k])
+                        s_out = (r3 - r4) * 16 // dt if dt else 0
+                        if s_in > 0 and s_out > 0:
+                            span = 0  # ms from entry i-1 to entry b+1
+                            m = i
+                            while m <= b + 1:
+                                span += abs(h[m * _HW])
+                                m += 1
+                            tt = 0
+                            m = i
+                            while m <= b:
+                                tt += abs(h[m * _HW])
+                                up = r1 + s_in * tt // 16
+                                dn = r3 + s_out * (span - tt) // 16
+                                est = up if up < dn else dn
+                                if est > 32000:
+                                    est = 32000
+                                if est > v * sg:
+                                    h[m * _HW + k] = est * sg
+                                m += 1
+                    i = b + 1
+                else:
+                    i += 1
+            k += 1
+
     def _track(self, t, moved_on):
         """The foot rests again: integrate the motion between its rests, find its steps, emit them.
 
@@ -1185,6 +1235,7 @@ class Detector:
         r = self._rest
         g = self._g
         u = self._u
+        Detector._declip(self, n)
         k_rests = Detector._rests(self, n)
         # each rest's gravity (mg, in the pod's frame): the low-passes at the first and the last,
         # the mean of an inner one's samples (read before the integration overwrites them)
