@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell (cat requirements-dev.txt host/pyproject.toml host/setup.py; grep '^VERSION' firmware/app.py) | cksum | cut -d' ' -f1)
 OUT    ?= build
 
-.PHONY: install test demo bench accuracy flash mpy lint clean
+.PHONY: install test demo bench bench-vpico accuracy flash mpy lint clean
 
 install: $(STAMP)
 
@@ -22,9 +22,14 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/calfwalk demo --out $(OUT)/demo
 
-# the pod's budget under the MicroPython unix port: prints figures, writes build/bench.json
+# the pod's budget under the MicroPython unix port and on vpico (../shared/tools/vpico, a virtual
+# Cortex-M0): prints figures, writes build/bench.json
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py --out $(OUT)
+
+# only the vpico figures (merged into build/bench.json)
+bench-vpico: $(STAMP)
+	$(BIN)/python bench/run_bench.py --out $(OUT) --vpico-only
 
 # detector accuracy on ../shared/data (public gait recordings) and a simulated suite: prints a table
 accuracy: $(STAMP)
