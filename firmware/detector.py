@@ -408,6 +408,7 @@ class Detector:
         self.dn_seen = False
         self.strike_t = _NEVER
         self.cross_t = _NEVER
+        self.cross_slow = False
         self.cold = _Cold()
         self.h_base = self.h_rng = self.f_rng = 0
         self.heel_raw = self.fore_raw = 0
@@ -700,6 +701,7 @@ class Detector:
             f = self.floor_mg
             if pf < f <= old:
                 self.cross_t = t - dt * (f - pf) // (old - pf)
+                self.cross_slow = w > -(self.strike >> 2)
             elif pf < -_TOES_UP * f:
                 # toes up, beyond what a heel on the floor allows: the forefoot is in the air, the
                 # "heel height" a pitch says is no height (walking: the strike dates the contact)
@@ -731,13 +733,18 @@ class Detector:
         else:
             if self.up_n:
                 self.up_n = 0
-            s = 2 if pf < self.down_mg and self.gq_n else 1  # (the gyro at rest: the heel has stopped)
+            # (the gyro at rest, the heel not sinking on: it has stopped)
+            s = 2 if pf < self.down_mg and self.gq_n and w > -(strike >> 2) else 1
         if s == 2 and self.s_imu != 2:
             # date the onset where the heel reached the floor: its height crossing floor level
             # on the way down, else the strike (the heel-down turn reversing), else where it
             # stopped turning
             if t - self.cross_t <= _STRIKE_WINDOW_MS:
                 self.on_imu = self.cross_t
+                if self.cross_slow and self.t_turn + dt > self.cross_t:
+                    # sinking slowly past floor level (as a heel height from a tilt, it is a
+                    # few mm uncertain): it touched where it stopped
+                    self.on_imu = self.t_turn + dt
             elif t - self.strike_t <= _STRIKE_WINDOW_MS:
                 self.on_imu = self.strike_t
             else:
