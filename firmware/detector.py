@@ -104,6 +104,7 @@ _AXIS_ROSE = const(99)  # the pitch axis came from a rise onto the toes (else: s
 _STEP_MAX_MS = const(1500)  # one step's motion (push-off, swing, landing) takes no longer
 _REST_G_PCT = const(10)  # a foot at rest reads 1 g within this (its low-pass): a steady push does not
 _CLIP_MIN = const(1000)  # 0.1 dps: a gyro held this fast or faster may be at full scale (100 dps and up)
+_RAISE_MAX = const(16)  # rest limits rise up to this many times (4x the rate) after a hard swing
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
@@ -583,8 +584,8 @@ class Detector:
             self.pk_g2 = g2_lp
             f = g2_lp >> 6
             if f > self.zg2_m:
-                if f > 16 * self.zg2:
-                    f = 16 * self.zg2
+                if f > _RAISE_MAX * self.zg2:
+                    f = _RAISE_MAX * self.zg2
                 self.zg2_m = f
                 self.za2_m = self.za2 * f // self.zg2
         if g2_lp < self.zg2_m:
