@@ -410,6 +410,7 @@ class Detector:
         self.strike_t = _NEVER
         self.cross_t = _NEVER
         self.cross_slow = False
+        self.first_t = _NEVER  # a walking set's first strike, from the history (see _first_strike)
         self.cold = _Cold()
         self.h_base = self.h_rng = self.f_rng = 0
         self.heel_raw = self.fore_raw = 0
@@ -740,7 +741,11 @@ class Detector:
             # date the onset where the heel reached the floor: its height crossing floor level
             # on the way down, else the strike (the heel-down turn reversing), else where it
             # stopped turning
-            if t - self.cross_t <= _STRIKE_WINDOW_MS:
+            if self.first_t != _NEVER:
+                # the first contact of a set begun by walking: its strike, found in the history
+                self.on_imu = self.first_t
+                self.first_t = _NEVER
+            elif t - self.cross_t <= _STRIKE_WINDOW_MS:
                 self.on_imu = self.cross_t
                 if self.cross_slow and self.t_turn + dt > self.cross_t:
                     # sinking slowly past floor level (as a heel height from a tilt, it is a
@@ -1377,6 +1382,22 @@ class Detector:
                 self._walk_start(t_lift)
             self._landing(t_land, t_lift, split[o + 1], split[o + 2])
             t_lift = t_land
+        if self.first_t != _NEVER and (moved_on or self.pf >= self.down_mg):
+            # a set begun by walking: a heel resting low now is confirmed down at once, from the
+            # strike (see _heel); if its rest is over already (ordinary walking's foot-flat is
+            # brief), the contact it was is reported here; a heel resting high touched nothing
+            if self.pf < self.down_mg:
+                impact = UNKNOWN
+                if self.imu:
+                    m = 0
+                    for j in range(_RING):
+                        if self._ring[j] > m:
+                            m = self._ring[j]
+                    impact = isqrt(m) - 1000
+                    if impact < 0:
+                        impact = 0
+                self._emit(EV_HEEL, self.first_t, t - self.first_t, impact, UNKNOWN, 0, 0, 0, 0, 0)
+            self.first_t = _NEVER
 
     def _first_strike(self, e):
         """A set begun by walking: the heel strike of its first step, from the history (entries
@@ -1393,6 +1414,7 @@ class Detector:
         t = self.cold.t_start
         prev = 0
         down = False
+        self.first_t = _NEVER
         j = 0
         for _ in range(e):
             dt = h[j]
@@ -1404,6 +1426,7 @@ class Detector:
                 down = False
                 self.strike_t = t - (dt if dt > 0 else -dt) * w // (w - prev)
                 self.struck = True
+                self.first_t = self.strike_t
             prev = w
             j += _HW
         # the heel as it rests now: the accelerometer's tilt
