@@ -105,6 +105,7 @@ _STEP_MAX_MS = const(1500)  # one step's motion (push-off, swing, landing) takes
 _REST_G_PCT = const(10)  # a foot at rest reads 1 g within this (its low-pass): a steady push does not
 _CLIP_MIN = const(1000)  # 0.1 dps: a gyro held this fast or faster may be at full scale (100 dps and up)
 _RAISE_MAX = const(16)  # rest limits rise up to this many times (4x the rate) after a hard swing
+_V_MAX = const(20000000)  # um/s: a velocity stays a small int on 32-bit ports
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
@@ -280,6 +281,8 @@ class _Cold:
         self.bias_n = 0
         self.bias_x = self.bias_y = self.bias_z = 0  # gyro sums at rest, for the bias
         self.bias_w = 0  # rest samples the bias is the mean of (up to _BIAS_W)
+        self.first_t = _NEVER  # a walking set's first strike, from the history (see _first_strike)
+        self.w_cut = 0  # the entries a tilt correction is spread over turned this fast (see _attitude)
 
 
 class Detector:
@@ -299,7 +302,6 @@ class Detector:
         self._hist = array("h", [0] * (_HW * _HN)) if imu else None
         self._split = array("i", [0] * 12)
         self._u = array("i", [0] * 3)  # scratch vector for _unit and _tilt
-        self._e = array("i", [0] * 3)  # an entry's half-angle increments
         self._q = array("i", [0] * 4)  # the rotation being integrated (Q14)
         self._k = array("i", [0] * 3)  # the tilt correction of a motion (Q10 rad)
         self._rest = array("h", [0] * (2 * _RESTS))  # the rests in a motion: first, last entry + 1
@@ -410,7 +412,6 @@ class Detector:
         self.strike_t = _NEVER
         self.cross_t = _NEVER
         self.cross_slow = False
-        self.first_t = _NEVER  # a walking set's first strike, from the history (see _first_strike)
         self.cold = _Cold()
         self.h_base = self.h_rng = self.f_rng = 0
         self.heel_raw = self.fore_raw = 0
@@ -741,10 +742,10 @@ class Detector:
             # date the onset where the heel reached the floor: its height crossing floor level
             # on the way down, else the strike (the heel-down turn reversing), else where it
             # stopped turning
-            if self.first_t != _NEVER:
+            if self.cold.first_t != _NEVER:
                 # the first contact of a set begun by walking: its strike, found in the history
-                self.on_imu = self.first_t
-                self.first_t = _NEVER
+                self.on_imu = self.cold.first_t
+                self.cold.first_t = _NEVER
             elif t - self.cross_t <= _STRIKE_WINDOW_MS:
                 self.on_imu = self.cross_t
                 if self.cross_slow and self.t_turn + dt > self.cross_t:
@@ -900,45 +901,6 @@ class Detector:
     # Units: half-angle increments and quaternions in Q14, gravity directions in Q10,
     # velocity in um/s (mm/s at the end), position in um (stored in mm).
 
-    def _half_angles(self, j):
-        """Entry j's rotation as Q14 half-angle increments, bias removed, into self._e."""
-        h = self._hist
-        dt = h[j]
-        if dt < 0:
-            dt = -dt
-        ex = (h[j + 4] - self.bgx) * dt
-        ey = (h[j + 5] - self.bgy) * dt
-        ez = (h[j + 6] - self.bgz) * dt
-        e = self._e
-        if -_ANGLE_SAFE < ex < _ANGLE_SAFE and -_ANGLE_SAFE < ey < _ANGLE_SAFE and -_ANGLE_SAFE < ez < _ANGLE_SAFE:
-            e[0] = (ex * _HALF_ANGLE + 6400) // 12800  # rounded: a floor's bias would turn the track
-            e[1] = (ey * _HALF_ANGLE + 6400) // 12800
-            e[2] = (ez * _HALF_ANGLE + 6400) // 12800
-        else:  # a long entry turning fast: divide first, and cap the turn
-            e[0] = _clamp((ex >> 6) * _HALF_ANGLE // 200, 8192)
-            e[1] = _clamp((ey >> 6) * _HALF_ANGLE // 200, 8192)
-            e[2] = _clamp((ez >> 6) * _HALF_ANGLE // 200, 8192)
-
-    def _turn(self, ex, ey, ez):
-        """q := q * (rotation by half-angles e), renormalised; q is self._q (w, x, y, z)."""
-        q = self._q
-        qw = q[0]
-        qx = q[1]
-        qy = q[2]
-        qz = q[3]
-        ec = _Q - ((ex * ex + ey * ey + ez * ez) >> 15)  # cos of the half angle, to second order
-        # (every product rounded, not floored: a bias of half a unit per entry turns the track)
-        w = (qw * ec - qx * ex - qy * ey - qz * ez + 8192) >> 14
-        x = (qw * ex + qx * ec + qy * ez - qz * ey + 8192) >> 14
-        y = (qw * ey - qx * ez + qy * ec + qz * ex + 8192) >> 14
-        z = (qw * ez + qx * ey - qy * ex + qz * ec + 8192) >> 14
-        m = (w * w + x * x + y * y + z * z) >> 14
-        f = 24576 - (m >> 1)  # first-order renormalisation
-        q[0] = (w * f + 8192) >> 14
-        q[1] = (x * f + 8192) >> 14
-        q[2] = (y * f + 8192) >> 14
-        q[3] = (z * f + 8192) >> 14
-
     def _tilt(self, ux, uy, uz):
         """Gravity's direction (Q10) in the pod's frame after rotation self._q from the start, into self._u.
 
@@ -1041,37 +1003,71 @@ class Detector:
         u[2] = sz // m
         return m
 
-    def _attitude(self, a, b, ux, uy, uz, gx, gy, gz, fix):
+    def _attitude(self, a, b, ux, uy, uz, gx, gy, gz):
         """The gyro's turn over entries a+1..b against the tilt the accelerometer sees at b.
 
         Leaves the body-frame correction (Q10 rad) that brings them together in self._k and
         returns the weight to spread it by: the entries that turned nearly as fast as the
         fastest (a gyro errs there: it saturates, or its scale is off). 0 when they agree.
         """
+        # (each entry's turn written out in full: a method call per entry costs the M0 more
+        # than the arithmetic)
         h = self._hist
-        e = self._e
-        q = self._q
-        q[0] = _Q
-        q[1] = q[2] = q[3] = 0
+        bx = self.bgx
+        by = self.bgy
+        bz = self.bgz
         top = 0  # the fastest turn (sum over the axes, 0.1 dps)
         j = (a + 1) * _HW
         for _ in range(b - a):
-            w = abs(h[j + 4] - self.bgx) + abs(h[j + 5] - self.bgy) + abs(h[j + 6] - self.bgz)
+            w = abs(h[j + 4] - bx) + abs(h[j + 5] - by) + abs(h[j + 6] - bz)
             if w > top:
                 top = w
             j += _HW
-        self.w_cut = top - (top >> 3)
+        w_cut = top - (top >> 3)
+        self.cold.w_cut = w_cut
         weight = 0
+        qw = _Q
+        qx = qy = qz = 0
         j = (a + 1) * _HW
         for _ in range(b - a):
-            Detector._half_angles(self, j)
-            Detector._turn(self, e[0], e[1], e[2])
-            if abs(h[j + 4] - self.bgx) + abs(h[j + 5] - self.bgy) + abs(h[j + 6] - self.bgz) >= self.w_cut:
-                weight += abs(e[0]) + abs(e[1]) + abs(e[2])
+            dt = h[j]
+            if dt < 0:
+                dt = -dt
+            rx = h[j + 4] - bx
+            ry = h[j + 5] - by
+            rz = h[j + 6] - bz
+            ex = rx * dt
+            ey = ry * dt
+            ez = rz * dt
+            if -_ANGLE_SAFE < ex < _ANGLE_SAFE and -_ANGLE_SAFE < ey < _ANGLE_SAFE and -_ANGLE_SAFE < ez < _ANGLE_SAFE:
+                ex = (ex * _HALF_ANGLE + 6400) // 12800
+                ey = (ey * _HALF_ANGLE + 6400) // 12800
+                ez = (ez * _HALF_ANGLE + 6400) // 12800
+            else:
+                ex = _clamp((ex >> 6) * _HALF_ANGLE // 200, 8192)
+                ey = _clamp((ey >> 6) * _HALF_ANGLE // 200, 8192)
+                ez = _clamp((ez >> 6) * _HALF_ANGLE // 200, 8192)
+            ec = _Q - ((ex * ex + ey * ey + ez * ez) >> 15)
+            w = (qw * ec - qx * ex - qy * ey - qz * ez + 8192) >> 14
+            x = (qw * ex + qx * ec + qy * ez - qz * ey + 8192) >> 14
+            y = (qw * ey - qx * ez + qy * ec + qz * ex + 8192) >> 14
+            z = (qw * ez + qx * ey - qy * ex + qz * ec + 8192) >> 14
+            f = 24576 - ((w * w + x * x + y * y + z * z) >> 15)
+            qw = (w * f + 8192) >> 14
+            qx = (x * f + 8192) >> 14
+            qy = (y * f + 8192) >> 14
+            qz = (z * f + 8192) >> 14
+            if abs(rx) + abs(ry) + abs(rz) >= w_cut:
+                weight += abs(ex) + abs(ey) + abs(ez)
             j += _HW
-        Detector._tilt(self, ux, uy, uz)
-        if weight == 0 or not fix:
+        q = self._q
+        q[0] = qw
+        q[1] = qx
+        q[2] = qy
+        q[3] = qz
+        if weight == 0:
             return 0
+        Detector._tilt(self, ux, uy, uz)
         u = self._u
         # the small rotation (end frame) taking the integrated tilt to the measured one: g1 x g_int
         k = self._k
@@ -1086,45 +1082,65 @@ class Detector:
     def _integrate(self, a, b, g0x, g0y, g0z, weight):
         """Integrate history entries a+1..b (strapdown, in the pod's frame at entry a). Returns ms.
 
-        Leaves the velocity at b (mm/s: the residual to remove) in self.v*_end and the largest
-        turn in self.turn_q2. The position (mm, not yet de-drifted) overwrites entry slots 1..3.
-        With a `weight`, self._k's tilt correction is spread over the entries (see _attitude).
+        Leaves the velocity at b (mm/s: the residual to remove) in self.v*_end, the largest
+        turn in self.turn_q2 and the rotation from a to b in self._q. The position (mm, not
+        yet de-drifted) overwrites entry slots 1..3. With a `weight`, self._k's tilt
+        correction is spread over the entries (see _attitude).
         """
         h = self._hist
-        e = self._e
-        q = self._q
-        q[0] = _Q
-        q[1] = q[2] = q[3] = 0
+        bx = self.bgx
+        by = self.bgy
+        bz = self.bgz
+        w_cut = self.cold.w_cut
         k = self._k
         kx = k[0] * 8  # Q10 rad -> Q14 half-angle
         ky = k[1] * 8
         kz = k[2] * 8
+        qw = _Q
+        qx = qy = qz = 0
         vx = vy = vz = 0  # um/s
         sx = sy = sz = 0  # um
         q2max = 0
         t_ms = 0
         j = (a + 1) * _HW
         for _ in range(b - a):
-            Detector._half_angles(self, j)
-            ex = e[0]
-            ey = e[1]
-            ez = e[2]
-            if weight and abs(h[j + 4] - self.bgx) + abs(h[j + 5] - self.bgy) + abs(h[j + 6] - self.bgz) >= self.w_cut:
+            dt = h[j]
+            if dt < 0:
+                dt = -dt
+            rx = h[j + 4] - bx
+            ry = h[j + 5] - by
+            rz = h[j + 6] - bz
+            ex = rx * dt
+            ey = ry * dt
+            ez = rz * dt
+            if -_ANGLE_SAFE < ex < _ANGLE_SAFE and -_ANGLE_SAFE < ey < _ANGLE_SAFE and -_ANGLE_SAFE < ez < _ANGLE_SAFE:
+                ex = (ex * _HALF_ANGLE + 6400) // 12800  # rounded: a floor's bias would turn the track
+                ey = (ey * _HALF_ANGLE + 6400) // 12800
+                ez = (ez * _HALF_ANGLE + 6400) // 12800
+            else:  # a long entry turning fast: divide first, and cap the turn
+                ex = _clamp((ex >> 6) * _HALF_ANGLE // 200, 8192)
+                ey = _clamp((ey >> 6) * _HALF_ANGLE // 200, 8192)
+                ez = _clamp((ez >> 6) * _HALF_ANGLE // 200, 8192)
+            if weight and abs(rx) + abs(ry) + abs(rz) >= w_cut:
                 wi = abs(ex) + abs(ey) + abs(ez)
                 ex += kx * wi // weight
                 ey += ky * wi // weight
                 ez += kz * wi // weight
-            Detector._turn(self, ex, ey, ez)
-            qw = q[0]
-            qx = q[1]
-            qy = q[2]
-            qz = q[3]
+            # q := q * (rotation by half-angles e), renormalised to first order; every product
+            # rounded, not floored (a bias of half a unit per entry turns the track)
+            ec = _Q - ((ex * ex + ey * ey + ez * ez) >> 15)  # cos of the half angle, to second order
+            w = (qw * ec - qx * ex - qy * ey - qz * ez + 8192) >> 14
+            x = (qw * ex + qx * ec + qy * ez - qz * ey + 8192) >> 14
+            y = (qw * ey - qx * ez + qy * ec + qz * ex + 8192) >> 14
+            z = (qw * ez + qx * ey - qy * ex + qz * ec + 8192) >> 14
+            f = 24576 - ((w * w + x * x + y * y + z * z) >> 15)
+            qw = (w * f + 8192) >> 14
+            qx = (x * f + 8192) >> 14
+            qy = (y * f + 8192) >> 14
+            qz = (z * f + 8192) >> 14
             m = qx * qx + qy * qy + qz * qz
             if m > q2max:
                 q2max = m
-            dt = h[j]
-            if dt < 0:
-                dt = -dt
             ax = h[j + 1]
             ay = h[j + 2]
             az = h[j + 3]
@@ -1136,17 +1152,33 @@ class Detector:
             ay += ((qw * cy) >> 14) + ((qz * cx - qx * cz) >> 14) - g0y
             az += ((qw * cz) >> 14) + ((qx * cy - qy * cx) >> 14) - g0z
             # 1 mg for 1 ms is 9.8 um/s (49 / 5)
-            vx = _clamp(vx + ax * dt // 5 * 49, 20000000)
-            vy = _clamp(vy + ay * dt // 5 * 49, 20000000)
-            vz = _clamp(vz + az * dt // 5 * 49, 20000000)
+            vx += ax * dt // 5 * 49
+            vy += ay * dt // 5 * 49
+            vz += az * dt // 5 * 49
+            if vx > _V_MAX or vx < -_V_MAX or vy > _V_MAX or vy < -_V_MAX or vz > _V_MAX or vz < -_V_MAX:
+                vx = _clamp(vx, _V_MAX)
+                vy = _clamp(vy, _V_MAX)
+                vz = _clamp(vz, _V_MAX)
             sx += (vx // 1000) * dt
             sy += (vy // 1000) * dt
             sz += (vz // 1000) * dt
-            h[j + 1] = _clamp(sx // 1000, 32000)
-            h[j + 2] = _clamp(sy // 1000, 32000)
-            h[j + 3] = _clamp(sz // 1000, 32000)
+            x = sx // 1000
+            y = sy // 1000
+            z = sz // 1000
+            if x > 32000 or x < -32000 or y > 32000 or y < -32000 or z > 32000 or z < -32000:
+                x = _clamp(x, 32000)
+                y = _clamp(y, 32000)
+                z = _clamp(z, 32000)
+            h[j + 1] = x
+            h[j + 2] = y
+            h[j + 3] = z
             t_ms += dt
             j += _HW
+        q = self._q
+        q[0] = qw
+        q[1] = qx
+        q[2] = qy
+        q[3] = qz
         self.turn_q2 = q2max
         self.vx_end = vx // 1000
         self.vy_end = vy // 1000
@@ -1171,6 +1203,7 @@ class Detector:
         than it could read. Each such run is raised to where the lines of the rate rising into
         it and falling out of it meet (a 250 dps gyro clips a brisk swing)."""
         h = self._hist
+        raised = False
         k = 4
         while k < 7:
             i = 2
@@ -1209,11 +1242,13 @@ class Detector:
                                     est = 32000
                                 if est > v * sg:
                                     h[m * _HW + k] = est * sg
+                                    raised = True
                                 m += 1
                     i = b + 1
                 else:
                     i += 1
             k += 1
+        return raised
 
     def _track(self, t, moved_on):
         """The foot rests again: integrate the motion between its rests, find its steps, emit them.
@@ -1248,7 +1283,7 @@ class Detector:
         r = self._rest
         g = self._g
         u = self._u
-        Detector._declip(self, n)
+        clipped = Detector._declip(self, n)
         k_rests = Detector._rests(self, n)
         # each rest's gravity (mg, in the pod's frame): the low-passes at the first and the last,
         # the mean of an inner one's samples (read before the integration overwrites them)
@@ -1297,13 +1332,14 @@ class Detector:
             # a settled rest's tilt puts the gyro right; a brief one's may be off (the pod still
             # pushed: a heel's bob turning round), so there the gyro's own turn tells the tilt
             settled = i == k_rests - 1 and not moved_on
-            weight = Detector._attitude(self, s, e, ux, uy, uz, gx, gy, gz, settled)
+            weight = Detector._attitude(self, s, e, ux, uy, uz, gx, gy, gz) if settled and clipped else 0
+            t_ms = Detector._integrate(self, s, e, g0x, g0y, g0z, weight)
             if not settled:
+                Detector._tilt(self, ux, uy, uz)
                 _unit(u, u[0], u[1], u[2], 1024)
                 gx = u[0]
                 gy = u[1]
                 gz = u[2]
-            t_ms = Detector._integrate(self, s, e, g0x, g0y, g0z, weight)
             # de-drifted: the velocity error grows linearly from rest to rest, so the position's
             # at the end is v T / 2; the highest point on the way, above the line from rest to rest
             vex = self.vx_end
@@ -1382,7 +1418,7 @@ class Detector:
                 self._walk_start(t_lift)
             self._landing(t_land, t_lift, split[o + 1], split[o + 2])
             t_lift = t_land
-        if self.first_t != _NEVER and (moved_on or self.pf >= self.down_mg):
+        if self.cold.first_t != _NEVER and (moved_on or self.pf >= self.down_mg):
             # a set begun by walking: a heel resting low now is confirmed down at once, from the
             # strike (see _heel); if its rest is over already (ordinary walking's foot-flat is
             # brief), the contact it was is reported here; a heel resting high touched nothing
@@ -1396,8 +1432,8 @@ class Detector:
                     impact = isqrt(m) - 1000
                     if impact < 0:
                         impact = 0
-                self._emit(EV_HEEL, self.first_t, t - self.first_t, impact, UNKNOWN, 0, 0, 0, 0, 0)
-            self.first_t = _NEVER
+                self._emit(EV_HEEL, self.cold.first_t, t - self.cold.first_t, impact, UNKNOWN, 0, 0, 0, 0, 0)
+            self.cold.first_t = _NEVER
 
     def _first_strike(self, e):
         """A set begun by walking: the heel strike of its first step, from the history (entries
@@ -1414,7 +1450,7 @@ class Detector:
         t = self.cold.t_start
         prev = 0
         down = False
-        self.first_t = _NEVER
+        self.cold.first_t = _NEVER
         j = 0
         for _ in range(e):
             dt = h[j]
@@ -1426,7 +1462,7 @@ class Detector:
                 down = False
                 self.strike_t = t - (dt if dt > 0 else -dt) * w // (w - prev)
                 self.struck = True
-                self.first_t = self.strike_t
+                self.cold.first_t = self.strike_t
             prev = w
             j += _HW
         # the heel as it rests now: the accelerometer's tilt
