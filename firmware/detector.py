@@ -106,6 +106,7 @@ _REST_G_PCT = const(10)  # a foot at rest reads 1 g within this (its low-pass): 
 _CLIP_MIN = const(1000)  # 0.1 dps: a gyro held this fast or faster may be at full scale (100 dps and up)
 _RAISE_MAX = const(16)  # rest limits rise up to this many times (4x the rate) after a hard swing
 _V_MAX = const(20000000)  # um/s: a velocity stays a small int on 32-bit ports
+_HIST_HZ = const(100)  # (200 Hz and up are kept at half rate or less)
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
@@ -327,6 +328,8 @@ class Detector:
         """Derive sample counts and squared thresholds from the parameters."""
         p = self.p
         self.dt_ms = 1000 // p.rate_hz
+        # a motion is kept at about _HIST_HZ: its landing integrates that many entries a second
+        self.dec0 = p.rate_hz // _HIST_HZ if p.rate_hz >= 3 * _HIST_HZ // 2 else 1
         self.calib_n = self._n(p.calib_ms)
         self.rise_n = self._n(p.rise_ms)
         self.zupt_n = self._n(p.zupt_ms)
@@ -777,7 +780,7 @@ class Detector:
         self.h_pre = 0
         self.pre_n = 0
         self.h_n = n
-        self.h_dec = 1
+        self.h_dec = self.dec0
         self.h_acc = 0
         Detector._begin(self, t, n)
         Detector._keep(self, h, -dt, ax, ay, az, gx, gy, gz)  # (negative: not a rest sample)
@@ -833,7 +836,7 @@ class Detector:
                 i += 1
                 j += 1
         self.h_n = m  # (at full resolution again: a long motion before may have halved it)
-        self.h_dec = 1
+        self.h_dec = self.dec0
         self.h_acc = 0
         Detector._begin(self, t, m - 1)
 
@@ -1102,6 +1105,7 @@ class Detector:
         sx = sy = sz = 0  # um
         q2max = 0
         t_ms = 0
+        n_q = 0
         j = (a + 1) * _HW
         for _ in range(b - a):
             dt = h[j]
@@ -1133,14 +1137,23 @@ class Detector:
             x = (qw * ex + qx * ec + qy * ez - qz * ey + 8192) >> 14
             y = (qw * ey - qx * ez + qy * ec + qz * ex + 8192) >> 14
             z = (qw * ez + qx * ey - qy * ex + qz * ec + 8192) >> 14
-            f = 24576 - ((w * w + x * x + y * y + z * z) >> 15)
-            qw = (w * f + 8192) >> 14
-            qx = (x * f + 8192) >> 14
-            qy = (y * f + 8192) >> 14
-            qz = (z * f + 8192) >> 14
-            m = qx * qx + qy * qy + qz * qz
-            if m > q2max:
-                q2max = m
+            n_q += 1
+            if n_q & 3:
+                qw = w
+                qx = x
+                qy = y
+                qz = z
+            else:
+                # renormalised every fourth entry (the second-order cosine keeps the norm to
+                # within |e|^4 per entry), and the largest turn looked for there
+                f = 24576 - ((w * w + x * x + y * y + z * z) >> 15)
+                qw = (w * f + 8192) >> 14
+                qx = (x * f + 8192) >> 14
+                qy = (y * f + 8192) >> 14
+                qz = (z * f + 8192) >> 14
+                m = qx * qx + qy * qy + qz * qz
+                if m > q2max:
+                    q2max = m
             ax = h[j + 1]
             ay = h[j + 2]
             az = h[j + 3]
