@@ -619,8 +619,7 @@ class Detector:
             d2 = dx * dx + dy * dy + dz * dz
             self.d2 = d2
             # (and 1 g on the pod: a swing's steady push is no rest, though steady)
-            m2 = x * x + y * y + z * z
-            quiet = d2 < self.za2_m and (self.r_lo2 < m2 < self.r_hi2 or self.pk_g2 >= _FAST_G2)
+            quiet = d2 < self.za2_m and (self.pk_g2 >= _FAST_G2 or self.r_lo2 < x * x + y * y + z * z < self.r_hi2)
             # not settling down for zupt_ms: the slower one starts again from here (a strike's
             # jolt, or a slow drift, must not keep the foot from a rest for long)
             self.sm_n = 0 if not quiet and n >= self.zupt_n else n + 1
