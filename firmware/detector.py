@@ -1030,7 +1030,11 @@ class Detector:
         weight = 0
         qw = _Q
         qx = qy = qz = 0
-        j = (a + 1) * _HW
+        j = a * _HW
+        px = h[j + 4] - bx  # (trapezoids, as in _integrate)
+        py = h[j + 5] - by
+        pz = h[j + 6] - bz
+        j += _HW
         for _ in range(b - a):
             dt = h[j]
             if dt < 0:
@@ -1038,9 +1042,12 @@ class Detector:
             rx = h[j + 4] - bx
             ry = h[j + 5] - by
             rz = h[j + 6] - bz
-            ex = rx * dt
-            ey = ry * dt
-            ez = rz * dt
+            ex = (rx + px) * dt >> 1
+            ey = (ry + py) * dt >> 1
+            ez = (rz + pz) * dt >> 1
+            px = rx
+            py = ry
+            pz = rz
             if -_ANGLE_SAFE < ex < _ANGLE_SAFE and -_ANGLE_SAFE < ey < _ANGLE_SAFE and -_ANGLE_SAFE < ez < _ANGLE_SAFE:
                 ex = (ex * _HALF_ANGLE + 6400) // 12800
                 ey = (ey * _HALF_ANGLE + 6400) // 12800
@@ -1105,7 +1112,16 @@ class Detector:
         q2max = 0
         t_ms = 0
         n_q = 0
-        j = (a + 1) * _HW
+        # trapezoids: each entry's sample and the one before it (time stamps jitter, and a
+        # link's gap leaves a long entry)
+        j = a * _HW
+        px = h[j + 4] - bx
+        py = h[j + 5] - by
+        pz = h[j + 6] - bz
+        fx = h[j + 1] - g0x
+        fy = h[j + 2] - g0y
+        fz = h[j + 3] - g0z
+        j += _HW
         for _ in range(b - a):
             dt = h[j]
             if dt < 0:
@@ -1113,9 +1129,12 @@ class Detector:
             rx = h[j + 4] - bx
             ry = h[j + 5] - by
             rz = h[j + 6] - bz
-            ex = rx * dt
-            ey = ry * dt
-            ez = rz * dt
+            ex = (rx + px) * dt >> 1
+            ey = (ry + py) * dt >> 1
+            ez = (rz + pz) * dt >> 1
+            px = rx
+            py = ry
+            pz = rz
             if -_ANGLE_SAFE < ex < _ANGLE_SAFE and -_ANGLE_SAFE < ey < _ANGLE_SAFE and -_ANGLE_SAFE < ez < _ANGLE_SAFE:
                 ex = (ex * _HALF_ANGLE + 6400) // 12800  # rounded: a floor's bias would turn the track
                 ey = (ey * _HALF_ANGLE + 6400) // 12800
@@ -1163,17 +1182,23 @@ class Detector:
             ax += ((qw * cx) >> 14) + ((qy * cz - qz * cy) >> 14) - g0x
             ay += ((qw * cy) >> 14) + ((qz * cx - qx * cz) >> 14) - g0y
             az += ((qw * cz) >> 14) + ((qx * cy - qy * cx) >> 14) - g0z
-            # 1 mg for 1 ms is 9.8 um/s (49 / 5)
-            vx += ax * dt // 5 * 49
-            vy += ay * dt // 5 * 49
-            vz += az * dt // 5 * 49
+            # 1 mg for 1 ms is 9.8 um/s (49 / 5); the mean with the sample before
+            wx = vx
+            wy = vy
+            wz = vz
+            vx += (ax + fx) * dt // 10 * 49
+            vy += (ay + fy) * dt // 10 * 49
+            vz += (az + fz) * dt // 10 * 49
+            fx = ax
+            fy = ay
+            fz = az
             if vx > _V_MAX or vx < -_V_MAX or vy > _V_MAX or vy < -_V_MAX or vz > _V_MAX or vz < -_V_MAX:
                 vx = _clamp(vx, _V_MAX)
                 vy = _clamp(vy, _V_MAX)
                 vz = _clamp(vz, _V_MAX)
-            sx += (vx // 1000) * dt
-            sy += (vy // 1000) * dt
-            sz += (vz // 1000) * dt
+            sx += ((vx + wx) // 2000) * dt
+            sy += ((vy + wy) // 2000) * dt
+            sz += ((vz + wz) // 2000) * dt
             x = sx // 1000
             y = sy // 1000
             z = sz // 1000
