@@ -299,8 +299,9 @@ class Detector:
         self.n_ev = 0
         self._ring = array("i", [0] * _RING)
         self._peak_t = array("i", [0] * _PEAKS)
-        # the motion history and the splits of a motion into steps (t_ms, stride, clearance per step)
-        self._hist = array("h", [0] * (_HW * _HN)) if imu else None
+        # the motion history (empty on an FSR-only pod: one type for the checker) and the splits of
+        # a motion into steps (t_ms, stride, clearance per step)
+        self._hist = array("h", [0] * (_HW * _HN)) if imu else array("h")
         self._split = array("i", [0] * 12)
         self._u = array("i", [0] * 3)  # scratch vector for _unit and _tilt
         self._q = array("i", [0] * 4)  # the rotation being integrated (Q14)
