@@ -121,7 +121,7 @@ def run_cost(n):
     per_sample_us = 1e9
     for _rep in range(3):
         p = detector.Params(rate_hz=src.rate_hz)
-        det = detector.Detector(p, imu="imu" in src.sensor, fsr="fsr" in src.sensor)
+        det = detector.for_sensor(p, src.sensor)
         gc.collect()
         start = time.ticks_us()
         for k in range(n):
@@ -154,7 +154,7 @@ def run_count(what, n, reps):
     src = ReplaySource(PATH, 0)
     data, n = preload(src, n)
     p = detector.Params(rate_hz=src.rate_hz)
-    det = detector.Detector(p, imu="imu" in src.sensor, fsr="fsr" in src.sensor)
+    det = detector.for_sensor(p, src.sensor)
     t0 = data[0]
     if what == "det":
         for k in range(n):

@@ -125,7 +125,7 @@ def make_detector(rate_hz, sensor):
     import detector
 
     p = detector.Params(rate_hz=rate_hz)
-    return detector.Detector(p, imu="imu" in sensor, fsr="fsr" in sensor)
+    return detector.for_sensor(p, sensor)
 
 
 # -- the same events on every Python ----------------------------------------------------------

@@ -10,4 +10,4 @@ def make_core(cfg):
     ring = SampleRing(cfg.get("ring", 64))
     params = detector.Params(rate_hz=cfg["rate_hz"], **cfg.get("params", {}))
     sensor = cfg["sensor"]
-    return ring, detector.Detector(params, imu="imu" in sensor, fsr="fsr" in sensor)
+    return ring, detector.for_sensor(params, sensor)

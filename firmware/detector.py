@@ -286,15 +286,27 @@ class _Cold:
         self.w_cut = 0  # the entries a tilt correction is spread over turned this fast (see _attitude)
 
 
-class Detector:
-    """One foot's detector. `imu`/`fsr` say which sensors feed it; both may."""
+SENSORS = ("imu", "acc", "fsr", "imu+fsr", "acc+fsr")  # sensor kinds: acc is an accelerometer alone
 
-    def __init__(self, params, imu=True, fsr=False):
+
+def for_sensor(params, sensor):
+    """The detector for a sensor kind (one of SENSORS)."""
+    if sensor not in SENSORS:
+        raise ValueError("sensor must be one of %s, got %r" % (", ".join(SENSORS), sensor))
+    return Detector(params, imu="imu" in sensor or "acc" in sensor, fsr="fsr" in sensor, gyro="imu" in sensor)
+
+
+class Detector:
+    """One foot's detector. `imu`/`fsr` say which sensors feed it; both may. An IMU without
+    `gyro` is an accelerometer alone: its gyro arguments are ignored."""
+
+    def __init__(self, params, imu=True, fsr=False, gyro=True):
         if not imu and not fsr:
             raise ValueError("detector needs an IMU, FSR pads, or both")
         self.p = params
         self.imu = imu
         self.fsr = fsr
+        self.gyro = imu and gyro
         self.ev = array("i", [0] * (EV_WIDTH * EV_SLOTS))
         self.n_ev = 0
         self._ring = array("i", [0] * _RING)

@@ -50,7 +50,7 @@ def make_detector(sensor: str, rate_hz: int, params: dict | None = None):
     p = det.Params(rate_hz=rate_hz)
     for name, value in (params or {}).items():
         p.set(name, value)
-    return det.Detector(p, imu="imu" in sensor, fsr="fsr" in sensor)
+    return det.for_sensor(p, sensor)
 
 
 def replay(rec, params: dict | None = None, on_sample=None) -> tuple:

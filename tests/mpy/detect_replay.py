@@ -20,7 +20,7 @@ except (ImportError, AttributeError):
 locked = len(sys.argv) > 3 and sys.argv[3] == "heaplock" and heap_lock is not None
 src = ReplaySource(sys.argv[2], 0)
 params = detector.Params(rate_hz=src.rate_hz)
-det = detector.Detector(params, imu="imu" in src.sensor, fsr="fsr" in src.sensor)
+det = detector.for_sensor(params, src.sensor)
 buf = array("i", [0] * WIDTH)
 names = detector.EVENT_NAMES
 t0 = None
