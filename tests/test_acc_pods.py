@@ -183,6 +183,12 @@ def test_sweep_acc_draws_the_same_sets_without_gyro_columns():
     assert [r.foot for r in res] == ["left", "right"]
     assert all(r.stride_errors_pct == [] for r in res)  # no stride length without a gyro
     assert all(r.true_steps > 0 for r in res)
+    # the per-dimension table leaves out what an accelerometer's samples do not hold
+    b = robustness.draw(4, sensor="acc")
+    names = {name for name, _label, _f in robustness.per_dimension([a, b], res + robustness.run_one(b))}
+    assert "noise" in names and "acc_bias_mg" in names and not any(n.startswith("gyro_") for n in names)
+    imu_names = {name for name, _label, _f in robustness.per_dimension([i, robustness.draw(4)], res)}
+    assert "gyro_bias_dps" in imu_names
 
 
 def test_robustness_command_with_sensor_acc(tmp_path, capsys):

@@ -344,7 +344,7 @@ def run(args) -> int:
     table = Table(title="Detector accuracy (one parameter set, defaults)")
     for col in ("data", "feet", "ref ICs", "steps", "stride err", "feet ±1", "recall", "precision",
                 "timing med", "timing p95", "bias", "contacts err", "heel agree"):
-        table.add_column(col, justify="right" if col != "data" else "left")
+        table.add_column(col, justify="right" if col != "data" else "left", no_wrap=col == "data")
     for name, sm, _ in rows:
         table.add_row(name, str(sm["feet"]), str(sm["ref_strides"]), str(sm["steps"]),
                       _fmt(sm["stride_error_pct"], "%"), f"{sm['feet_within_1']}/{sm['feet']}",

@@ -283,7 +283,10 @@ def per_dimension(draws: list, results: list) -> list:
     for r in results:
         by_k.setdefault(r.k, []).append(r)
     rows = []
+    no_gyro = "imu" not in draws[0].cfg.sensor
     for name in draws[0].dims:
+        if no_gyro and name.startswith("gyro_"):
+            continue  # drawn (the sets stay the same as the imu sweep's) but not in an accelerometer's samples
         values = [d.dims[name] for d in draws]
         if all(isinstance(v, str) for v in values if v is not None):
             groups = sorted({v for v in values if v is not None})
