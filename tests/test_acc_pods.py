@@ -63,11 +63,12 @@ def test_analyze_acc_plus_fsr_one_foot(capsys, tmp_path):
     assert rules["even_left_right"]["status"] == "not_measured"
 
 
-def test_analyze_human_output_names_the_sensor(capsys, acc_set):
+def test_analyze_human_output_says_stride_length_is_not_measured(capsys, acc_set):
     paths, _ = acc_set
     assert main(["analyze", *paths, "--no-history"]) == 0
     out = capsys.readouterr().out
     assert "Short, even steps" in out
+    assert "stride length not measured: an accelerometer-only pod has no gyroscope" in out
 
 
 # ------------------------------------------------------------------ the summary's rules without a gyro
