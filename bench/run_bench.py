@@ -28,7 +28,7 @@ import vpico  # noqa: E402  (bench/vpico.py)
 
 FIRMWARE = ROOT / "firmware"
 MP_BENCH = ROOT / "bench" / "mp_bench.py"
-PATHS = ("imu", "fsr", "imu+fsr")
+PATHS = ("imu", "acc", "fsr", "imu+fsr", "acc+fsr")  # acc: an accelerometer alone (issue 17)
 
 # x86-derived Pico conversion (the vpico figures measure the M0 itself). A reference
 # iteration is ~470 x86-64 instructions (callgrind, this build); on an RP2040 at 125 MHz
@@ -257,7 +257,7 @@ def show(summary, minutes):
         t.add_column(p, justify="right")
     for label, key in rows:
         t.add_row(label, *[str(summary["paths"][p][key]) for p in PATHS])
-    Console(width=110).print(t)
+    Console(width=150).print(t)
     any_path = summary["paths"][PATHS[0]]
     print(f"cost method: {any_path['cost_method']}; target <= {summary['cost_limit_ref_iters']} ref iterations/sample. "
           f"x86-derived Pico estimate: 1 ref iteration = {summary['x86_derived_pico_ref_iter_us']} us on an RP2040 "
@@ -308,7 +308,7 @@ def show_vpico(summary):
             val = per[p].get(key, "error" if "error" in per[p] else "-")
             cells.append(f"{val:,}" if isinstance(val, int) and not isinstance(val, bool) else str(val))
         t.add_row(label, *cells)
-    Console(width=120).print(t)
+    Console(width=160).print(t)
     for p in PATHS:
         if "error" in per[p]:
             print(f"vpico {p}: {per[p]['error']}")

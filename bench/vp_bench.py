@@ -4,7 +4,7 @@
 #   python vp_bench.py FIRMWARE_DIR DATA.bin [DATA.bin ...]
 #
 # Sample data is a small binary file (see bench/vpico.py write_samples): four int32 header words
-# (magic, rate_hz, sensor code 1 imu / 2 fsr / 3 imu+fsr, samples), then per sample the ten int32
+# (magic, rate_hz, sensor code 1 imu / 2 fsr / 3 imu+fsr / 4 acc / 5 acc+fsr, samples), then per sample the ten int32
 # of a ring slot (t_ms, ax, ay, az, gx, gy, gz, heel, fore_med, fore_lat), little-endian.
 #
 # Time on vpico is instruction-counted (1 instruction = 1 ns of virtual time); see `cost`.
@@ -32,7 +32,7 @@ except ImportError:  # CPython
 
 MAGIC = 0x43574231  # "CWB1"
 WIDTH = 10
-SENSORS = ("", "imu", "fsr", "imu+fsr")
+SENSORS = ("", "imu", "fsr", "imu+fsr", "acc", "acc+fsr")
 CHUNK = 128  # samples read from the file at a time (and costs printed per line)
 
 

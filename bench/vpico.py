@@ -40,7 +40,7 @@ ROMFS_MAX = 0x300000  # the board's ROMFS partition (3 MB of its 4 MB flash)
 
 MAGIC = 0x43574231  # sample files, see vp_bench.py
 SLOT_COLS = ("t_ms", "ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps", "heel", "fore_med", "fore_lat")
-SENSOR_CODE = {"imu": 1, "fsr": 2, "imu+fsr": 3}
+SENSOR_CODE = {"imu": 1, "fsr": 2, "imu+fsr": 3, "acc": 4, "acc+fsr": 5}
 
 # instruction counting: SysTick runs at 16 MHz of virtual time, one instruction is 1 ns
 INSTR_PER_TICK = 62.5

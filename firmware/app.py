@@ -151,6 +151,10 @@ class App:
             cols = buf[i:i + 7]
         elif sensor == "fsr":
             cols = (buf[i], buf[i + 7], buf[i + 8], buf[i + 9])
+        elif sensor == "acc":  # an accelerometer alone: no gyro columns (the slot's are zero)
+            cols = buf[i:i + 4]
+        elif sensor == "acc+fsr":
+            cols = (buf[i], buf[i + 1], buf[i + 2], buf[i + 3], buf[i + 7], buf[i + 8], buf[i + 9])
         else:
             cols = buf[i:i + 10]
         self.send(protocol.RAW, ",".join([str(v) for v in cols]))

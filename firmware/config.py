@@ -35,7 +35,10 @@ _INTS = (
     ("gyro_range_dps", 125, 4000),
 )
 _STRS = ("board", "source", "replay", "foot", "sensor", "buzzer_type")
-_FLAGS = ("autostart", "exit_at_end")
+_FLAGS = ("autostart", "exit_at_end", "gyro")
+# the sensor kinds a pod can be (detector.SENSORS; named here so reading the config needs no detector):
+# acc is an accelerometer alone (an LIS3DH, an ADXL345, or an IMU with "gyro": false)
+SENSORS = ("imu", "acc", "fsr", "imu+fsr", "acc+fsr")
 
 
 def _is_int(v):
@@ -106,6 +109,6 @@ def load(path=DEFAULT_PATH, overrides=()):
     check(cfg, path)
     if cfg["foot"] not in ("left", "right"):
         raise ValueError("foot must be left or right")
-    if cfg["sensor"] not in ("imu", "fsr", "imu+fsr"):
-        raise ValueError("sensor must be imu, fsr or imu+fsr")
+    if cfg["sensor"] not in SENSORS:
+        raise ValueError("sensor must be one of %s, got %r" % (", ".join(SENSORS), cfg["sensor"]))
     return cfg

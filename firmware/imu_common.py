@@ -11,8 +11,10 @@ def range_code(value, allowed, name):
     raise ValueError("%s must be one of %s (got %r)" % (name, ", ".join([str(v) for v in allowed]), value))
 
 
-def probe(i2c, addr, who_reg, chips, family, pin):
-    """Read the chip ID: (id, part name), or an OSError with a hint if nothing or a stranger answers."""
+def probe(i2c, addr, who_reg, chips, family, pin, reg_name="WHO_AM_I"):
+    """Read the chip ID: (id, part name), or an OSError with a hint if nothing or a stranger answers.
+
+    `reg_name` is what the datasheet calls the ID register (the ADXL345's is DEVID)."""
     try:
         who = i2c.readfrom_mem(addr, who_reg, 1)[0]
     except OSError as exc:
@@ -25,5 +27,5 @@ def probe(i2c, addr, who_reg, chips, family, pin):
     for cid, name in chips:
         if who == cid:
             return who, name
-    raise OSError("no %s at I2C 0x%02x on %r: WHO_AM_I=0x%02x (expected %s)" % (
-        family, addr, i2c, who, ", ".join(["0x%02x %s" % c for c in chips])))
+    raise OSError("no %s at I2C 0x%02x on %r: %s=0x%02x (expected %s)" % (
+        family, addr, i2c, reg_name, who, ", ".join(["0x%02x %s" % c for c in chips])))

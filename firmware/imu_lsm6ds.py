@@ -11,6 +11,10 @@ Conversion uses the datasheet sensitivities: accel 0.061 * 2^k mg/LSB
 up; |raw * M| <= 32768 * 7000 = 2.3e8 stays a small int on 32-bit ports.
 Not for the LSM6DSO32 (also WHO_AM_I 0x6C but 4..32 g): its accelerometer
 scale would be off by two.
+
+gyro=False makes an accelerometer-only pod (sensor kind acc): the gyroscope is
+powered down (ODR_G = 0 in CTRL2_G), only the 6 accelerometer bytes are read
+(from OUTX_L_XL) and the gyro columns are 0.
 """
 
 try:
@@ -28,6 +32,7 @@ _CTRL1_XL = const(0x10)  # ODR_XL bits 7:4, FS_XL bits 3:2
 _CTRL2_G = const(0x11)  # ODR_G bits 7:4, FS_G bits 3:2
 _CTRL3_C = const(0x12)
 _OUTX_L_G = const(0x22)  # gyro x,y,z then accel x,y,z: 12 bytes little-endian
+_OUTX_L_XL = const(0x28)  # accel x,y,z alone: 6 bytes
 
 _BDU_IF_INC = const(0x44)  # BDU: a sample's low and high bytes come from one reading; IF_INC: burst reads
 _DATA_LEN = const(12)
@@ -42,7 +47,7 @@ _ODR = ((125, 1), (260, 2), (520, 3), (1040, 4), (2080, 5), (4160, 6))
 class LSM6DS:
     """LSM6DS3/DSO/DSOX accelerometer and gyroscope. Columns: ax, ay, az (mg), gx, gy, gz (mdps)."""
 
-    def __init__(self, i2c, addr=0x6A, accel_range_g=4, gyro_range_dps=500, rate_hz=104):
+    def __init__(self, i2c, addr=0x6A, accel_range_g=4, gyro_range_dps=500, rate_hz=104, gyro=True):
         ka = range_code(accel_range_g, ACCEL_RANGES_G, "accel_range_g")
         kg = range_code(gyro_range_dps, GYRO_RANGES_DPS, "gyro_range_dps")
         if addr not in ADDRESSES:
@@ -64,22 +69,27 @@ class LSM6DS:
         # scale: (raw * mul + div // 2) // div, see the module docstring
         self._a_mul = 61 << ka
         self._g_mul = 875 << kg
+        self.gyro = bool(gyro)
         self._b1 = bytearray(1)
         self._write(_CTRL3_C, _BDU_IF_INC)  # before the data starts flowing
         self._write(_CTRL1_XL, (odr << 4) | (_FS_XL[ka] << 2))
-        self._write(_CTRL2_G, (odr << 4) | (kg << 2))
+        # ODR_G = 0: the gyroscope powered down (the long-battery mode), else at the accelerometer's rate
+        self._write(_CTRL2_G, (odr << 4) | (kg << 2) if self.gyro else 0)
         self.errors = 0  # bus errors while sampling (each repeats the previous sample)
         self._buf = bytearray(_DATA_LEN)
-        self._mv = memoryview(self._buf)
+        # what one sample reads: gyro and accel (12 bytes), or from OUTX_L_XL the accel's 6 into
+        # the same place in the buffer (bytes 6..11), with the gyro off
+        self._mv = memoryview(self._buf) if self.gyro else memoryview(self._buf)[6:]
+        self._reg = _OUTX_L_G if self.gyro else _OUTX_L_XL
 
     def _write(self, reg, value):
         self._b1[0] = value
         self._i2c.writeto_mem(self._addr, reg, self._b1)
 
     def read_into(self, buf, i):
-        """Write buf[i+1..i+6] = ax, ay, az (mg), gx, gy, gz (mdps). Allocates nothing."""
+        """Write buf[i+1..i+6] = ax, ay, az (mg), gx, gy, gz (mdps; 0 with the gyro off). Allocates nothing."""
         try:
-            self._i2c.readfrom_mem_into(self._addr, _OUTX_L_G, self._mv)
+            self._i2c.readfrom_mem_into(self._addr, self._reg, self._mv)
         except OSError:
             # a glitch on a shoe's wiring must not stop sampling: count it, repeat the last sample
             self.errors += 1
@@ -90,6 +100,11 @@ class LSM6DS:
             if v > 32767:
                 v -= 65536
             buf[i + 1 + k] = (v * mul + 500) // 1000
+        if not self.gyro:
+            buf[i + 4] = 0
+            buf[i + 5] = 0
+            buf[i + 6] = 0
+            return
         mul = self._g_mul
         for k in range(3):
             v = b[2 * k] | (b[1 + 2 * k] << 8)

@@ -1,9 +1,13 @@
-"""The board's sensors as one sample source: an IMU driver, FSR pads, or both.
+"""The board's sensors as one sample source: an IMU (or accelerometer) driver, FSR pads, or both.
 
 `make_source(cfg, machine)` builds the bus and ADC objects a board config names
 (boards/*.json) and the drivers on them; `machine` is a parameter so tests can
 pass a fake. `SensorSource.read_into` fills one ring slot without allocating:
 it is called from the timer callback with the heap locked.
+
+The board's sensor kind follows from what is fitted: an IMU is "imu", an
+accelerometer alone "acc" (an LIS3DH or ADXL345, or an MPU-6050 / LSM6DS whose
+board file says "gyro": false: its gyro is powered down), each "+fsr" with pads.
 """
 
 try:
@@ -18,7 +22,10 @@ except ImportError:  # CPython
         return a - b
 
 
-SOURCES = ("mpu6050", "lsm6ds", "fsr_adc", "mpu6050+fsr", "lsm6ds+fsr")
+SOURCES = ("mpu6050", "lsm6ds", "lis3dh", "adxl345", "fsr_adc", "mpu6050+fsr", "lsm6ds+fsr", "lis3dh+fsr",
+           "adxl345+fsr")
+ACC_ONLY = ("lis3dh", "adxl345")  # accelerometers without a gyroscope
+_ADDR = {"mpu6050": 0x68, "lsm6ds": 0x6A, "lis3dh": 0x18, "adxl345": 0x53}  # default I2C addresses
 _FSR_PADS = ("heel", "fore_med", "fore_lat")
 
 
@@ -91,6 +98,25 @@ def _need(cfg, key, where, example):
     return cfg[key]
 
 
+def _motion_driver(kind, i2c, addr, cfg, rate_hz, gyro):
+    """The driver of an IMU (gyro on or off) or of an accelerometer alone, on its bus."""
+    accel_g = cfg.get("accel_range_g", 4)
+    if kind == "lis3dh":
+        from acc_lis3dh import LIS3DH
+
+        return LIS3DH(i2c, addr=addr, accel_range_g=accel_g, rate_hz=rate_hz)
+    if kind == "adxl345":
+        from acc_adxl345 import ADXL345
+
+        return ADXL345(i2c, addr=addr, accel_range_g=accel_g, rate_hz=rate_hz)
+    if kind == "mpu6050":
+        from imu_mpu6050 import MPU6050 as Driver
+    else:
+        from imu_lsm6ds import LSM6DS as Driver  # type: ignore[assignment]  # either driver class
+    return Driver(i2c, addr=addr, accel_range_g=accel_g, gyro_range_dps=cfg.get("gyro_range_dps", 500),
+                  rate_hz=rate_hz, gyro=gyro)
+
+
 def make_source(cfg, machine):
     """A SensorSource for the board config's "source", on buses and pins built with `machine`."""
     kind = cfg.get("source")
@@ -98,10 +124,21 @@ def make_source(cfg, machine):
         raise ValueError("board config: unknown source %r (use replay, %s)" % (kind, ", ".join(SOURCES)))
     imu_kind = None if kind == "fsr_adc" else kind.split("+")[0]
     has_fsr = kind == "fsr_adc" or kind.endswith("+fsr")
-    sensor = "imu+fsr" if imu_kind and has_fsr else ("imu" if imu_kind else "fsr")
+    gyro = cfg.get("gyro", imu_kind not in ACC_ONLY)
+    if gyro not in (True, False):
+        raise ValueError('board config: "gyro" must be true or false')
+    if gyro and imu_kind in ACC_ONLY:
+        raise ValueError('board config: source %s is an accelerometer without a gyroscope: leave out "gyro" or '
+                         'set it to false' % kind)
+    motion = ("imu" if gyro else "acc") if imu_kind else None
+    sensor = motion + "+fsr" if motion and has_fsr else (motion or "fsr")
     if cfg.get("sensor", sensor) != sensor:
         # the detector is set up from "sensor": it must match what is fitted
-        raise ValueError('board config: source %s gives sensor "%s", but sensor is "%s"' % (kind, sensor, cfg["sensor"]))
+        hint = ""
+        if imu_kind and imu_kind not in ACC_ONLY and cfg["sensor"] in ("acc", "acc+fsr"):
+            hint = ' (add "gyro": false to power the gyro down)'
+        raise ValueError('board config: source %s gives sensor "%s", but sensor is "%s"%s'
+                         % (kind, sensor, cfg["sensor"], hint))
     cfg["sensor"] = sensor
     rate_hz = cfg.get("rate_hz", 100)
     imu = fsr = None
@@ -119,16 +156,7 @@ def make_source(cfg, machine):
             i2c = machine.I2C(bus_id, sda=machine.Pin(sda), scl=machine.Pin(scl), freq=freq)
         except (ValueError, TypeError) as exc:
             raise ValueError("board config i2c (id %r, sda %r, scl %r): %s" % (bus_id, sda, scl, exc))
-        if imu_kind == "mpu6050":
-            from imu_mpu6050 import MPU6050 as Driver
-
-            addr = bus.get("addr", 0x68)
-        else:
-            from imu_lsm6ds import LSM6DS as Driver  # type: ignore[assignment]  # either driver class
-
-            addr = bus.get("addr", 0x6A)
-        imu = Driver(i2c, addr=addr, accel_range_g=cfg.get("accel_range_g", 4),
-                     gyro_range_dps=cfg.get("gyro_range_dps", 500), rate_hz=rate_hz)
+        imu = _motion_driver(imu_kind, i2c, bus.get("addr", _ADDR[imu_kind]), cfg, rate_hz, gyro)
     if has_fsr:
         pins = _need(cfg, "fsr", "source " + kind, '"fsr": {"heel": 26, "fore_med": 27, "fore_lat": 28}')
         if not isinstance(pins, dict):

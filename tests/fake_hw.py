@@ -1,5 +1,7 @@
 """Fake hardware for the sensor drivers: an I2C bus of register-model chips, ADCs, a `machine`.
 
+Chips: MPU-6050/6500, LSM6DS3/DSO (IMUs), LIS3DH and ADXL345 (accelerometers alone).
+
 Runs under CPython and MicroPython alike (plain classes only), so the same fakes
 drive the pytest checks and tests/mpy/drivers_check.py on the real VM. The bus
 answers like MicroPython's machine.I2C: an address with no chip raises
@@ -47,6 +49,10 @@ class FakeChip:
         if reg != self.who_reg:
             self.regs[reg] = value
 
+    def reg_at(self, reg, k):
+        """The register byte k of a burst starting at `reg` reaches (most chips step on by one)."""
+        return (reg + k) & 0xFF
+
     def put16(self, reg, value, big_endian):
         v = _clamp16(value) & 0xFFFF
         hi = v >> 8
@@ -67,6 +73,14 @@ class FakeMPU(FakeChip):
 
     def awake(self):
         return not self.regs[0x6B] & 0x40
+
+    def gyro_standby(self):
+        """All three gyro axes in standby (PWR_MGMT_2 STBY_XG, STBY_YG, STBY_ZG)."""
+        return self.regs[0x6C] & 0x07 == 0x07
+
+    def accel_on(self):
+        """The accelerometer axes not in standby (PWR_MGMT_2 STBY_XA, STBY_YA, STBY_ZA clear)."""
+        return not self.regs[0x6C] & 0x38
 
     def accel_range_g(self):
         return 2 << ((self.regs[0x1C] >> 3) & 3)
@@ -104,6 +118,9 @@ class FakeLSM6DS(FakeChip):
     def odr_code(self):
         return self.regs[0x10] >> 4, self.regs[0x11] >> 4
 
+    def gyro_powered_down(self):
+        return self.regs[0x11] >> 4 == 0  # ODR_G = 0
+
     def load_raw(self, ax, ay, az, gx, gy, gz):
         """Counts into OUTX_L_G..OUTZ_H_XL (gyro first)."""
         vals = (gx, gy, gz, ax, ay, az)
@@ -117,6 +134,99 @@ class FakeLSM6DS(FakeChip):
         self.load_raw(_div_round(ax_mg * 1000, ug), _div_round(ay_mg * 1000, ug), _div_round(az_mg * 1000, ug),
                       _div_round(gx_mdps * 1000, udps), _div_round(gy_mdps * 1000, udps),
                       _div_round(gz_mdps * 1000, udps))
+
+
+class FakeLIS3DH(FakeChip):
+    """LIS3DH registers: powered down at power-on (CTRL_REG1 0x07), data left-justified little-endian
+    from OUT_X_L (0x28). A burst steps on only when the sub-address has its top bit set (0x80);
+    without it every byte reads (or writes) the same register, as on the chip."""
+
+    def __init__(self, who=0x33):
+        FakeChip.__init__(self, 0x0F, who, {0x20: 0x07})
+
+    def reg_at(self, reg, k):
+        if reg & 0x80:
+            return ((reg & 0x7F) + k) & 0x7F
+        return reg
+
+    def odr_code(self):
+        return self.regs[0x20] >> 4
+
+    def accel_range_g(self):
+        return 2 << ((self.regs[0x23] >> 4) & 3)
+
+    def bits(self):
+        """Resolution the chip is set to: 8 (low-power), 10 (normal) or 12 (high-resolution)."""
+        if self.regs[0x20] & 0x08:
+            return 8
+        return 12 if self.regs[0x23] & 0x08 else 10
+
+    def load_raw(self, ax, ay, az):
+        """16-bit register values into OUT_X_L..OUT_Z_H."""
+        vals = (ax, ay, az)
+        for k in range(3):
+            self.put16(0x28 + 2 * k, vals[k], False)
+
+    def load(self, ax_mg, ay_mg, az_mg):
+        """Physical values as the chip reports them in its mode: counts of the datasheet's sensitivity
+        (high-resolution 1/2/4/12 mg at 2/4/8/16 g; normal 4x, low-power 16x that), left-justified.
+        A powered-down chip (ODR 0) updates nothing; returns whether it did."""
+        if not self.odr_code():
+            return False
+        bits = self.bits()
+        mg = (1, 2, 4, 12)[(self.regs[0x23] >> 4) & 3] << (12 - bits)
+        top = (1 << (bits - 1)) - 1
+        vals = []
+        for v in (ax_mg, ay_mg, az_mg):
+            c = _div_round(v, mg)
+            vals.append(max(-top - 1, min(top, c)) << (16 - bits))
+        self.load_raw(vals[0], vals[1], vals[2])
+        return True
+
+
+class FakeADXL345(FakeChip):
+    """ADXL345 registers: in standby at power-on (POWER_CTL 0), BW_RATE 0x0A (100 Hz), data
+    right-justified little-endian from DATAX0 (0x32)."""
+
+    def __init__(self, devid=0xE5):
+        FakeChip.__init__(self, 0x00, devid, {0x2C: 0x0A})
+
+    def measuring(self):
+        return bool(self.regs[0x2D] & 0x08)
+
+    def full_res(self):
+        return bool(self.regs[0x31] & 0x08)
+
+    def accel_range_g(self):
+        return 2 << (self.regs[0x31] & 3)
+
+    def rate_hz(self):
+        return 3200 >> (15 - (self.regs[0x2C] & 0x0F))
+
+    def low_power(self):
+        return bool(self.regs[0x2C] & 0x10)
+
+    def load_raw(self, ax, ay, az):
+        vals = (ax, ay, az)
+        for k in range(3):
+            self.put16(0x32 + 2 * k, vals[k], False)
+
+    def load(self, ax_mg, ay_mg, az_mg):
+        """Physical values as counts: full resolution 256 LSB/g at any range (13 bits at 16 g),
+        else 10 bits over the range. In standby nothing updates; returns whether it did."""
+        if not self.measuring():
+            return False
+        r = self.accel_range_g()
+        if self.full_res():
+            per_g, top = 256, 256 * r - 1
+        else:
+            per_g, top = 512 // r, 511
+        vals = []
+        for v in (ax_mg, ay_mg, az_mg):
+            c = _div_round(v * per_g, 1000)
+            vals.append(max(-top - 1, min(top, c)))
+        self.load_raw(vals[0], vals[1], vals[2])
+        return True
 
 
 class FakeI2C:
@@ -143,7 +253,7 @@ class FakeI2C:
         chip = self._chip(addr)
         regs = chip.regs
         for k in range(len(buf)):
-            buf[k] = regs[(reg + k) & 0xFF]
+            buf[k] = regs[chip.reg_at(reg, k)]
         chip.reads += 1
 
     def readfrom_mem(self, addr, reg, n):
@@ -155,7 +265,7 @@ class FakeI2C:
         chip = self._chip(addr)
         self.writes.append((addr, reg, bytes(buf)))
         for k in range(len(buf)):
-            chip.write_reg((reg + k) & 0xFF, buf[k])
+            chip.write_reg(chip.reg_at(reg, k), buf[k])
 
     def scan(self):
         return sorted(self.devices)

@@ -19,7 +19,7 @@ def bench(micropython, *args, timeout=300):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("sensor", ["imu", "fsr", "imu+fsr"])
+@pytest.mark.parametrize("sensor", ["imu", "fsr", "imu+fsr", "acc", "acc+fsr"])
 def test_no_allocation_per_sample(tmp_path, micropython, sensor):
     # a whole set: calibration, rise, 60 steps with heel contacts and a long stride, set end
     paths, truth = simulate_set(tmp_path, steps=120, sensor=sensor, feet="left", mount="random", rate_hz=100,

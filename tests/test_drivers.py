@@ -20,13 +20,14 @@ from conftest import BOARDS, FIRMWARE, ROOT
 if str(FIRMWARE) not in sys.path:
     sys.path.append(str(FIRMWARE))  # after everything else: firmware module names must not shadow
 
-from fake_hw import FakeADC, FakeI2C, FakeLSM6DS, FakeMachine, FakeMPU  # noqa: E402
+from fake_hw import FakeADC, FakeADXL345, FakeI2C, FakeLIS3DH, FakeLSM6DS, FakeMachine, FakeMPU  # noqa: E402
 from fsr_adc import FSRPads  # noqa: E402
 from imu_lsm6ds import LSM6DS  # noqa: E402
 from imu_mpu6050 import MPU6050  # noqa: E402
 from sensors import SensorSource, make_source  # noqa: E402
 
-NEW_FIRMWARE = ("imu_mpu6050.py", "imu_lsm6ds.py", "fsr_adc.py", "sensors.py")
+NEW_FIRMWARE = ("imu_mpu6050.py", "imu_lsm6ds.py", "imu_common.py", "acc_lis3dh.py", "acc_adxl345.py", "fsr_adc.py",
+                "sensors.py")
 CHECK = ROOT / "tests" / "mpy" / "drivers_check.py"
 BUS = "I2C(0, freq=400000, scl=5, sda=4)"
 RAWS = sorted({*range(-32768, 32768, 257), -32768, -32767, -1, 0, 1, 32766, 32767})
@@ -449,7 +450,8 @@ def test_make_source_lsm6ds_plus_fsr_at_0x6b():
 
 
 @pytest.mark.parametrize("cfg,needle", [
-    ({"source": "bmi160"}, "unknown source 'bmi160' (use replay, mpu6050, lsm6ds, fsr_adc, mpu6050+fsr, lsm6ds+fsr)"),
+    ({"source": "bmi160"}, "unknown source 'bmi160' (use replay, mpu6050, lsm6ds, lis3dh, adxl345, fsr_adc, "
+                           "mpu6050+fsr, lsm6ds+fsr, lis3dh+fsr, adxl345+fsr)"),
     ({}, "unknown source None"),
     ({"source": "mpu6050"}, 'source mpu6050 needs i2c (e.g. "i2c": {"id": 0, "sda": 4, "scl": 5'),
     ({"source": "mpu6050", "i2c": [0, 4, 5]}, '"i2c" must be an object'),
@@ -483,9 +485,12 @@ SENSOR_BOARDS = sorted(p for p in BOARDS.glob("*.json") if json.loads(p.read_tex
 def test_every_sensor_board_config_builds(path):
     cfg = json.loads(path.read_text())
     addr = cfg.get("i2c", {}).get("addr")
-    chip = FakeLSM6DS() if cfg["source"].startswith("lsm6ds") else FakeMPU()
+    chips = {"lsm6ds": FakeLSM6DS, "lis3dh": FakeLIS3DH, "adxl345": FakeADXL345}
+    chip = chips.get(cfg["source"].split("+")[0], FakeMPU)()
     src = make_source(dict(cfg), FakeMachine({addr: chip} if addr else {}, esp32="esp32" in cfg["board"]))
-    assert (src.imu is not None) == ("imu" in cfg["sensor"])
+    # an IMU, or an accelerometer alone (sensor acc: no gyro), as the board says
+    assert (src.imu is not None) == ("imu" in cfg["sensor"] or "acc" in cfg["sensor"])
+    assert src.imu is None or src.imu.gyro == ("imu" in cfg["sensor"])
     assert (src.fsr is not None) == ("fsr" in cfg["sensor"])
 
 
@@ -505,7 +510,10 @@ def test_drivers_check_on_micropython(micropython):
                           timeout=60)
     lines = _check_lines(proc)
     assert "ok read_into_heap_locked" in lines and "ok heap_lock_catches_allocation" in lines
-    assert len(lines) > 40
+    # issue 17: the LIS3DH, the ADXL345 and the IMUs with their gyro off, read with the heap locked
+    assert "ok acc_read_into_heap_locked" in lines and "ok acc_sensor_source_rows" in lines
+    assert "ok acc_glitch_heap_locked" in lines and "ok lis3dh_accel_16g" in lines and "ok adxl345_accel_2g" in lines
+    assert len(lines) > 70
 
 
 def test_drivers_check_under_cpython_too():

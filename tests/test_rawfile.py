@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from calfwalk.rawfile import (
+    ACC_COLUMNS,
     FSR_COLUMNS,
     IMU_COLUMNS,
     RawFormatError,
@@ -42,14 +43,14 @@ def sample_data(sensor, n=50, seed=0):
 
 # ------------------------------------------------------------------ round trips
 
-@pytest.mark.parametrize("sensor", ["imu", "fsr", "imu+fsr"])
+@pytest.mark.parametrize("sensor", ["imu", "acc", "fsr", "imu+fsr", "acc+fsr"])
 @pytest.mark.parametrize("foot", ["left", "right"])
 def test_round_trip(tmp_path, sensor, foot):
     data = sample_data(sensor, seed=len(sensor))
     path = tmp_path / f"{foot}.csv"
     write_raw(path, foot, sensor, 104, data, extra_meta={"board": "pico", "seed": 7})
     rec = read_raw(path, plausible=False)  # the format carries any 32-bit value
-    if "imu" in sensor:  # for analysis, values past any IMU's full scale are not motion
+    if "imu" in sensor or "acc" in sensor:  # for analysis, values past any IMU's full scale are not motion
         with pytest.raises(RawFormatError, match="no plausible IMU sample"):
             read_raw(path)
     assert isinstance(rec, RawRecording)
@@ -61,7 +62,8 @@ def test_round_trip(tmp_path, sensor, foot):
     np.testing.assert_array_equal(rec.data, data)
     assert rec.meta == {"calfwalk_raw": "1", "foot": foot, "sensor": sensor, "rate_hz": "104",
                         "board": "pico", "seed": "7"}
-    assert rec.has_imu == ("imu" in sensor)
+    assert rec.has_imu == rec.has_gyro == ("imu" in sensor)
+    assert rec.has_acc == ("imu" in sensor or "acc" in sensor)
     assert rec.has_fsr == ("fsr" in sensor)
     np.testing.assert_array_equal(rec.column("t_ms"), data[:, 0])
     last = columns_for(sensor)[-1]
@@ -87,6 +89,28 @@ def test_reader_accepts_crlf_blank_lines_and_comments(tmp_path):
     rec = read_raw(path)
     assert rec.rate_hz == 50
     assert rec.data.tolist() == [[0, 1, 2, 3, 4, 5, 6], [20, -1, -2, -3, -4, -5, -6]]
+
+
+def test_accelerometer_only_columns(tmp_path):
+    """sensor acc: t_ms,ax_mg,ay_mg,az_mg (no gyro columns); acc+fsr: then the three pads."""
+    assert columns_for("acc") == ACC_COLUMNS == ("t_ms", "ax_mg", "ay_mg", "az_mg")
+    assert columns_for("acc+fsr") == ("t_ms", "ax_mg", "ay_mg", "az_mg", "heel", "fore_med", "fore_lat")
+    path = tmp_path / "acc.csv"
+    write_raw(path, "left", "acc+fsr", 100, [[0, 1, 2, 1000, 5, 6, 7], [10, -1, -2, 999, 65535, 0, 3]])
+    assert path.read_text().splitlines()[4:] == ["t_ms,ax_mg,ay_mg,az_mg,heel,fore_med,fore_lat", "0,1,2,1000,5,6,7",
+                                                 "10,-1,-2,999,65535,0,3"]
+    rec = read_raw(path)
+    assert (rec.sensor, rec.has_acc, rec.has_gyro, rec.has_fsr) == ("acc+fsr", True, False, True)
+    with pytest.raises(ValueError, match="4 columns"):
+        write_raw(tmp_path / "x.csv", "left", "acc", 100, np.zeros((3, 7), dtype=np.int64))
+
+
+def test_accelerometer_only_implausible_samples_are_held(tmp_path):
+    path = write_lines(tmp_path, lines(sensor="#sensor=acc", header=",".join(ACC_COLUMNS),
+                                       rows=["0,1,2,1000", "10,99999,2,1000", "20,3,4,1000"]))
+    rec = read_raw(path)
+    assert rec.data.tolist() == [[0, 1, 2, 1000], [10, 1, 2, 1000], [20, 3, 4, 1000]]
+    assert len(rec.warnings) == 1 and "ax_mg=99999" in rec.warnings[0] and "gx_mdps" not in rec.warnings[0]
 
 
 def test_write_raw_rejects_wrong_width(tmp_path):
@@ -140,7 +164,8 @@ LINE_CASES = [
     ("missing-sensor", lines(sensor=None), 4, ["#sensor="]),
     ("missing-rate", lines(rate=None), 4, ["#rate_hz="]),
     ("bad-foot", lines(foot="#foot=middle"), 5, ["foot", "'middle'", "left", "right"]),
-    ("bad-sensor", lines(sensor="#sensor=baro"), 5, ["sensor", "'baro'", "imu+fsr"]),
+    ("bad-sensor", lines(sensor="#sensor=baro"), 5, ["sensor", "'baro'", "imu, acc, fsr, imu+fsr, acc+fsr"]),
+    ("imu-header-for-acc", lines(sensor="#sensor=acc"), 5, ["sensor=acc", "t_ms,ax_mg,ay_mg,az_mg", IMU_HEADER]),
     ("rate-too-low", lines(rate="#rate_hz=10"), 5, ["rate_hz 10", "25..1000"]),
     ("rate-too-high", lines(rate="#rate_hz=5000"), 5, ["rate_hz 5000", "25..1000"]),
     ("rate-not-int", lines(rate="#rate_hz=fast"), 5, ["rate_hz", "'fast'"]),

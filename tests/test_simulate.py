@@ -264,3 +264,31 @@ def test_cli_run_writes_files_and_summary(tmp_path, capsys):
         truth = json.load(fh)
     assert truth["config"]["heel_touches"] == [{"step": 2, "duration_ms": 300, "impact_mg": 0}]
     assert [c["kind"] for c in truth["feet"]["left"]["heel_contacts"]] == ["touch"]
+
+
+# --- accelerometer-only pods (issue 17) ------------------------------------------------------
+
+@pytest.mark.parametrize("kind,full", [("acc", "imu"), ("acc+fsr", "imu+fsr")])
+def test_accelerometer_alone_is_the_imus_acceleration_without_gyro_columns(kind, full):
+    cfg = dict(SHORT, mount="random", heel_touches=[HeelTouch(3, 300, 1500)], seed=5)
+    acc = simulate(SimConfig(sensor=kind, **cfg))
+    imu = simulate(SimConfig(sensor=full, **cfg))
+    assert acc["truth"]["feet"] == imu["truth"]["feet"]
+    for foot in ("left", "right"):
+        a, i = acc[foot], imu[foot]
+        assert a["sensor"] == kind and a["data"].shape[1] == i["data"].shape[1] - 3
+        # the same samples: t and acceleration, then (acc+fsr) the pads; the gyro's three columns gone
+        np.testing.assert_array_equal(a["data"][:, :4], i["data"][:, :4])
+        np.testing.assert_array_equal(a["data"][:, 4:], i["data"][:, 7:])
+        assert np.abs(i["data"][:, 4:7]).max() > 10_000  # the IMU's gyro turned: something was dropped
+
+
+def test_cli_sensor_acc_writes_raw_v1_acc_files(tmp_path, capsys):
+    prefix = str(tmp_path / "acc")
+    assert run(_parser().parse_args(["-o", prefix, "--steps", "6", "--sensor", "acc", "--seed", "4"])) == 0
+    assert "sensor=acc" in capsys.readouterr().out
+    for foot in ("left", "right"):
+        text = open(f"{prefix}_{foot}.csv", encoding="utf-8").read().splitlines()
+        assert "#sensor=acc" in text and "t_ms,ax_mg,ay_mg,az_mg" in text
+        rec = rawfile.read_raw(f"{prefix}_{foot}.csv")
+        assert rec.sensor == "acc" and rec.data.shape[1] == 4 and not rec.warnings

@@ -33,6 +33,8 @@ pytestmark = pytest.mark.skipif(WHY is not None, reason=WHY or "")
 SIM = dict(steps=16, cadence_spm=50, pause_ms=300, mount="random", noise=1.0, bounce=0.2, seed=11,
            heel_touches=[(4, 300, 1500), (7, 200, 0)], long_strides=[11])
 SIM_CASES = {"sim_imu": "imu", "sim_fsr": "fsr", "sim_imufsr": "imu+fsr"}
+# accelerometer-only pods (issue 17): the same replay, bit for bit; how well they count is `make accuracy`'s
+ACC_CASES = {"sim_acc": "acc", "sim_accfsr": "acc+fsr"}
 REAL_CASES = ("gaitmap_left", "gaitmap_right", "voisard_left", "voisard_right")
 CUT = 3000  # samples kept of each real recording (a few seconds of vpico each)
 NO_DATA = "../shared/data not found: the gaitmap and voisard2023 replays on vpico are not run"
@@ -78,7 +80,7 @@ def replays(tmp_path_factory):
 
     work = tmp_path_factory.mktemp("vpico_replay")
     data, truths = {}, {}
-    for case, sensor in SIM_CASES.items():
+    for case, sensor in {**SIM_CASES, **ACC_CASES}.items():
         paths, truth = simulate_set(work / case, sensor=sensor, feet="left", **SIM)
         vpico.write_samples(read_raw(paths[0]), work / f"{case}.bin")
         data[f"{case}.bin"] = work / f"{case}.bin"
@@ -117,6 +119,12 @@ def test_simulated_set_same_events_on_cortex_m0_and_cpython(replays, case):
     truth = replays[2][case]
     assert kinds.count("step") == len(truth["steps"])
     assert kinds.count("heel_contact") == len(truth["heel_contacts"]) >= 1
+
+
+@pytest.mark.parametrize("case", sorted(ACC_CASES))
+def test_accelerometer_only_set_same_events_on_cortex_m0_and_cpython(replays, case):
+    kinds = _check(replays, case, 0)
+    assert kinds[0] == "calibrated"  # the detector ran on the accelerometer's samples (sensor code 4/5)
 
 
 @pytest.mark.parametrize("case", REAL_CASES)

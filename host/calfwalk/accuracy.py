@@ -261,8 +261,34 @@ def _fmt(v, unit=""):
     return f"{v}{unit}"
 
 
+def _real_row(scores, seconds=None) -> dict:
+    """The figures of one row of real recordings."""
+    sm = summarise(scores)
+    sm["contacts"] = sum(s.contacts for s in scores)
+    sm["contact_count_error_pct"] = (100.0 * abs(sm["contacts"] - sm["ref_strides"]) / sm["ref_strides"]
+                                     if sm["ref_strides"] else None)
+    if seconds is not None:
+        sm["seconds"] = seconds
+    return sm
+
+
+def _sim_row(sim_scores) -> dict:
+    """The figures of the simulated suite: recall against the truth's heel contacts."""
+    sm = summarise(sim_scores)
+    ref_c = sum(s.ref_contacts for s in sim_scores)
+    sm["recall_pct"] = 100.0 * sum(s.matched for s in sim_scores) / ref_c if ref_c else None
+    sm["contacts"] = sum(s.contacts for s in sim_scores)
+    sm["contact_count_error_pct"] = 100.0 * abs(sm["contacts"] - ref_c) / ref_c if ref_c else None
+    sm["clean_set_contacts"] = sum(s.contacts for s in sim_scores if s.trial.endswith("-clean"))
+    return sm
+
+
 def run(args) -> int:
-    """`calfwalk accuracy`: print the table; write JSON with --json."""
+    """`calfwalk accuracy`: print the table; write JSON with --json.
+
+    Besides each dataset's row, every dataset with a gyroscope is measured again as an
+    accelerometer-only pod would have recorded it (the "acc" rows: datasets.acc_only, the gyro
+    columns dropped), and the simulated suite's IMU sets likewise ("simulated acc")."""
     import json
     import tempfile
     import time
@@ -275,9 +301,11 @@ def run(args) -> int:
 
     console = Console(width=max(Console().width, 150))
     params = getattr(args, "params", None)
+    with_acc = not getattr(args, "no_acc", False)
     root = Path(args.data) if args.data else datasets.data_dir()
     rows = []
     all_real = []
+    loaded = []
     if root is None or not root.is_dir():
         console.print(f"[yellow]no real recordings: {args.data or '../shared/data'} not found; "
                       "only the simulated suite is measured[/]")
@@ -287,33 +315,36 @@ def run(args) -> int:
             console.print(f"[dim]{name}: loading and replaying ...[/]")
             trials = datasets.LOADERS[name](root)
             scores = [s for tr in trials for s in score_trial(tr, params)]
-            sm = summarise(scores)
-            sm["contacts"] = sum(s.contacts for s in scores)
-            sm["contact_count_error_pct"] = (100.0 * abs(sm["contacts"] - sm["ref_strides"]) / sm["ref_strides"]
-                                             if sm["ref_strides"] else None)
-            sm["seconds"] = time.monotonic() - t0
-            rows.append((name, sm, scores))
+            rows.append((name, _real_row(scores, time.monotonic() - t0), scores))
             all_real.extend(scores)
-        sm = summarise(all_real)
-        sm["contacts"] = sum(s.contacts for s in all_real)
-        sm["contact_count_error_pct"] = 100.0 * abs(sm["contacts"] - sm["ref_strides"]) / max(sm["ref_strides"], 1)
-        rows.append(("all real", sm, all_real))
+            loaded.append((name, trials))
+        rows.append(("all real", _real_row(all_real), all_real))
+        if with_acc:
+            all_acc = []
+            for name, trials in loaded:
+                if not datasets.has_gyro(trials):
+                    continue  # pads alone: nothing to take a gyro from
+                t0 = time.monotonic()
+                console.print(f"[dim]{name}: replaying as an accelerometer alone (gyro columns dropped) ...[/]")
+                scores = [s for tr in trials for s in score_trial(datasets.acc_trial(tr), params)]
+                rows.append((f"{name} acc", _real_row(scores, time.monotonic() - t0), scores))
+                all_acc.extend(scores)
+            if all_acc:
+                rows.append(("all real acc", _real_row(all_acc), all_acc))
     with tempfile.TemporaryDirectory() as tmp:
         console.print("[dim]simulated suite: generating and replaying ...[/]")
         sims = sim_trials(Path(tmp))
         sim_scores = [s for tr in sims for s in score_sim(tr, params)]
-    sm = summarise(sim_scores)
-    ref_c = sum(s.ref_contacts for s in sim_scores)
-    sm["recall_pct"] = 100.0 * sum(s.matched for s in sim_scores) / ref_c if ref_c else None
-    sm["contacts"] = sum(s.contacts for s in sim_scores)
-    sm["contact_count_error_pct"] = 100.0 * abs(sm["contacts"] - ref_c) / ref_c if ref_c else None
-    sm["clean_set_contacts"] = sum(s.contacts for s in sim_scores if s.trial.endswith("-clean"))
-    rows.append(("simulated", sm, sim_scores))
+        rows.append(("simulated", _sim_row(sim_scores), sim_scores))
+        if with_acc:
+            acc_sims = [datasets.acc_trial(tr) for tr in sims if datasets.has_gyro([tr])]
+            acc_scores = [s for tr in acc_sims for s in score_sim(tr, params)]
+            rows.append(("simulated acc", _sim_row(acc_scores), acc_scores))
 
     table = Table(title="Detector accuracy (one parameter set, defaults)")
     for col in ("data", "feet", "ref ICs", "steps", "stride err", "feet ±1", "recall", "precision",
                 "timing med", "timing p95", "bias", "contacts err", "heel agree"):
-        table.add_column(col, justify="right" if col != "data" else "left")
+        table.add_column(col, justify="right" if col != "data" else "left", no_wrap=col == "data")
     for name, sm, _ in rows:
         table.add_row(name, str(sm["feet"]), str(sm["ref_strides"]), str(sm["steps"]),
                       _fmt(sm["stride_error_pct"], "%"), f"{sm['feet_within_1']}/{sm['feet']}",
@@ -322,11 +353,16 @@ def run(args) -> int:
                       _fmt(sm["timing_bias_ms"], " ms"), _fmt(sm.get("contact_count_error_pct"), "%"),
                       _fmt(sm["heel_agree_pct"], "%"))
     console.print(table)
-    sim = rows[-1][1]
-    console.print(f"clean simulated heel-high sets: {sim['clean_set_contacts']} heel contacts reported (target 0)")
+    for name, sm, _ in rows:
+        if name.startswith("simulated"):
+            console.print(f"clean {name} heel-high sets: {sm['clean_set_contacts']} heel contacts reported (target 0)")
     console.print("targets: stride error ≤0.5% (every foot within ±1), recall ≥99%, gaitmap timing median ≤15 ms "
                   "and p95 ≤30 ms, gaitpdb contact count error ≤0.5%, Moticon heel agreement ≥95%. "
                   "Timing columns use the timing references only (gaitmap motion capture, Moticon marks, simulated truth).")
+    if with_acc:
+        console.print("acc rows: the same recordings as an accelerometer-only pod records them (sensor acc: the gyro "
+                      "columns dropped). Targets (issue 17): stride error ≤2%, heel-contact recall ≥95%, gaitmap timing "
+                      "median ≤25 ms.")
     if args.verbose:
         worst = Table(title="feet off by more than one stride, or with missed contacts")
         for col in ("data", "trial", "foot", "ref", "steps", "matched", "contacts"):
@@ -335,7 +371,7 @@ def run(args) -> int:
             if abs(s.stride_error) > 1 or s.matched < s.ref_strides:
                 worst.add_row(s.dataset, s.trial, s.foot, str(s.ref_strides), str(s.steps), str(s.matched), str(s.contacts))
         console.print(worst)
-    sweep_totals = None
+    sweeps = {}
     n_sweep = getattr(args, "sweep", 0) or 0
     if n_sweep:
         import os
@@ -344,18 +380,27 @@ def run(args) -> int:
 
         from . import robustness
 
-        console.print(f"[dim]robustness sweep: {n_sweep} simulated sets across the envelope ...[/]")
-        with Progress(console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task(f"{n_sweep} simulated sets", total=n_sweep)
-            draws, results = robustness.sweep(n_sweep, robustness.BASE_SEED, params, min(2, os.cpu_count() or 1),
-                                              lambda done, total: bar.update(task, completed=done))
-        sweep_totals = robustness.print_report(console, draws, results)
-        console.print("sweep targets: exact per-foot step count on >=98% of feet, 0 heel contacts on clean sets, "
-                      "heel-contact recall and precision >=98%, onset median <=15 ms, stride length median error <=10%.")
+        sensors = getattr(args, "sweep_sensor", None) or (["imu", "acc"] if with_acc else ["imu"])
+        for sensor in sensors:
+            what = "" if sensor == "imu" else f" as accelerometer-only pods (sensor {sensor})"
+            console.print(f"[dim]robustness sweep: {n_sweep} simulated sets across the envelope{what} ...[/]")
+            with Progress(console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task(f"{n_sweep} simulated sets", total=n_sweep)
+                draws, results = robustness.sweep(n_sweep, robustness.BASE_SEED, params, min(2, os.cpu_count() or 1),
+                                                  lambda done, total: bar.update(task, completed=done), sensor=sensor)
+            sweeps[sensor] = robustness.print_report(console, draws, results)
+            if sensor == "imu":
+                console.print("sweep targets: exact per-foot step count on >=98% of feet, 0 heel contacts on clean "
+                              "sets, heel-contact recall and precision >=98%, onset median <=15 ms, stride length "
+                              "median error <=10%.")
+            else:
+                console.print("acc sweep targets (issue 17): exact per-foot step count on >=95% of feet, 0 heel "
+                              "contacts on clean sets; stride length is not measured without a gyro.")
     if args.json:
         out = {name: {k: v for k, v in sm.items()} for name, sm, _ in rows}
-        if sweep_totals is not None:
-            out["sweep"] = dict(sweep_totals, sets=n_sweep, seed=robustness.BASE_SEED)
+        for sensor, totals in sweeps.items():
+            key = "sweep" if sensor == "imu" else f"sweep_{sensor}"
+            out[key] = dict(totals, sets=n_sweep, seed=robustness.BASE_SEED, sensor=sensor)
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=2))
         console.print(f"figures written to {args.json}")

@@ -721,6 +721,10 @@ def _add_accuracy(p):
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a detector parameter")
     p.add_argument("--sweep", type=int, default=200, metavar="N",
                    help="also run the randomised robustness sweep over N simulated sets (0: skip; default %(default)s)")
+    p.add_argument("--sweep-sensor", action="append", choices=("imu", "acc"),
+                   help="run the sweep as these pods (repeatable; default: imu and acc)")
+    p.add_argument("--no-acc", action="store_true",
+                   help="skip the accelerometer-only rows (the IMU recordings with the gyro columns dropped)")
 
 
 def cmd_robustness(args) -> int:
@@ -740,14 +744,15 @@ def cmd_robustness(args) -> int:
         task = bar.add_task(f"{args.sets} simulated sets", total=args.sets)
         seed = robustness.BASE_SEED if args.seed is None else args.seed
         draws, results = robustness.sweep(args.sets, seed, params, workers,
-                                          lambda done, total: bar.update(task, completed=done))
+                                          lambda done, total: bar.update(task, completed=done), sensor=args.sensor)
     tot = robustness.print_report(console, draws, results)
     if args.verbose:
         for k, fault, foot, what in robustness.failures(draws, results, limit=200):
             console.print(f"  set {k} ({fault}) {foot}: {what}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"sets": args.sets, "seed": seed, "totals": tot}, indent=2))
+        Path(args.json).write_text(json.dumps({"sets": args.sets, "seed": seed, "sensor": args.sensor, "totals": tot},
+                                              indent=2))
     return 0
 
 
@@ -755,6 +760,9 @@ def _add_robustness(p):
     p.add_argument("--sets", type=_positive_int, default=200, help="simulated sets (default %(default)s)")
     p.add_argument("--seed", type=int, default=None, help="set k is drawn from seed + k (default 1000)")
     p.add_argument("--workers", type=_positive_int, default=0, help="processes (default: up to 2)")
+    p.add_argument("--sensor", choices=("imu", "acc"), default="imu",
+                   help="the pods' sensor: imu, or acc (the same sets as an accelerometer alone, gyro columns "
+                        "dropped) (default %(default)s)")
     p.add_argument("--json", metavar="FILE", help="also write the totals as JSON")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a detector parameter")
     p.add_argument("-v", "--verbose", action="store_true", help="list the sets that miss")

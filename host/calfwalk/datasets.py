@@ -303,6 +303,35 @@ def load_truong(root: Path) -> list:
     return trials
 
 
+# -- accelerometer-only views of the IMU recordings (issue 17) ------------------------------
+def acc_only(rec: RawRecording) -> RawRecording:
+    """The recording an accelerometer alone would have made: sensor acc (acc+fsr), the gyro columns dropped.
+
+    The acceleration samples, the timeline and the foot are kept as they are; a recording
+    without a gyro is returned unchanged."""
+    if not rec.has_gyro:
+        return rec
+    from .rawfile import columns_for
+
+    sensor = rec.sensor.replace("imu", "acc")
+    keep = [rec.columns.index(c) for c in columns_for(sensor)]
+    name = rec.path + " (acc)" if rec.path else ""
+    return RawRecording(rec.foot, sensor, rec.rate_hz, rec.data[:, keep].copy(), dict(rec.meta, gyro="dropped"), name,
+                        list(rec.warnings))
+
+
+def acc_trial(trial: Trial) -> Trial:
+    """A trial with every IMU recording made accelerometer-only (acc_only); the references are the same."""
+    from dataclasses import replace
+
+    return replace(trial, recs={f: acc_only(r) for f, r in trial.recs.items()})
+
+
+def has_gyro(trials) -> bool:
+    """True if any recording of the trials has a gyroscope (an IMU dataset, not pads alone)."""
+    return any(r.has_gyro for t in trials for r in t.recs.values())
+
+
 LOADERS = {
     "gaitmap": load_gaitmap,
     "moticon": load_moticon,

@@ -112,7 +112,8 @@ def detect_trace(rec, params: dict | None = None) -> tuple:
 
     Returns (events, t_ms, level, kind): t_ms is the recording's own sample time,
     kind "heel_mm" (the detector's heel height during the set, NaN outside it) for
-    recordings with an IMU, or "heel_pad" (heel pad counts) for FSR-only ones.
+    recordings with an accelerometer (an IMU, or one alone), or "heel_pad" (heel pad
+    counts) for FSR-only ones.
     """
     import numpy as np
 
@@ -125,6 +126,6 @@ def detect_trace(rec, params: dict | None = None) -> tuple:
             heel_mm[i] = det.heel_mm_now()
 
     events, t = replay(rec, params, trace)
-    if rec.has_imu:
+    if rec.has_acc:
         return events, np.asarray(t, dtype=np.int64), heel_mm, "heel_mm"
     return events, np.asarray(t, dtype=np.int64), np.asarray(rec.column("heel"), dtype=float), "heel_pad"

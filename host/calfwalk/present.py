@@ -60,6 +60,8 @@ def print_summary(summary: dict, console=None) -> None:
             f"stride length {_fmt(sl['mean'], ' cm')} (min {_fmt(sl['min'])}, max {_fmt(sl['max'])}, CV {lcv}), "
             f"distance walked {_fmt(summary.get('distance_m'), ' m')}"
         )
+    elif any(v in ("acc", "acc+fsr") for v in (summary.get("sensors") or {}).values()):
+        console.print("stride length not measured: an accelerometer-only pod has no gyroscope to follow the swing")
     if summary.get("one_foot_note"):
         console.print(f"[dim]{summary['one_foot_note']}[/dim]")
     if summary.get("steps_unknown"):

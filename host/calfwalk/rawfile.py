@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 IMU_COLUMNS = ("t_ms", "ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps")
+ACC_COLUMNS = IMU_COLUMNS[:4]  # an accelerometer alone (sensor acc): no gyro columns
 FSR_COLUMNS = ("t_ms", "heel", "fore_med", "fore_lat")
-SENSORS = ("imu", "fsr", "imu+fsr")
+SENSORS = ("imu", "acc", "fsr", "imu+fsr", "acc+fsr")  # as firmware/detector.py SENSORS
 FEET = ("left", "right")
 RATE_RANGE_HZ = (25, 1000)
 INT32 = 2**31
@@ -40,6 +41,10 @@ def columns_for(sensor: str) -> tuple:
         return FSR_COLUMNS
     if sensor == "imu+fsr":
         return IMU_COLUMNS + FSR_COLUMNS[1:]
+    if sensor == "acc":
+        return ACC_COLUMNS
+    if sensor == "acc+fsr":
+        return ACC_COLUMNS + FSR_COLUMNS[1:]
     raise ValueError(f"sensor must be one of {', '.join(SENSORS)}, not {sensor!r}")
 
 
@@ -64,6 +69,16 @@ class RawRecording:
 
     @property
     def has_imu(self) -> bool:
+        """An IMU: accelerometer and gyroscope."""
+        return "imu" in self.sensor
+
+    @property
+    def has_acc(self) -> bool:
+        """An accelerometer, with a gyroscope (imu) or alone (acc): heel height, impacts."""
+        return "imu" in self.sensor or "acc" in self.sensor
+
+    @property
+    def has_gyro(self) -> bool:
         return "imu" in self.sensor
 
     @property
@@ -168,20 +183,21 @@ def _hold_implausible(path, header, data, linenos, warnings):
     if "ax_mg" not in header:
         return
     i = header.index("ax_mg")
-    acc, gyro = np.abs(data[:, i:i + 3]), np.abs(data[:, i + 3:i + 6])
+    n = 6 if "gx_mdps" in header else 3  # an accelerometer alone has no gyro columns
+    acc, gyro = np.abs(data[:, i:i + 3]), np.abs(data[:, i + 3:i + n])
     bad = (acc > PLAUSIBLE_ACC_MG).any(axis=1) | (gyro > PLAUSIBLE_GYRO_MDPS).any(axis=1)
     if not bad.any():
         return
     good = np.flatnonzero(~bad)
     first = int(np.argmax(bad))
-    values = ", ".join(f"{name}={int(v)}" for name, v in zip(header[i:i + 6], data[first, i:i + 6]))
+    values = ", ".join(f"{name}={int(v)}" for name, v in zip(header[i:i + n], data[first, i:i + n]))
     if not len(good):
         raise RawFormatError(path, linenos[first], f"no plausible IMU sample (beyond ±{PLAUSIBLE_ACC_MG} mg or "
                                                    f"±{PLAUSIBLE_GYRO_MDPS} mdps: {values})")
     # each bad row takes the IMU columns of the last good row before it (or the first good one)
     src = np.maximum.accumulate(np.where(bad, -1, np.arange(len(data))))
     src[src < 0] = good[0]
-    data[:, i:i + 6] = data[src, i:i + 6]
+    data[:, i:i + n] = data[src, i:i + n]
     warnings.append(f"{path}:{linenos[first]}: {int(bad.sum())} sample(s) beyond any IMU's full scale "
                     f"(±{PLAUSIBLE_ACC_MG} mg, ±{PLAUSIBLE_GYRO_MDPS} mdps), the first {values}: "
                     "each replaced by the sample before it")

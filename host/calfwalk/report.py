@@ -30,7 +30,7 @@ PAUSE_COLOUR = "#2ca02c"
 CAPTIONS = {
     "heel_mm": "Heel height from the detector (foot length × sin pitch), sample by sample during the set. "
                "Faint where the foot is in the air (swing): there the tilt is not a heel height.",
-    "heel_pad": "Heel pad load in ADC counts: an FSR-only pod has no heel height (that needs an IMU). "
+    "heel_pad": "Heel pad load in ADC counts: an FSR-only pod has no heel height (that needs an accelerometer). "
                 "The pad loads when the heel comes down.",
     "step_heel_mm": "This session has no raw samples (record with --raw for the full trace): the line joins "
                     "each step's heel height at the top of the step, drawn at its landing time.",
@@ -318,7 +318,7 @@ def _plot_stride_length(ax, summary):
     ax.set_ylabel("stride (cm)")
     ax.grid(True, alpha=0.3)
     if not rows:
-        ax.text(0.5, 0.5, "stride length needs an IMU", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "stride length needs an IMU (a gyroscope)", ha="center", va="center", transform=ax.transAxes)
         ax.set_xticks([])
         ax.set_yticks([])
         return
@@ -387,7 +387,7 @@ def _plot_heel_per_step(ax, summary):
     ax.grid(True, alpha=0.3)
     steps = [s for s in _steps(summary) if s.get("heel_mm") is not None]
     if not steps:
-        why = "no heel height: it needs an IMU" if _steps(summary) else "no steps detected"
+        why = "no heel height: it needs an accelerometer" if _steps(summary) else "no steps detected"
         ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
         ax.set_xticks([])
         ax.set_yticks([])

@@ -6,6 +6,9 @@ bounce, heel faults), set-up (standing and rise time) and pods (mounting
 position and orientation, sample rate, jitter, link gaps, noise, bias, gyro
 range). Set k of a sweep always comes from seed (base + k), so the sweep is the
 same on every machine; nothing in the detector is tuned to a single set.
+`sensor="acc"` runs the same sets as an accelerometer-only pod: the same walkers
+and the very same acceleration samples, with the gyro columns dropped (and no
+stride length scored: without a gyro it is not measured).
 
 Each foot is scored against the simulator's truth: exact step count, heel
 contacts (recall, precision, onset error), false contacts on clean sets and the
@@ -30,6 +33,7 @@ RATES_HZ = (50, 52, 60, 100, 104, 119, 200, 208, 250)
 GYRO_RANGES_DPS = (250, 500, 1000, 2000)
 FAULTS = ("clean", "soft_touch", "drop", "sink", "long_stride", "bounce", "mixed")
 FAULT_WEIGHTS = (0.30, 0.14, 0.14, 0.10, 0.10, 0.12, 0.10)
+SENSORS = ("imu", "acc")  # what a sweep can be run as (the walkers and faults are the same)
 
 
 @dataclass
@@ -59,8 +63,12 @@ def simulate_plan_check(cfg: SimConfig) -> None:
     _plan(cfg, touches, longs, sinks, rng, rng, rng)
 
 
-def draw(k: int, base_seed: int = BASE_SEED) -> Draw:
-    """Sweep set k: every dimension drawn independently from its range, then made to fit one walk."""
+def draw(k: int, base_seed: int = BASE_SEED, sensor: str = "imu") -> Draw:
+    """Sweep set k: every dimension drawn independently from its range, then made to fit one walk.
+
+    `sensor` changes only the columns written (acc: no gyro); every draw is the same."""
+    if sensor not in SENSORS:
+        raise ValueError(f"sweep sensor must be one of {', '.join(SENSORS)}, got {sensor!r}")
     rng = np.random.default_rng(base_seed + k)
     fault = str(rng.choice(FAULTS, p=FAULT_WEIGHTS))
     foot_mm = int(rng.integers(220, 291))
@@ -107,7 +115,7 @@ def draw(k: int, base_seed: int = BASE_SEED) -> Draw:
     cfg = SimConfig(
         steps=dims["steps"], cadence_spm=60.0 * steps_per_s, pause_ms=max(0, min(dims["pause_ms"], free_ms - 20)),
         stride_cm=dims["stride_cm"], heel_mm=foot_mm * math.sin(math.radians(pitch_deg)),
-        fatigue_pct=dims["fatigue_pct"], noise=dims["noise"], mount=dims["mount"], sensor="imu", feet="both",
+        fatigue_pct=dims["fatigue_pct"], noise=dims["noise"], mount=dims["mount"], sensor=sensor, feet="both",
         rate_hz=dims["rate_hz"], seed=base_seed + k, foot_mm=foot_mm, swing_ms=max(150, swing_ms),
         swing_turn_deg=turn, lift_cm=dims["lift_cm"], sway_deg=dims["sway_deg"], stand_ms=dims["stand_ms"],
         rise_ms=dims["rise_ms"], mount_pos=dims["mount_pos"], jitter_ms=dims["jitter_frac"] * 1000.0 / dims["rate_hz"],
@@ -192,6 +200,9 @@ def run_one(d: Draw, params: dict | None = None) -> list:
                          [float(contacts[i] - ref[j]) for i, j in pairs], clean=not truth["heel_contacts"])
         land = np.array([s["t_ms"] for s in steps], dtype=float)
         true_land = np.array([s["t_ms"] for s in truth["steps"]], dtype=float)
+        if "imu" not in d.cfg.sensor:
+            out.append(res)  # an accelerometer alone measures no stride length: nothing to score
+            continue
         for i, j in match(land, true_land, STEP_MATCH_MS):
             got = steps[i].get("stride_cm")
             want = truth["steps"][j].get("stride_cm")
@@ -202,15 +213,16 @@ def run_one(d: Draw, params: dict | None = None) -> list:
 
 
 def _run_indexed(args):
-    k, base_seed, params = args
-    return run_one(draw(k, base_seed), params)
+    k, base_seed, params, sensor = args
+    return run_one(draw(k, base_seed, sensor), params)
 
 
-def sweep(n_sets: int, base_seed: int = BASE_SEED, params: dict | None = None, workers: int = 1, progress=None) -> tuple:
-    """(draws, results) for sets 0..n_sets-1; `progress(done, total)` is called as sets finish."""
-    draws = [draw(k, base_seed) for k in range(n_sets)]
+def sweep(n_sets: int, base_seed: int = BASE_SEED, params: dict | None = None, workers: int = 1, progress=None,
+          sensor: str = "imu") -> tuple:
+    """(draws, results) for sets 0..n_sets-1 as `sensor` pods; `progress(done, total)` is called as sets finish."""
+    draws = [draw(k, base_seed, sensor) for k in range(n_sets)]
     results = []
-    jobs = [(k, base_seed, params) for k in range(n_sets)]
+    jobs = [(k, base_seed, params, sensor) for k in range(n_sets)]
     if workers > 1:
         import multiprocessing as mp
 
@@ -271,7 +283,10 @@ def per_dimension(draws: list, results: list) -> list:
     for r in results:
         by_k.setdefault(r.k, []).append(r)
     rows = []
+    no_gyro = "imu" not in draws[0].cfg.sensor
     for name in draws[0].dims:
+        if no_gyro and name.startswith("gyro_"):
+            continue  # drawn (the sets stay the same as the imu sweep's) but not in an accelerometer's samples
         values = [d.dims[name] for d in draws]
         if all(isinstance(v, str) for v in values if v is not None):
             groups = sorted({v for v in values if v is not None})
@@ -323,7 +338,9 @@ def print_report(console, draws, results, show_bins=True) -> dict:
     from rich.table import Table
 
     tot = figures(results)
-    t = Table(title=f"Robustness sweep: {len(draws)} simulated sets, {tot['feet']} feet (one parameter set, defaults)")
+    sensor = draws[0].cfg.sensor if draws else "imu"
+    kind = "" if sensor == "imu" else f", sensor {sensor} (accelerometer alone)"
+    t = Table(title=f"Robustness sweep: {len(draws)} simulated sets, {tot['feet']} feet{kind} (one parameter set, defaults)")
     for col in ("feet", "exact count", "step err", "contacts", "recall", "precision", "onset med / p95",
                 "clean-set false contacts", "stride len err med / p95"):
         t.add_column(col, justify="right")

@@ -927,9 +927,10 @@ def simulate(cfg: SimConfig, sets: int = 1, rest_s: float = DEFAULT_REST_S) -> d
         if cfg.feet not in (foot, "both"):
             continue
         columns = [sensing.t_ms[:, None]]
-        if "imu" in cfg.sensor:
-            columns.append(_imu(motion, sensing, cfg.rate_hz, cfg.noise, rngs[f"imu_{foot}"],
-                                _touch_impacts(plans, starts, foot)))
+        if "imu" in cfg.sensor or "acc" in cfg.sensor:
+            imu = _imu(motion, sensing, cfg.rate_hz, cfg.noise, rngs[f"imu_{foot}"], _touch_impacts(plans, starts, foot))
+            # an accelerometer alone: the same samples with the gyro columns dropped (same seed, same acceleration)
+            columns.append(imu if "imu" in cfg.sensor else imu[:, :3])
         if "fsr" in cfg.sensor:
             share = share_right if foot == "right" else 1.0 - share_right
             columns.append(_fsr(share, heel_mm, motion.z_m, motion.landings, sensing.sample_ms, cfg.noise, cfg.steps,
@@ -1032,7 +1033,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--noise", type=_ranged(float, 0.0, 10.0), default=d.noise, help="noise scale, 0 = noiseless (default %(default)s)")
     parser.add_argument("--mount", choices=MOUNTS, default=d.mount, help="sensor mounting on the shoe (default %(default)s)")
     parser.add_argument("--asym-pct", type=_ranged(float, 0.0, 90.0), default=d.asym_pct, help="right heel lower than left by this %% (default %(default)s)")
-    parser.add_argument("--sensor", choices=rawfile.SENSORS, default=d.sensor, help="sensor columns (default %(default)s)")
+    parser.add_argument("--sensor", choices=rawfile.SENSORS, default=d.sensor, help="sensor columns: imu, acc (an accelerometer alone: the imu's acceleration, no gyro columns), "
+                        "fsr, imu+fsr, acc+fsr (default %(default)s)")
     parser.add_argument("--feet", choices=FEET_CHOICES, default=d.feet, help="which files to write (default %(default)s)")
     parser.add_argument("--rate", type=_ranged(int, *rawfile.RATE_RANGE_HZ), default=d.rate_hz, help="sample rate in Hz (default %(default)s)")
     parser.add_argument("--seed", type=_ranged(int, 0, 2**32 - 1), default=d.seed, help="random seed (default %(default)s)")

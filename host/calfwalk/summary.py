@@ -77,6 +77,24 @@ TITLES = {
 NOT_MEASURABLE = ("torso_stacked", "no_dumbbell_swing", "knees_soft", "smooth_breathing", "no_pain")
 SHOE_CANNOT = "a shoe sensor cannot see this"
 
+# Accelerometer-only pods (sensor "acc", "acc+fsr": an LIS3DH, an ADXL345, an IMU with its gyro off).
+# Every rule is judged from the detector's events, and the accelerometer-only detector emits the same
+# events (steps with stance, pause, landing peaks and heel height; heel contacts with onset and
+# impact; set start and end), so rule by rule:
+#   heels_high, heel_height_kept, even_left_right: heel contacts and heel height come from the tilt of
+#     gravity while the foot rests, which an accelerometer measures by itself: measured;
+#   no_heel_crash: the impact is the accelerometer's own reading: measured;
+#   pause_at_top, no_bounce: the rest test (|a| steady, no jerk), stance and landing peaks: measured;
+#   heels_lowered_after_set: set_end: measured; big_toe_push: FSR pads, as before.
+# What truly needs a gyroscope is the foot's travel through a turning swing: gravity can only be
+# taken off the acceleration with the orientation the gyro tracks (a 10 degree error leaves 170 mg,
+# centimetres within one swing). So the stride length and clearance of an accelerometer-only foot
+# are not measured, whatever a step event carries: short_even_steps is judged on the stride timing
+# and the heel-drop landings alone, and says so.
+GYRO_ONLY = ("stride_cm", "clearance_cm")
+ACC_ONLY_SENSORS = ("acc", "acc+fsr")
+NO_GYRO = "stride length not measured on an accelerometer-only pod (it needs a gyroscope)"
+
 
 def _rule(rule_id, status, value=None, evidence=(), detail=""):
     return {
@@ -104,14 +122,16 @@ def _pct_diff(a, b):
 def summarise(events: list, feet: list, sensors: dict, duration_s: float, damage: dict | None = None) -> dict:
     """The summary (JSON-ready) of a recording's events for the given feet.
 
-    `sensors` maps foot -> "imu" | "fsr" | "imu+fsr"; `duration_s` is the recording length.
+    `sensors` maps foot -> a sensor kind ("imu", "acc", "fsr", "imu+fsr", "acc+fsr"); on an
+    accelerometer-only foot what needs a gyroscope (GYRO_ONLY) is not measured. `duration_s` is
+    the recording length.
     `damage` (a session whose lines were lost or damaged): {"unknown_steps": [{"foot", "t_ms",
     "step_no", "why"}] the pods counted but nobody received, "lost_set_ends": [{"foot", "t_ms"}],
     "lines_lost": {foot: n}}; see _damaged.
     The top-level figures and rules cover the whole recording; "sets" holds one
     summary per set (same keys, plus "set_no", "start_ms", "end_ms").
     """
-    events = sorted(events, key=lambda e: (e["t_ms"], e["foot"]))
+    events = sorted(_without_gyro(events, sensors), key=lambda e: (e["t_ms"], e["foot"]))
     damage = _damage_of(damage)
     spans = set_spans(events)
     out = _summary(events, feet, sensors, duration_s, spans, damage)
@@ -124,6 +144,19 @@ def summarise(events: list, feet: list, sensors: dict, duration_s: float, damage
         one.update(set_no=k, start_ms=span["start_ms"], end_ms=span["end_ms"])
         sets.append(one)
     out["sets"] = sets
+    return out
+
+
+def _without_gyro(events, sensors):
+    """Events with what needs a gyroscope (GYRO_ONLY) unknown on accelerometer-only feet: never guessed."""
+    acc_feet = {f for f, kind in sensors.items() if kind in ACC_ONLY_SENSORS}
+    if not acc_feet:
+        return list(events)
+    out = []
+    for e in events:
+        if e["foot"] in acc_feet and e["type"] == "step" and any(e.get(k) is not None for k in GYRO_ONLY):
+            e = dict(e, **{k: None for k in GYRO_ONLY})
+        out.append(e)
     return out
 
 
@@ -217,7 +250,7 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
     rules = [
         _heels_high(steps, contacts),
         _no_crash(contacts),
-        _even_steps(steps, by_foot, strides, contacts, step_time_cv, lengths),
+        _even_steps(steps, by_foot, strides, contacts, step_time_cv, lengths, sensors),
         _pause(steps),
         _bounce(steps),
         _left_right(feet, by_foot, figures),
@@ -354,7 +387,7 @@ def _no_crash(contacts):
         load = max(c.get("load_pct") or 0 for c in contacts)
         return _rule("no_heel_crash", "not_measured", None, [c["step"] for c in contacts],
                      f"{len(contacts)} heel contact(s), heel load up to {load}% of standing load; "
-                     "how hard the heel landed needs an IMU")
+                     "how hard the heel landed needs an accelerometer")
     crashes = [c for c in contacts if c["impact_mg"] >= LIMITS["crash_impact_mg"]]
     worst = max((c["impact_mg"] for c in contacts), default=0)
     return _rule("no_heel_crash", "fail" if crashes else "pass", len(crashes), [c["step"] for c in crashes],
@@ -393,14 +426,20 @@ def _worst(*statuses):
     return max(statuses, key=order.index)
 
 
-def _even_steps(steps, by_foot, strides, contacts, cv, lengths):
-    """Short, even steps: stride length measured by the pods (where they can), stride timing,
-    and landings whose heel dropped (a long stride's sign)."""
+def _even_steps(steps, by_foot, strides, contacts, cv, lengths, sensors=None):
+    """Short, even steps: stride length measured by the pods (where they can: not an accelerometer
+    alone), stride timing, and landings whose heel dropped (a long stride's sign)."""
     lcv = lengths["cv"]
+    no_gyro = sorted(f for f in by_foot if (sensors or {}).get(f) in ACC_ONLY_SENSORS)
     if cv is None and lcv is None:
-        return _rule("short_even_steps", "not_measured", detail="too few steps per foot to time strides")
+        detail = "too few steps per foot to time strides"
+        if no_gyro:
+            detail += "; " + NO_GYRO
+        return _rule("short_even_steps", "not_measured", detail=detail)
     statuses = []
     parts = []
+    if no_gyro:
+        parts.append(NO_GYRO + (f" ({', '.join(no_gyro)})" if len(by_foot) > 1 else ""))
     evidence = []
     if lcv is not None:
         fig = lengths["figures"]
@@ -506,7 +545,7 @@ def _fatigue(steps):
     with_h = [s for s in steps if s.get("heel_mm") is not None]
     if len(with_h) < LIMITS["fatigue_min_steps"]:
         has_imu = any(s.get("heel_mm") is not None for s in steps) or not steps
-        why = "too few steps" if with_h or (has_imu and not steps) else "no heel height without an IMU"
+        why = "too few steps" if with_h or (has_imu and not steps) else "no heel height without an accelerometer"
         return _rule("heel_height_kept", "not_measured", detail=why)
     k = max(1, len(with_h) // 5)
     first = statistics.fmean(s["heel_mm"] for s in with_h[:k])
