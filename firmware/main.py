@@ -36,6 +36,15 @@ def make_cues(cfg):
     return make(cfg, machine)
 
 
+def make_log(cfg):
+    """The pod's log on its flash (logbook.py), or None when the board config turns it off ("log": "")."""
+    if not cfg.get("log"):
+        return None
+    import logbook
+
+    return logbook.Log(cfg["log"], cfg.get("log_kb", 0))
+
+
 def start_timer(pod, cfg):
     """Sample from a hardware timer where the board has one; else the loop's clock paces sampling."""
     if cfg["source"] == "replay":
@@ -69,10 +78,11 @@ def main(argv=None):
 
         ring, det = make_core(cfg)
         cues = make_cues(cfg)
+        log = make_log(cfg)
         gc.collect()
         import app
 
-        pod = app.App(cfg, source, det=det, ring=ring, cues=cues)
+        pod = app.App(cfg, source, det=det, ring=ring, cues=cues, log=log)
         start_timer(pod, cfg)
         gc.collect()
     except (ValueError, OSError) as exc:

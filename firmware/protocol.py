@@ -16,7 +16,9 @@ STATUS = "S"
 OK = "OK"
 ERR = "ERR"
 DROP = "D"
-CUE = "C"  # a cue the pod gave (LED/buzzer): heel or fade
+CUE = "C"  # a cue the pod gave (LED/buzzer): heel, fade or log_full
+LOG = "L"  # a set or boot in the pod's log (reply to `log`)
+RECORD = "P"  # one record of the pod's log (reply to `pull`)
 SEQ_MOD = 65536
 
 
