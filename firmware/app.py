@@ -27,7 +27,7 @@ except ImportError:  # CPython
 import detector as det_mod
 import protocol
 from core import make_core
-from cues import FADE, HEEL, LOG_FULL, SETTINGS as CUE_SETTINGS, Cues
+from cues import FADE, HEEL, SETTINGS as CUE_SETTINGS, Cues
 
 # the one version of calfwalk: the pod reports it (H calfwalk=, S fw=), the host package is built with it
 VERSION = "0.1.0"
@@ -36,8 +36,7 @@ _MAX_CMD = 80
 # instead of holding up the drain (the ring covers 64 samples; see tests/mpy/cmd_fuzz.py)
 _MAX_READ = 64
 COMMANDS = "start stop calibrate unloaded save status raw set get log pull pulled clock help"
-# the line types that go into the pod's log (logbook.py): events, cues, dropped samples
-_LOGGED = "ECD"
+_LOG_COMMANDS = ("log", "pull", "pulled", "clock")  # handled by logread.py
 _STATE_NAMES = ("cal", "ready", "set")
 # per event kind: ("step,t=%d,stance_ms=%d,...", number of fields after t), built once
 _EVENT_FMT = {}
@@ -73,7 +72,8 @@ class App:
         self.det_update = self.det.update  # bound once: a lookup on the detector per sample is slow
         self.params = self.det.p
         self.cues = cues if cues is not None else Cues(cfg)
-        self.enc = protocol.Encoder(self.out)
+        # the log on flash (or None) goes with the encoder: no App attribute (RAM: the instance's dict)
+        self.enc = protocol.Encoder(self.out, log)
         self.running = bool(cfg.get("autostart", True))
         self.raw = False
         self.samples = 0
@@ -93,11 +93,7 @@ class App:
         self._cmd = bytearray(_MAX_CMD)
         self._cmd_n = 0  # bytes in _cmd; _MAX_CMD + 1: the line is too long (no more attributes: RAM)
         self._poll = None
-        # the log on the pod's flash (logbook.Log, built by main.py), or None: no logging
-        self.log = log
-        self._job = None  # a `log` or `pull` reply under way: a generator run a step per pass
-        self._full_told = False
-        if log is not None:
+        if log is not None:  # the log on the pod's flash (logbook.Log, built by main.py): the encoder feeds it
             log.head = self._hello()
             log.start(".evt", self.now())  # the boot, in a file of its own
         if select is not None and self.inp is not None:
@@ -112,15 +108,13 @@ class App:
         return ticks_diff(self.clock(), self.boot)
 
     def send(self, kind, payload):
-        t = self.now()
-        self.enc.line(t, kind, payload)
-        if self.log is not None and kind in _LOGGED:
-            self.log.add(kind, t, payload)
+        self.enc.line(self.now(), kind, payload)
 
     def _hello(self):
         c = self.cfg
+        log = self.enc.log
         return "calfwalk=%s,proto=1,board=%s,foot=%s,sensor=%s,rate_hz=%d,boot=%d" % (
-            VERSION, c["board"], c["foot"], c["sensor"], c["rate_hz"], self.log.boot if self.log is not None else -1)
+            VERSION, c["board"], c["foot"], c["sensor"], c["rate_hz"], log.boot if log is not None else -1)
 
     def hello(self):
         self.send(protocol.HELLO, self._hello())
@@ -131,27 +125,24 @@ class App:
             _STATE_NAMES[d.state], 1 if self.running else 0, 1 if self.raw else 0, d.steps,
             d.heel_mm_now(), self.samples, self.ring.dropped, self.src_state,
             self.t0 if self.t0 is not None else 0, self.t_last, self.cfg["foot"], getattr(self.source, "errors", 0),
-            VERSION, self._log_state()))
-
-    def _log_state(self):
-        log = self.log
-        return "off" if log is None else ("full" if log.full else "on")
+            VERSION, "off" if self.enc.log is None else ("full" if self.enc.log.full else "on")))
 
     def _events(self, n):
         ev = self.det.ev
         fmt = _EVENT_FMT
         t0 = self.t0
         cues = self.cues
+        log = self.enc.log
         for k in range(n):
             i = k * det_mod.EV_WIDTH
             ev[i + 1] += t0  # event time on the samples' clock
             kind = ev[i]
             f = fmt[kind]
-            if kind == det_mod.EV_SET_START and self.log is not None:
-                self.log.start(".set", self.now())  # each set in a file of its own
+            if kind == det_mod.EV_SET_START and log is not None:
+                log.start(".set", self.now())  # each set in a file of its own
             self.send(protocol.EVENT, f[0] % tuple(ev[i + 1:i + 2 + f[1]]))
-            if kind == det_mod.EV_SET_END and self.log is not None:
-                self.log.end_set()  # the whole set on flash now
+            if kind == det_mod.EV_SET_END and log is not None:
+                log.end_set()  # the whole set on flash now
             if kind == det_mod.EV_STEP:
                 if cues.step(ev[i + 3], self.clock()):
                     self._cue_line(FADE, ev[i + 7], ev[i + 3])
@@ -163,8 +154,6 @@ class App:
         c = self.cues
         if kind == HEEL:
             payload = "heel,t=%d,onset=%d" % (self.t_last, a)
-        elif kind == LOG_FULL:
-            payload = "log_full,t=%d" % self.t_last
         else:
             payload = "fade,t=%d,step_no=%d,heel_mm=%d,open_mm=%d" % (self.t_last, a, b, c.open_mm)
         self.send(protocol.CUE, payload + ",led=%d,buzzer=%d" % (c.led_used(), c.buzzer_used()))
@@ -303,12 +292,19 @@ class App:
         name = words[0].lower()
         args = words[1:]
         handler = _HANDLERS.get(name)
-        if handler is None:
+        if handler is None and name not in _LOG_COMMANDS:
             safe = "".join([c if 32 <= ord(c) < 127 and c not in ",*$" else "?" for c in name[:16]])
             self.send(protocol.ERR, "%s,unknown command (try: %s)" % (safe, COMMANDS))
             return
         try:
-            reply = handler(self, args)
+            if handler is None:
+                if self.enc.log is None:
+                    raise ValueError("this pod keeps no log (board config: log)")
+                import logread  # only when a PC asks: its code stays out of the walking pod's RAM
+
+                reply = logread.command(self, name, args)
+            else:
+                reply = handler(self, args)
         except ValueError as exc:
             self.send(protocol.ERR, "%s,%s" % (name, str(exc).replace(",", ";")))
             return
@@ -438,46 +434,6 @@ class App:
                 return "%s=%d,range=%d..%d" % (name, getattr(self.cues, name), lo, hi)
         raise ValueError("unknown parameter " + args[0][:24])
 
-    def _log_job(self):
-        if self.log is None:
-            raise ValueError("this pod keeps no log (board config: log)")
-        if self._job is not None:
-            raise ValueError("busy with the last log or pull; try again")
-        import logread  # only when a PC asks: its code stays out of the walking pod's RAM
-
-        return logread
-
-    def cmd_log(self, args):
-        """List the sets (and boots) in the pod's log: L lines, then OK with the totals."""
-        self._no_args(args)
-        self._job = self._log_job().listing(self)
-        return None
-
-    def cmd_pull(self, args):
-        """Send one set's records (P lines), then OK."""
-        if len(args) != 1 or not args[0].isdigit():
-            raise ValueError("usage: pull SET")
-        self._job = self._log_job().pull(self, int(args[0]))
-        return None
-
-    def cmd_pulled(self, args):
-        """A PC has stored these sets: they may make room when the flash runs out."""
-        if not args or not all([a.isdigit() for a in args]):
-            raise ValueError("usage: pulled SET [SET...]")
-        return "marked=%d" % self._log_job().mark(self.log, [int(a) for a in args])
-
-    def cmd_clock(self, args):
-        """The PC's time (Unix seconds) into the log, so sets of this boot get dates later too."""
-        if len(args) != 1 or not args[0].isdigit():
-            raise ValueError("usage: clock UNIX_SECONDS")
-        log = self.log
-        if log is None:
-            raise ValueError("this pod keeps no log (board config: log)")
-        up = self.now()
-        log.add("T", up, "utc=" + args[0])
-        log.flush()
-        return "boot=%d,up=%d" % (log.boot, up)
-
     def cmd_help(self, args):
         return COMMANDS
 
@@ -495,30 +451,13 @@ class App:
         self.poll_input()
         now = self.clock()
         self.cues.service(now)
-        if self.log is not None:
-            self._log_service()
-        if self._job is not None:
+        log = self.enc.log
+        if log is not None and log.service(self):
             busy = True
-            try:
-                next(self._job)
-            except StopIteration:
-                self._job = None
         if ticks_diff(now, self.last_hb) >= self.cfg.get("heartbeat_ms", 1000):
             self.last_hb = now
             self.status()
         return busy
-
-    def _log_service(self):
-        """Write a batch that waited long enough; say it once when the log has no room left."""
-        log = self.log
-        log.service(self.now())
-        if log.full != self._full_told:
-            self._full_told = log.full
-            if log.full:
-                # the pod keeps counting and streaming; only its flash copy stops until a pull makes room
-                self.send(protocol.EVENT, "log_full,t=%d,used=%d,dropped=%d" % (self.t_last, log.used, log.dropped))
-                self.cues.start(LOG_FULL, self.clock())
-                self._cue_line(LOG_FULL, 0)
 
     def _source_finished(self):
         n = self.det.flush(self.t_last - (self.t0 or 0))
@@ -548,9 +487,5 @@ _HANDLERS = {
     "raw": App.cmd_raw,
     "set": App.cmd_set,
     "get": App.cmd_get,
-    "log": App.cmd_log,
-    "pull": App.cmd_pull,
-    "pulled": App.cmd_pulled,
-    "clock": App.cmd_clock,
     "help": App.cmd_help,
 }

@@ -128,6 +128,10 @@ class Cues:
             return True
         return False
 
+    def log_full(self, now_ms):
+        """The pod's log has no room left (logbook.py): three short blinks and beeps."""
+        self.start(LOG_FULL, now_ms)
+
     # -- outputs -------------------------------------------------------
     def start(self, kind, now_ms):
         """Play a pattern from now (a newer cue replaces one still playing)."""

@@ -42,37 +42,13 @@ PULLED = ".pul"
 _HEAD_FMT = "<BBBHII"
 
 
-def read_record(f, buf):
-    """Read the next record of an open log file into buf (at least HEAD + MAX_PAYLOAD + TAIL
-    bytes); its length, or 0 at the end of the file or at a torn or damaged record."""
-    mv = memoryview(buf)
-    if f.readinto(mv[0:HEAD]) != HEAD or buf[0] != MAGIC:
-        return 0
-    n = HEAD + buf[1] + TAIL
-    if f.readinto(mv[HEAD:n]) != n - HEAD:
-        return 0
-    crc = binascii.crc32(mv[1:n - TAIL]) & 0xFFFFFFFF
-    if struct.unpack_from("<I", buf, n - TAIL)[0] != crc:
-        return 0
-    return n
-
-
-def segments(path):
-    """The log's file names, oldest first."""
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return []
-    names = [n for n in names if len(n) == 10 and n[6] == "." and n[:6].isdigit()]
-    names.sort()
-    return names
-
-
 class Log:
-    """The append side: records into a RAM batch, batches into the newest file, room made when flash runs out.
+    """The append side: records into a RAM batch, batches into the newest file.
 
     `cap_kb` bounds the log's own size (0: only the filesystem's free space, less RESERVE).
     `head` is the hello payload each file starts with (set by the app: it carries the boot counter).
+    What only a boot, a PC or a full flash needs (reading the files back, numbering on from
+    them, making room) is in logboot.py and logread.py, loaded only then: `logboot.open_log` builds a Log.
     """
 
     def __init__(self, path, cap_kb=0):
@@ -87,52 +63,17 @@ class Log:
         self.writes = 0  # writes (each with its flush) this boot: the flash wear
         self.written = 0  # bytes written this boot
         self.dropped = 0  # records not logged this boot (no room, or the flash failed)
-        try:
-            os.mkdir(path)
-        except OSError:
-            pass  # it exists (a missing parent or a read-only flash shows at the first write)
-        names = segments(path)
-        self.used = 0
-        for name in names:
-            self.used += self._size(name)
-        self.no = int(names[-1][:6]) + 1 if names else 0  # number of the next file: never one used before
-        for name in names:  # a marker whose set is gone (a cut while making room) must not mark a later set
-            if name[6:] == PULLED and name[:6] + SET not in names:
-                try:
-                    os.remove(self._path(name))
-                except OSError:
-                    pass
+        self.told = False  # the app has reported `full` (log_full event and cue)
+        self.job = None  # a PC's `log` or `pull` under way (logread.py): a generator the app steps
+        self.used = 0  # bytes of the log's files
+        self.no = 0  # number of the next file: never one used before
         self.boot = 0
         self.seq = 0
-        scratch = bytearray(HEAD + MAX_PAYLOAD + TAIL)
-        for name in reversed(names):  # the last record that survived: its boot and seq follow on
-            last = self._last(name, scratch) if name[6:] != PULLED else None
-            if last is not None:
-                self.boot = (last[0] + 1) & 0xFFFF
-                self.seq = last[1] + 1
-                break
         self.name = None  # the file records go to (created at its first write; None: a new EVT file)
         self.set_open = False  # that file is a set still under way
 
     def _path(self, name):
         return self.dir + "/" + name
-
-    def _size(self, name):
-        try:
-            return os.stat(self._path(name))[6]
-        except OSError:
-            return 0
-
-    def _last(self, name, buf):
-        """(boot, seq) of a file's last whole record, or None."""
-        last = None
-        try:
-            with open(self._path(name), "rb") as f:
-                while read_record(f, buf):
-                    last = struct.unpack_from("<HI", buf, 3)
-        except OSError:
-            pass
-        return last
 
     # -- appending -------------------------------------------------------
     def start(self, kind, up):
@@ -174,10 +115,26 @@ class Log:
         self.n = i + size
         self.seq += 1
 
-    def service(self, up):
-        """From the app's loop: write a batch that has waited FLUSH_MS."""
-        if self.n and up - self.t_first >= FLUSH_MS:
+    def service(self, app):
+        """From the app's loop: write a batch that has waited FLUSH_MS; say it once (an E log_full
+        line and a cue) when the log has no room left; step a PC's `log` or `pull`. True if busy."""
+        if self.n and app.now() - self.t_first >= FLUSH_MS:
             self.flush()
+        if self.full != self.told:
+            self.told = self.full
+            if self.full:
+                # the pod keeps counting and streaming; only its flash copy stops until a pull makes room
+                c = app.cues
+                app.send("E", "log_full,t=%d,used=%d,dropped=%d" % (app.t_last, self.used, self.dropped))
+                c.log_full(app.clock())
+                app.send("C", "log_full,t=%d,led=%d,buzzer=%d" % (app.t_last, c.led_used(), c.buzzer_used()))
+        if self.job is None:
+            return False
+        try:
+            next(self.job)
+        except StopIteration:
+            self.job = None
+        return True
 
     def flush(self):
         """Write the batch (one write, one flush); on no room, make room or stop logging."""
@@ -231,25 +188,8 @@ class Log:
         return free
 
     def _room(self, n):
-        while self.free() < n:
-            if not self._drop_oldest():
-                return False
-        return True
+        if self.free() >= n:
+            return True
+        import logread  # rare: the flash is running out
 
-    def _drop_oldest(self):
-        """Delete the oldest file that holds nothing unpulled: a pulled set, or events outside sets."""
-        names = segments(self.dir)
-        for name in names:
-            no, kind = name[:6], name[6:]
-            if name == self.name or no == names[-1][:6]:
-                continue  # the newest number stays: the next boot numbers its files (and boots) on from it
-            if kind == EVT or (kind == SET and no + PULLED in names):
-                self.used -= self._size(name)
-                try:
-                    os.remove(self._path(name))
-                    if kind == SET:
-                        os.remove(self._path(no + PULLED))
-                except OSError:
-                    return False
-                return True
-        return False
+        return logread.make_room(self, n)

@@ -1,17 +1,41 @@
-"""Reading the pod's log for a PC (`log`, `pull`, `pulled`): loaded only when a PC asks.
+"""The pod's log read back for a PC (`log`, `pull`, `pulled`, `clock`), and room made on a full flash.
 
-`listing` and `pull` are generators: the app runs one step of them per pass of its loop,
-so a long log goes out a few records at a time while the pod keeps sampling.
+Loaded only then, so its code stays out of a walking pod's RAM. `listing` and `pull` are
+generators: the app runs one step of them per pass of its loop, so a long log goes out a few
+records at a time while the pod keeps sampling.
 """
 
 import os
 import struct
 
-import logbook
 import protocol
-from logbook import HEAD, MAX_PAYLOAD, PULLED, SET, TAIL, read_record
+from logboot import read_record, segments, size
+from logbook import EVT, HEAD, MAX_PAYLOAD, PULLED, SET, TAIL
 
 _PER_PASS = 8  # records read (listing) or sent (pull) per pass of the app's loop
+
+
+def make_room(log, n):
+    """Delete the oldest files that hold nothing unpulled (pulled sets, events outside sets) until
+    `n` more bytes fit; False if they do not."""
+    while log.free() < n:
+        names = segments(log.dir)
+        for name in names:
+            no, kind = name[:6], name[6:]
+            if name == log.name or no == names[-1][:6]:
+                continue  # the newest number stays: the next boot numbers its files (and boots) on from it
+            if kind == EVT or (kind == SET and no + PULLED in names):
+                log.used -= size(log.dir + "/" + name)
+                try:
+                    os.remove(log.dir + "/" + name)
+                    if kind == SET:
+                        os.remove(log.dir + "/" + no + PULLED)
+                except OSError:
+                    return False
+                break
+        else:
+            return False
+    return True
 
 
 def _kind(buf, n):
@@ -24,11 +48,39 @@ def _kind(buf, n):
     return bytes(buf[HEAD:end])
 
 
+def command(app, name, args):
+    """`log`, `pull SET`, `pulled SET...`, `clock UNIX_MS`; the OK detail, or None when a job replies later."""
+    if name != "log" and (not args or not all([a.isdigit() for a in args])):
+        raise ValueError("usage: %s" % ("pull SET" if name == "pull" else "pulled SET [SET...]" if name == "pulled"
+                                        else "clock UNIX_MS"))
+    if name == "pulled":
+        return "marked=%d" % mark(app.enc.log, [int(a) for a in args])
+    if name == "clock":
+        if len(args) != 1:
+            raise ValueError("usage: clock UNIX_MS")
+        # the PC's time into the log: sets of this boot can be dated after a reboot too
+        up = app.now()
+        app.enc.log.add("T", up, "utc=" + args[0])
+        app.enc.log.flush()
+        return "boot=%d,up=%d" % (app.enc.log.boot, up)
+    if app.enc.log.job is not None:
+        raise ValueError("busy with the last log or pull; try again")
+    if name == "log":
+        if args:
+            raise ValueError("takes no arguments")
+        app.enc.log.job = listing(app)
+    else:
+        if len(args) != 1:
+            raise ValueError("usage: pull SET")
+        app.enc.log.job = pull(app, int(args[0]))
+    return None  # the job sends its lines, then OK
+
+
 def listing(app):
     """`log`: an L line per set and per boot, then OK with the totals."""
-    log = app.log
+    log = app.enc.log
     log.flush()
-    names = logbook.segments(log.dir)
+    names = segments(log.dir)
     buf = bytearray(HEAD + MAX_PAYLOAD + TAIL)
     boots = {}  # boot -> [last uptime seen, utc of a clock sync, uptime of that sync]
     sets = 0
@@ -90,7 +142,7 @@ def listing(app):
 
 def pull(app, no):
     """`pull N`: every record of set N as a P line (with its CRC from flash), then OK."""
-    log = app.log
+    log = app.enc.log
     name = "%06d%s" % (no, SET)
     if name == log.name and log.set_open:
         app.send(protocol.ERR, "pull,set %d is still under way" % no)

@@ -37,12 +37,16 @@ def make_cues(cfg):
 
 
 def make_log(cfg):
-    """The pod's log on its flash (logbook.py), or None when the board config turns it off ("log": "")."""
+    """The pod's log on its flash (logbook.py), opened after a boot, or None when the board config
+    turns it off ("log": "")."""
     if not cfg.get("log"):
         return None
-    import logbook
+    import logboot
 
-    return logbook.Log(cfg["log"], cfg.get("log_kb", 0))
+    log = logboot.open_log(cfg["log"], cfg.get("log_kb", 0))
+    del logboot
+    sys.modules.pop("logboot", None)  # boot-time code: its RAM back
+    return log
 
 
 def start_timer(pod, cfg):
@@ -71,6 +75,9 @@ def main(argv=None):
         # read once at boot: give its code's RAM back (`save` writes the file itself)
         del config
         sys.modules.pop("config", None)
+        # the log first: its boot-time reading (logboot.py) comes and goes while the heap is whole
+        log = make_log(cfg)
+        gc.collect()
         source = make_source(cfg)
         # in a small heap the big long-lived objects go first, then the app's code
         gc.collect()
@@ -78,7 +85,6 @@ def main(argv=None):
 
         ring, det = make_core(cfg)
         cues = make_cues(cfg)
-        log = make_log(cfg)
         gc.collect()
         import app
 

@@ -16,6 +16,7 @@ sys.path.insert(0, sys.argv[1])
 import os
 
 import logbook
+import logboot
 import logread
 
 WORK = sys.argv[2]
@@ -154,6 +155,33 @@ class CutFile:
         self.close()
 
 
+class App:
+    """What Log.service needs of the app: its clock (the workload's uptime), cues, a line out."""
+
+    def __init__(self):
+        self.up = self.t_last = 0
+        self.cues = self
+
+    def now(self):
+        return self.up
+
+    clock = now
+
+    def send(self, kind, payload):
+        pass
+
+    def log_full(self, now):
+        pass
+
+    def led_used(self):
+        return 0
+
+    buzzer_used = led_used
+
+
+APP = App()
+
+
 def payload(rng):
     n = 8 + rng.next(200)
     return "step,t=%d," % rng.next(100000) + "x" * n
@@ -179,7 +207,8 @@ def workload(log, rng, up):
             log.flush()
         else:
             log.add("EC"[rng.next(2)], up, payload(rng))
-        log.service(up)
+        APP.up = up
+        log.service(APP)
     return up
 
 
@@ -196,7 +225,7 @@ def cut(seed):
     try:
         up = 0
         for boot in range(3):  # boots before the cut reuse the folder, as a pod's reboots do
-            log = logbook.Log("/flash/log", cap_kb=6)
+            log = logboot.open_log("/flash/log", cap_kb=6)
             boots = log.boot
             log.head = "calfwalk=test,boot=%d" % log.boot
             log.start(logbook.EVT, 0)
@@ -212,7 +241,7 @@ def cut(seed):
 
 def boot(seed):
     path = WORK + "/s%d/log" % seed
-    log = logbook.Log(path)  # no cap: nothing is deleted for room here, so every loss would show
+    log = logboot.open_log(path)  # no cap: nothing is deleted for room here, so every loss would show
     log.head = "calfwalk=test,boot=%d" % log.boot
     log.start(logbook.EVT, 0)
     for k in range(3):
@@ -221,10 +250,10 @@ def boot(seed):
     log.close()
     buf = bytearray(logbook.HEAD + logbook.MAX_PAYLOAD + logbook.TAIL)
     out = []
-    for name in logbook.segments(path):
+    for name in logboot.segments(path):
         with open(path + "/" + name, "rb") as f:
             while True:
-                n = logbook.read_record(f, buf)
+                n = logboot.read_record(f, buf)
                 if not n:
                     break
                 b = buf
