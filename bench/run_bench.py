@@ -137,7 +137,7 @@ def main(argv=None) -> int:
         r = {}
         print(f"bench {path}: allocation (heap_lock around every sample) ...", file=sys.stderr, flush=True)
         # with the pod's log on, as on a board (firmware/logbook.py)
-        a = mp_json(micropython, ["alloc", str(set200), "30000", f"log={work / ('log_alloc_' + tag)}"])
+        a = mp_json(micropython, ["alloc", str(set200), "21000", f"log={work / ('log_alloc_' + tag)}"], heap="8m")
         r["alloc_bytes_per_sample"] = a["alloc_bytes_per_sample"]
         r["log_bytes_per_set"] = a["log_bytes"]  # the 200-step set (100 steps of this foot)
         r["log_writes_per_set"] = a["log_writes"]

@@ -82,7 +82,7 @@ def listing(app):
     log.flush()
     names = segments(log.dir)
     buf = bytearray(HEAD + MAX_PAYLOAD + TAIL)
-    boots = {}  # boot -> [last uptime seen, utc of a clock sync, uptime of that sync]
+    boots = {}  # type: dict[int, list[int]]  # boot -> [last uptime seen, utc of a clock sync, its uptime]
     sets = 0
     for name in names:
         kind = name[6:]

@@ -502,10 +502,16 @@ def cmd_podsim(args) -> int:
 
     old = signal.signal(signal.SIGTERM, stop)  # `kill PID`: end the pod and remove its folder, as Ctrl-C does
     try:
-        with PodProcess(args.raw, speed=args.speed) as pod:
+        with PodProcess(args.raw, speed=args.speed, flash=args.flash, unplugged=args.unplugged) as pod:
             print(pod.port, flush=True)
             print(f"firmware running on the MicroPython unix port; open {pod.port} (Ctrl-C to stop)", file=sys.stderr)
             try:
+                if args.unplugged:
+                    print("the pod walks its recording with no PC listening (it logs to its flash, "
+                          f"{pod.flash}) ...", file=sys.stderr, flush=True)
+                    pod.plug(until_replayed=True, timeout=24 * 3600)
+                    print(f"recording walked; the pod is plugged in: calfwalk pull --port {pod.port}", file=sys.stderr,
+                          flush=True)
                 while pod.alive():
                     time.sleep(0.2)
             except KeyboardInterrupt:
@@ -750,6 +756,11 @@ def _add_nothing(p):
 def _add_podsim(p):
     p.add_argument("raw", metavar="RAW", help="raw v1 file the simulated pod replays")
     p.add_argument("--speed", type=int, default=1, help="replay speed (1 = real time)")
+    p.add_argument("--flash", metavar="DIR",
+                   help="the pod's flash (its log goes to DIR/log and stays there: the same DIR later is the same pod "
+                        "rebooted); default: a temporary folder")
+    p.add_argument("--unplugged", action="store_true",
+                   help="walk the recording with no PC listening (as on a battery), then plug the pod in")
 
 
 def _add_pull(p):
