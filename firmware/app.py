@@ -4,7 +4,9 @@ Sampling is paced by the clock (or a machine.Timer on boards that have one)
 into a preallocated ring; the loop drains the ring through the detector, so a
 slow write or a garbage collection delays processing but loses no sample. Host
 commands are read a character at a time without blocking (select.poll) and are
-parsed, never executed.
+parsed, never executed. Events, cues and drops also go into the pod's log on its
+flash (logbook.py, fed by the protocol encoder), written from the loop, never from
+the sampling path.
 """
 
 import sys

@@ -564,8 +564,8 @@ def cmd_pull(args) -> int:
           f", {result.marked} marked as pulled on the pod") +
           (f"; the pod's log: {totals.get('bytes', 0) / 1024:.1f} KB used, {max(0, totals.get('free', 0)) / 1024:.0f} KB free"
            if totals else ""))
-    if not result.stored and not result.failed:
-        print("nothing new on the pod" if not result.under_way else "")
+    if not result.stored and not result.failed and not result.under_way:
+        print("nothing new on the pod")
     return 1 if result.failed else 0
 
 
