@@ -33,6 +33,16 @@ from sources import ReplaySource
 MODE = sys.argv[2]
 PATH = sys.argv[3]
 ARGS = [int(a) for a in sys.argv[4:] if a.isdigit()]
+# log=DIR: the app logs every event to DIR (firmware/logbook.py), as a pod on a board does
+LOG_DIR = ([a[4:] for a in sys.argv[4:] if a.startswith("log=")] or [""])[0]
+
+
+def make_log():
+    if not LOG_DIR:
+        return None
+    import logboot
+
+    return logboot.open_log(LOG_DIR)
 
 
 def preload(src, n):
@@ -69,7 +79,7 @@ def config(src, ring=64):
 def run_alloc(n):
     src = ReplaySource(PATH, 0)
     out = NullOut()
-    pod = App(config(src), src, out=out, inp=None)
+    pod = App(config(src), src, out=out, inp=None, log=make_log())
     data, n = preload(src, n)
     ring = pod.ring
     rbuf = ring.buf
@@ -109,8 +119,12 @@ def run_alloc(n):
             events += m
             gc.collect()
     gc.enable()
-    print('{"samples": %d, "locked_failures": %d, "alloc_bytes_per_sample": %d, "events": %d, "alloc_bytes_per_event": %d}' % (
-        samples, locked_fail, 0 if locked_fail == 0 else -1, events, ev_bytes // events if events else 0))
+    log = pod.enc.log
+    if log is not None:
+        log.flush()
+    print('{"samples": %d, "locked_failures": %d, "alloc_bytes_per_sample": %d, "events": %d, "alloc_bytes_per_event": %d, "log_writes": %d, "log_bytes": %d}' % (
+        samples, locked_fail, 0 if locked_fail == 0 else -1, events, ev_bytes // events if events else 0,
+        log.writes if log else 0, log.written if log else 0))
 
 
 def run_cost(n):
@@ -244,7 +258,7 @@ class LiveFile:
 def run_drops(speedup, gc_every, slow_ms, ring_slots=64):
     src = LiveFile(PATH)
     out = NullOut(slow_ms)
-    pod = App(config(src, ring_slots), src, out=out, inp=None)
+    pod = App(config(src, ring_slots), src, out=out, inp=None, log=make_log())
     timer = VirtualTimer(speedup)
     pod.attach_timer(timer)
     loops = 0
@@ -262,9 +276,10 @@ def run_drops(speedup, gc_every, slow_ms, ring_slots=64):
     pod.step()  # lets the pod report drops of the last pass
     wall_s = time.ticks_diff(time.ticks_ms(), t_start) / 1000
     d_lines = out.lines
-    print('{"samples": %d, "dropped_samples": %d, "reported_drops": %d, "virtual_s": %.1f, "wall_s": %.1f, "forced_gcs": %d, "lines": %d, "slow_write_ms": %d}' % (
+    log = pod.enc.log
+    print('{"samples": %d, "dropped_samples": %d, "reported_drops": %d, "virtual_s": %.1f, "wall_s": %.1f, "forced_gcs": %d, "lines": %d, "slow_write_ms": %d, "log_writes": %d, "log_bytes": %d}' % (
         pod.samples, pod.ring.dropped, out.reported_drops, timer.fired * timer.period_us / 1e6, wall_s, gcs, d_lines,
-        slow_ms * speedup))
+        slow_ms * speedup, log.writes if log else 0, log.written if log else 0))
 
 
 class VirtualClock:
@@ -313,17 +328,44 @@ class ClockedTimer:
             self.fired += 1
 
 
+class CostlyFile:
+    """A log file on flash whose every flush (one per write: logbook.Log.flush) stalls the loop."""
+
+    def __init__(self, clock, path, mode):
+        self.clock = clock
+        self.f = open(path, mode)
+
+    def write(self, data):
+        return self.f.write(data)
+
+    def flush(self):
+        self.f.flush()
+        self.clock.advance_us(LOG_WRITE_US)
+
+    def close(self):
+        self.f.close()
+
+
 # modelled costs (pod time) of the virtual-clock run, pessimistic for the unix port x20
 VIRTUAL_GC_US = 20000  # one forced garbage collection
 VIRTUAL_SAMPLE_US = 600  # one sample through the detector
 VIRTUAL_PASS_US = 200  # one pass of the loop besides its samples and lines
+# one write + flush to the log's flash: a littlefs append can erase a 4 KB sector (45 ms typical,
+# W25Q16JV) besides programming pages and committing metadata; 100 ms is the pessimistic bound
+LOG_WRITE_US = 100000
 
 
 def run_vdrops(gc_every, write_ms, ring_slots=64):
     clock = VirtualClock()
     src = LiveFile(PATH)
     out = CostlyOut(clock, write_ms)
-    pod = App(config(src, ring_slots), src, out=out, inp=None, clock=clock.ms)
+    log = make_log()
+    if log is not None:
+        # every write to the log's flash (with its flush) stalls the loop for LOG_WRITE_US of pod time
+        import logbook
+
+        logbook.open = lambda path, mode: CostlyFile(clock, path, mode)
+    pod = App(config(src, ring_slots), src, out=out, inp=None, clock=clock.ms, log=log)
     pod._poll = None  # no host input in this run (stdin is not the pod's)
     timer = ClockedTimer(clock)
     pod.attach_timer(timer)
@@ -342,8 +384,9 @@ def run_vdrops(gc_every, write_ms, ring_slots=64):
             gcs += 1
     pod.drain()
     pod.step()  # lets the pod report drops of the last pass
-    print('{"samples": %d, "dropped_samples": %d, "reported_drops": %d, "virtual_s": %.1f, "forced_gcs": %d, "lines": %d, "slow_write_ms": %d}' % (
-        pod.samples, pod.ring.dropped, out.reported_drops, clock.us / 1e6, gcs, out.lines, write_ms))
+    print('{"samples": %d, "dropped_samples": %d, "reported_drops": %d, "virtual_s": %.1f, "forced_gcs": %d, "lines": %d, "slow_write_ms": %d, "log_writes": %d, "log_bytes": %d}' % (
+        pod.samples, pod.ring.dropped, out.reported_drops, clock.us / 1e6, gcs, out.lines, write_ms,
+        log.writes if log else 0, log.written if log else 0))
 
 
 def run_peak():
@@ -351,7 +394,7 @@ def run_peak():
     base = gc.mem_alloc()  # this script and the firmware modules
     src = ReplaySource(PATH, 0)
     out = NullOut()
-    pod = App(config(src), src, out=out, inp=None)
+    pod = App(config(src), src, out=out, inp=None, log=make_log())
     peak = 0
     loops = 0
     while not src.done:

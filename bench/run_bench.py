@@ -136,12 +136,15 @@ def main(argv=None) -> int:
         long_set, _ = simulate(work, f"long_{tag}", steps=long_steps, sensor=path, rate_hz=200)
         r = {}
         print(f"bench {path}: allocation (heap_lock around every sample) ...", file=sys.stderr, flush=True)
-        a = mp_json(micropython, ["alloc", str(set200), "10000"])
+        # with the pod's log on, as on a board (firmware/logbook.py)
+        a = mp_json(micropython, ["alloc", str(set200), "21000", f"log={work / ('log_alloc_' + tag)}"], heap="8m")
         r["alloc_bytes_per_sample"] = a["alloc_bytes_per_sample"]
+        r["log_bytes_per_set"] = a["log_bytes"]  # the 200-step set (100 steps of this foot)
+        r["log_writes_per_set"] = a["log_writes"]
         r["heap_lock_failures"] = a["locked_failures"]
         r["alloc_bytes_per_event"] = a["alloc_bytes_per_event"]
         print(f"bench {path}: heap high-water ...", file=sys.stderr, flush=True)
-        pk = mp_json(micropython, ["peak", str(set200)])
+        pk = mp_json(micropython, ["peak", str(set200), f"log={work / ('log_peak_' + tag)}"])
         r["heap_peak_bytes"] = pk["heap_peak_bytes"]
         r["heap_peak_above_code_bytes"] = pk["heap_peak_bytes"] - pk["heap_modules_bytes"]
         print(f"bench {path}: CPU cost ...", file=sys.stderr, flush=True)
@@ -161,8 +164,12 @@ def main(argv=None) -> int:
         r["x86_derived_pico_cpu_pct_200hz_pessimistic"] = round(c * PICO_REF_ITER_US_SLOW * 200 / 1e4, 1)
         print(f"bench {path}: {minutes:g}-minute 200 Hz set, timer sampling, forced GCs, slow writes ...",
               file=sys.stderr, flush=True)
-        d = mp_json(micropython, ["drops", str(long_set), str(args.speedup), "200", "5"])
+        d = mp_json(micropython, ["drops", str(long_set), str(args.speedup), "200", "5",
+                                  f"log={work / ('log_drops_' + tag)}"])
         r["dropped_samples"] = d["dropped_samples"]
+        # a set walked without a break for the whole run: the log's flash budget per hour of walking
+        r["log_bytes_per_hour"] = round(d["log_bytes"] * 3600 / d["virtual_s"]) if d["virtual_s"] else None
+        r["log_writes_per_hour"] = round(d["log_writes"] * 3600 / d["virtual_s"]) if d["virtual_s"] else None
         r["drop_run"] = {k: d[k] for k in ("samples", "virtual_s", "forced_gcs", "slow_write_ms")}
         print(f"bench {path}: 200-step set in a 64 KB heap ...", file=sys.stderr, flush=True)
         r.update(heap64k(micropython, mpy_dir, set200, steps200))
@@ -250,6 +257,10 @@ def show(summary, minutes):
         ("  pessimistic (x86-derived)", "x86_derived_pico_cpu_pct_200hz_pessimistic"),
         (f"dropped samples ({minutes:g} min, 200 Hz)", "dropped_samples"),
         ("200-step set in 64 KB heap", "heap64k_ok"),
+        ("pod log: bytes for the 200-step set", "log_bytes_per_set"),
+        ("pod log: flash writes for that set", "log_writes_per_set"),
+        ("pod log: bytes per hour of walking", "log_bytes_per_hour"),
+        ("pod log: flash writes per hour", "log_writes_per_hour"),
     ]
     t = Table(title="calfwalk pod budget (MicroPython unix port)")
     t.add_column("figure")

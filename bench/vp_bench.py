@@ -91,6 +91,87 @@ class _RamFS:
         return _RamFile(self.root + path)
 
 
+class _NullFile:
+    def __init__(self, fs, name):
+        self.fs, self.name = fs, name
+
+    def write(self, data):
+        n = len(data)
+        self.fs.sizes[self.name] += n
+        self.fs.bytes += n
+        return n
+
+    def flush(self):
+        self.fs.writes += 1
+
+    def readinto(self, buf):
+        return 0  # what was written is not kept (see _NullFlash)
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+class _NullFlash:
+    """The pod's flash for its log (vpico has no writable filesystem): a VFS that keeps each file's
+    name and size and drops its bytes, as a board's flash holds them outside the heap."""
+
+    def __init__(self):
+        self.sizes = {}
+        self.writes = 0
+        self.bytes = 0
+
+    def mount(self, readonly, mkfs):
+        pass
+
+    def umount(self):
+        pass
+
+    def mkdir(self, path):
+        pass
+
+    def ilistdir(self, path):
+        return iter([(n, 0x8000, 0, self.sizes[n]) for n in self.sizes])
+
+    def stat(self, path):
+        name = path.split("/")[-1]
+        if name not in self.sizes:
+            raise OSError(2)
+        return (0x8000, 0, 0, 0, 0, 0, self.sizes[name], 0, 0, 0)
+
+    def statvfs(self, path):
+        return (4096, 4096, 256, 256, 256, 0, 0, 0, 0, 255)
+
+    def open(self, path, mode):
+        name = path.split("/")[-1]
+        if name not in self.sizes:
+            if "r" in mode:
+                raise OSError(2)
+            self.sizes[name] = 0
+        return _NullFile(self, name)
+
+    def remove(self, path):
+        self.sizes.pop(path.split("/")[-1])
+
+
+def use_flash():
+    """A flash for the pod's log at /flash (see _NullFlash)."""
+    import vfs
+
+    try:
+        vfs.umount("/flash")
+    except OSError:
+        pass
+    fs = _NullFlash()
+    vfs.mount(fs, "/flash")
+    return fs
+
+
 def use_ram(fw):
     """Import the firmware from .mpy files loaded into RAM (mounted at /ram)."""
     import vfs
@@ -329,16 +410,18 @@ def _app_for(rate_hz, sensor):
 
 
 # -- the whole app ---------------------------------------------------------------------------------
-def whole_app(fw, where, board, csv, peak_every=0):
+def whole_app(fw, where, board, csv, peak_every=0, log="/flash/log"):
     """firmware/main.py with a board file, replaying a recording as fast as it goes, in this heap.
 
     With peak_every, the live heap is read after a collection every that many samples (a sample
     source that collects, so the app's own code is unchanged) and `P,peak,heap` printed at the end.
     """
     use(fw, where)
+    flash = use_flash()
     while sys.argv:
         sys.argv.pop()
-    for a in ("main.py", board, "replay=" + csv, "replay_speed=0", "autostart=true", "exit_at_end=true"):
+    for a in ("main.py", board, "replay=" + csv, "replay_speed=0", "autostart=true", "exit_at_end=true",
+              "log=" + log):
         sys.argv.append(a)
     peak = [0, 0]
     if peak_every:
@@ -362,6 +445,7 @@ def whole_app(fw, where, board, csv, peak_every=0):
 
     gc.collect()
     print("P,%d,%d,%d" % (peak[0], gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
+    print("L,%d,%d,%d" % (flash.writes, flash.bytes, len(flash.sizes)))  # the pod's log: writes, bytes, files
 
 
 if __name__ == "__main__" and len(sys.argv) > 2:

@@ -4,7 +4,9 @@ Sampling is paced by the clock (or a machine.Timer on boards that have one)
 into a preallocated ring; the loop drains the ring through the detector, so a
 slow write or a garbage collection delays processing but loses no sample. Host
 commands are read a character at a time without blocking (select.poll) and are
-parsed, never executed.
+parsed, never executed. Events, cues and drops also go into the pod's log on its
+flash (logbook.py, fed by the protocol encoder), written from the loop, never from
+the sampling path.
 """
 
 import sys
@@ -35,7 +37,8 @@ _MAX_CMD = 80
 # input bytes handled per pass of the loop: a burst from the host waits for the next pass
 # instead of holding up the drain (the ring covers 64 samples; see tests/mpy/cmd_fuzz.py)
 _MAX_READ = 64
-COMMANDS = "start stop calibrate unloaded save status raw set get help"
+COMMANDS = "start stop calibrate unloaded save status raw set get log pull pulled clock help"
+_LOG_COMMANDS = ("log", "pull", "pulled", "clock")  # handled by logread.py
 _STATE_NAMES = ("cal", "ready", "set")
 # per event kind: ("step,t=%d,stance_ms=%d,...", number of fields after t), built once
 _EVENT_FMT = {}
@@ -60,7 +63,7 @@ class App:
     config; without it the pod still reports its cues (C lines) but drives no pin.
     """
 
-    def __init__(self, cfg, source, out=None, inp=None, clock=None, det=None, ring=None, cues=None):
+    def __init__(self, cfg, source, out=None, inp=None, clock=None, det=None, ring=None, cues=None, log=None):
         self.cfg = cfg
         self.source = source
         self.out = out or sys.stdout
@@ -71,7 +74,8 @@ class App:
         self.det_update = self.det.update  # bound once: a lookup on the detector per sample is slow
         self.params = self.det.p
         self.cues = cues if cues is not None else Cues(cfg)
-        self.enc = protocol.Encoder(self.out)
+        # the log on flash (or None) goes with the encoder: no App attribute (RAM: the instance's dict)
+        self.enc = protocol.Encoder(self.out, log)
         self.running = bool(cfg.get("autostart", True))
         self.raw = False
         self.samples = 0
@@ -91,6 +95,9 @@ class App:
         self._cmd = bytearray(_MAX_CMD)
         self._cmd_n = 0  # bytes in _cmd; _MAX_CMD + 1: the line is too long (no more attributes: RAM)
         self._poll = None
+        if log is not None:  # the log on the pod's flash (logbook.Log, built by main.py): the encoder feeds it
+            log.head = self._hello()
+            log.start(".evt", self.now())  # the boot, in a file of its own
         if select is not None and self.inp is not None:
             try:
                 self._poll = select.poll()
@@ -105,30 +112,39 @@ class App:
     def send(self, kind, payload):
         self.enc.line(self.now(), kind, payload)
 
-    def hello(self):
+    def _hello(self):
         c = self.cfg
-        self.send(protocol.HELLO, "calfwalk=%s,proto=1,board=%s,foot=%s,sensor=%s,rate_hz=%d" % (
-            VERSION, c["board"], c["foot"], c["sensor"], c["rate_hz"]))
+        log = self.enc.log
+        return "calfwalk=%s,proto=1,board=%s,foot=%s,sensor=%s,rate_hz=%d,boot=%d" % (
+            VERSION, c["board"], c["foot"], c["sensor"], c["rate_hz"], log.boot if log is not None else -1)
+
+    def hello(self):
+        self.send(protocol.HELLO, self._hello())
 
     def status(self):
         d = self.det
-        self.send(protocol.STATUS, "state=%s,run=%d,raw=%d,steps=%d,heel_mm=%d,samples=%d,dropped=%d,src=%s,t0=%d,ts=%d,foot=%s,bus_errors=%d,fw=%s" % (
+        self.send(protocol.STATUS, "state=%s,run=%d,raw=%d,steps=%d,heel_mm=%d,samples=%d,dropped=%d,src=%s,t0=%d,ts=%d,foot=%s,bus_errors=%d,fw=%s,log=%s" % (
             _STATE_NAMES[d.state], 1 if self.running else 0, 1 if self.raw else 0, d.steps,
             d.heel_mm_now(), self.samples, self.ring.dropped, self.src_state,
             self.t0 if self.t0 is not None else 0, self.t_last, self.cfg["foot"], getattr(self.source, "errors", 0),
-            VERSION))
+            VERSION, "off" if self.enc.log is None else ("full" if self.enc.log.full else "on")))
 
     def _events(self, n):
         ev = self.det.ev
         fmt = _EVENT_FMT
         t0 = self.t0
         cues = self.cues
+        log = self.enc.log
         for k in range(n):
             i = k * det_mod.EV_WIDTH
             ev[i + 1] += t0  # event time on the samples' clock
             kind = ev[i]
             f = fmt[kind]
+            if kind == det_mod.EV_SET_START and log is not None:
+                log.start(".set", self.now())  # each set in a file of its own
             self.send(protocol.EVENT, f[0] % tuple(ev[i + 1:i + 2 + f[1]]))
+            if kind == det_mod.EV_SET_END and log is not None:
+                log.end_set()  # the whole set on flash now
             if kind == det_mod.EV_STEP:
                 if cues.step(ev[i + 3], self.clock()):
                     self._cue_line(FADE, ev[i + 7], ev[i + 3])
@@ -282,12 +298,19 @@ class App:
         name = words[0].lower()
         args = words[1:]
         handler = _HANDLERS.get(name)
-        if handler is None:
+        if handler is None and name not in _LOG_COMMANDS:
             safe = "".join([c if 32 <= ord(c) < 127 and c not in ",*$" else "?" for c in name[:16]])
             self.send(protocol.ERR, "%s,unknown command (try: %s)" % (safe, COMMANDS))
             return
         try:
-            reply = handler(self, args)
+            if handler is None:
+                if self.enc.log is None:
+                    raise ValueError("this pod keeps no log (board config: log)")
+                import logread  # only when a PC asks: its code stays out of the walking pod's RAM
+
+                reply = logread.command(self, name, args)
+            else:
+                reply = handler(self, args)
         except ValueError as exc:
             self.send(protocol.ERR, "%s,%s" % (name, str(exc).replace(",", ";")))
             return
@@ -434,6 +457,9 @@ class App:
         self.poll_input()
         now = self.clock()
         self.cues.service(now)
+        log = self.enc.log
+        if log is not None and log.service(self):
+            busy = True
         if ticks_diff(now, self.last_hb) >= self.cfg.get("heartbeat_ms", 1000):
             self.last_hb = now
             self.status()

@@ -18,6 +18,8 @@ DEFAULTS = {
     "led": None,
     "buzzer": None,
     "params": {},
+    "log": "log",  # the folder of the pod's log (logbook.py) on its flash; "" for none
+    "log_kb": 0,  # the most the log may take (0: the flash's free space, less a reserve)
 }
 
 
@@ -33,8 +35,9 @@ _INTS = (
     ("timer_id", -1, 16),
     ("accel_range_g", 2, 16),
     ("gyro_range_dps", 125, 4000),
+    ("log_kb", 0, 1 << 20),
 )
-_STRS = ("board", "source", "replay", "foot", "sensor", "buzzer_type")
+_STRS = ("board", "source", "replay", "foot", "sensor", "buzzer_type", "log")
 _FLAGS = ("autostart", "exit_at_end", "gyro")
 # the sensor kinds a pod can be (detector.SENSORS; named here so reading the config needs no detector):
 # acc is an accelerometer alone (an LIS3DH, an ADXL345, or an IMU with "gyro": false)

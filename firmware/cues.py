@@ -1,10 +1,11 @@
 """Cues while walking: the pod blinks its LED and beeps its buzzer.
 
-Two cues. HEEL: a heel came down (one long blink and beep), given as soon as the
+Two cues while walking. HEEL: a heel came down (one long blink and beep), given as soon as the
 detector confirms the contact, well before its heel_contact event (which waits
 for the heel to lift again). FADE: a step's heel height sagged below
 cue_fade_pct % of the set's opening steps, the calves are fading (two short
-blinks and beeps). Starting a cue and playing its pattern allocate nothing: the
+blinks and beeps). And LOG_FULL: the pod's log has no room left (three short
+blinks and beeps; the pod keeps counting). Starting a cue and playing its pattern allocate nothing: the
 app starts HEEL from its per-sample path with the heap locked, and `service`
 plays the on/off pattern on the app's clock, never with sleep.
 
@@ -33,9 +34,10 @@ except ImportError:  # CPython
 NONE = const(0)
 HEEL = const(1)
 FADE = const(2)
-KIND_NAMES = ("none", "heel", "fade")
+LOG_FULL = const(3)
+KIND_NAMES = ("none", "heel", "fade", "log_full")
 # per kind: on, off, on, ... durations in ms (LED and buzzer together)
-PATTERNS = ((0,), (300,), (80, 120, 80))
+PATTERNS = ((0,), (300,), (80, 120, 80), (80, 120, 80, 120, 80))
 _DUTY_ON = const(32768)  # half duty: a passive piezo's loudest square wave
 
 # name, default, min, max: the cue settings (`set`/`get`/`save`, or keys in calfwalk.json)
@@ -125,6 +127,10 @@ class Cues:
             self.start(FADE, now_ms)
             return True
         return False
+
+    def log_full(self, now_ms):
+        """The pod's log has no room left (logbook.py): three short blinks and beeps."""
+        self.start(LOG_FULL, now_ms)
 
     # -- outputs -------------------------------------------------------
     def start(self, kind, now_ms):

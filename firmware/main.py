@@ -36,6 +36,19 @@ def make_cues(cfg):
     return make(cfg, machine)
 
 
+def make_log(cfg):
+    """The pod's log on its flash (logbook.py), opened after a boot, or None when the board config
+    turns it off ("log": "")."""
+    if not cfg.get("log"):
+        return None
+    import logboot
+
+    log = logboot.open_log(cfg["log"], cfg.get("log_kb", 0))
+    del logboot
+    sys.modules.pop("logboot", None)  # boot-time code: its RAM back
+    return log
+
+
 def start_timer(pod, cfg):
     """Sample from a hardware timer where the board has one; else the loop's clock paces sampling."""
     if cfg["source"] == "replay":
@@ -62,6 +75,9 @@ def main(argv=None):
         # read once at boot: give its code's RAM back (`save` writes the file itself)
         del config
         sys.modules.pop("config", None)
+        # the log first: its boot-time reading (logboot.py) comes and goes while the heap is whole
+        log = make_log(cfg)
+        gc.collect()
         source = make_source(cfg)
         # in a small heap the big long-lived objects go first, then the app's code
         gc.collect()
@@ -72,7 +88,7 @@ def main(argv=None):
         gc.collect()
         import app
 
-        pod = app.App(cfg, source, det=det, ring=ring, cues=cues)
+        pod = app.App(cfg, source, det=det, ring=ring, cues=cues, log=log)
         start_timer(pod, cfg)
         gc.collect()
     except (ValueError, OSError) as exc:

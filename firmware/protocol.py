@@ -16,7 +16,9 @@ STATUS = "S"
 OK = "OK"
 ERR = "ERR"
 DROP = "D"
-CUE = "C"  # a cue the pod gave (LED/buzzer): heel or fade
+CUE = "C"  # a cue the pod gave (LED/buzzer): heel, fade or log_full
+LOG = "L"  # a set or boot in the pod's log (reply to `log`)
+RECORD = "P"  # one record of the pod's log (reply to `pull`)
 SEQ_MOD = 65536
 
 
@@ -29,11 +31,17 @@ def crc_hex(text):
     return "%08x" % (crc & 0xFFFFFFFF)
 
 
-class Encoder:
-    """Numbers and writes protocol lines to a stream (the pod's stdout)."""
+# the line types that also go into the pod's log on flash (logbook.py): events, cues, dropped samples
+LOGGED = "ECD"
 
-    def __init__(self, out):
+
+class Encoder:
+    """Numbers and writes protocol lines to a stream (the pod's stdout), and events, cues and
+    drops into the pod's log (a logbook.Log, or None)."""
+
+    def __init__(self, out, log=None):
         self.out = out
+        self.log = log
         self.seq = 0
         self.lines = 0
 
@@ -46,3 +54,5 @@ class Encoder:
         self.out.write("$%s*%s\n" % (body, crc_hex(body)))
         self.seq = (self.seq + 1) % SEQ_MOD
         self.lines += 1
+        if self.log is not None and kind in LOGGED:
+            self.log.add(kind, t_ms, payload)

@@ -24,32 +24,41 @@ def test_no_allocation_per_sample(tmp_path, micropython, sensor):
     # a whole set: calibration, rise, 60 steps with heel contacts and a long stride, set end
     paths, truth = simulate_set(tmp_path, steps=120, sensor=sensor, feet="left", mount="random", rate_hz=100,
                                 heel_touches=[(11, 300, 1500), (31, 200, 0)], long_strides=[51])
-    r = bench(micropython, "alloc", paths[0], 10000)
+    r = bench(micropython, "alloc", paths[0], 10000, f"log={tmp_path / 'log'}")
     assert r["samples"] == 10000
     assert r["locked_failures"] == 0  # heap_lock held around every sample's ring write + detector update
     assert r["events"] >= 20  # steps and contacts happened inside the locked region
-    assert 0 < r["alloc_bytes_per_event"] < 1500  # the protocol line of an event allocates, a little
+    # the protocol line of an event and its record in the pod's log allocate, a little
+    assert 0 < r["alloc_bytes_per_event"] < 1500
+    assert r["log_bytes"] > r["events"] * 40 and r["log_writes"] >= 3  # logging was on, and wrote
 
 
 def test_whole_app_under_the_64_bit_unix_port(tmp_path, micropython, mpy_cross):
-    """The whole app over a 200-step set, its modules loaded into the heap as .mpy.
+    """The whole app over a 200-step set, its modules loaded into the heap as .mpy, the pod's log on.
 
     The 64 KB budget itself is checked on the 32-bit virtual Cortex-M0 (tests/test_vpico.py:
     peak 57 KB with the modules in RAM, 27 KB in ROM). This 64-bit port's objects are twice as
-    wide and the second-generation detector's code no longer fits 64 KB here: it needs 76 KB,
-    so 80 KB is the bound that fails when the app's memory grows.
+    wide and the second-generation detector's code no longer fits 64 KB here: it needs 80 KB,
+    84 KB with the log (its code and batch), so 88 KB is the bound that fails when the app's
+    memory grows.
     """
     mpy = tmp_path / "mpy"
     mpy.mkdir()
     for f in FIRMWARE.glob("*.py"):  # a board runs compiled .mpy, not source
         subprocess.run([mpy_cross, "-o", str(mpy / (f.stem + ".mpy")), str(f)], check=True)
     paths, truth = simulate_set(tmp_path, steps=200, sensor="imu+fsr", feet="left", rate_hz=100, long_strides=[60])
-    out = subprocess.run([micropython, "-X", "heapsize=80k", "-m", "main", str(BOARDS / "unix.json"),
-                          f"replay={paths[0]}", "replay_speed=0", "autostart=true", "exit_at_end=true"],
+    out = subprocess.run([micropython, "-X", "heapsize=88k", "-m", "main", str(BOARDS / "unix.json"),
+                          f"replay={paths[0]}", "replay_speed=0", "autostart=true", "exit_at_end=true", "log=log"],
                          capture_output=True, text=True, timeout=300, cwd=str(mpy), stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr[-500:]
     assert out.stdout.count(",E,step,") == len(truth["feet"]["left"]["steps"]) == 100
     assert out.stdout.count(",E,heel_contact,") == 1 and ",E,set_end," in out.stdout
+    # with logging on: the whole set in the pod's log
+    from calfwalk.podlog import read_log_dir
+
+    files = read_log_dir(mpy / "log")
+    records = [r for name, (rs, _torn) in files.items() if name.endswith(".set") for r in rs]
+    assert sum(r.payload.startswith("step,") for r in records) == 100
 
 
 def test_timer_sampling_loses_nothing_with_gcs_and_slow_writes(tmp_path, micropython):
@@ -57,9 +66,11 @@ def test_timer_sampling_loses_nothing_with_gcs_and_slow_writes(tmp_path, micropy
     # pod time is virtual (it moves by fixed costs, never by the wall clock, so the machine's load
     # cannot change the result; `make bench` measures the real-time figure): every serial line
     # stalls the loop for 100 ms, a GC forced every 200 passes for 20 ms
-    r = bench(micropython, "vdrops", paths[0], 200, 100)
+    r = bench(micropython, "vdrops", paths[0], 200, 100, f"log={tmp_path / 'log'}")
     assert r["samples"] > 11000 and r["forced_gcs"] > 10
     assert r["dropped_samples"] == 0 and r["reported_drops"] == 0
+    # ... while the pod's log flushed (each write + flush stalls the loop for 100 ms of pod time)
+    assert r["log_writes"] >= 10
     # the ring is what covers the stalls: half of it would not have
     half = bench(micropython, "vdrops", paths[0], 200, 100, 32)
     assert half["dropped_samples"] > 0 and half["reported_drops"] == half["dropped_samples"]

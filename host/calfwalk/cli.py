@@ -502,10 +502,16 @@ def cmd_podsim(args) -> int:
 
     old = signal.signal(signal.SIGTERM, stop)  # `kill PID`: end the pod and remove its folder, as Ctrl-C does
     try:
-        with PodProcess(args.raw, speed=args.speed) as pod:
+        with PodProcess(args.raw, speed=args.speed, flash=args.flash, unplugged=args.unplugged) as pod:
             print(pod.port, flush=True)
             print(f"firmware running on the MicroPython unix port; open {pod.port} (Ctrl-C to stop)", file=sys.stderr)
             try:
+                if args.unplugged:
+                    print("the pod walks its recording with no PC listening (it logs to its flash, "
+                          f"{pod.flash}) ...", file=sys.stderr, flush=True)
+                    pod.plug(until_replayed=True, timeout=24 * 3600)
+                    print(f"recording walked; the pod is plugged in: calfwalk pull --port {pod.port}", file=sys.stderr,
+                          flush=True)
                 while pod.alive():
                     time.sleep(0.2)
             except KeyboardInterrupt:
@@ -514,6 +520,70 @@ def cmd_podsim(args) -> int:
     finally:
         signal.signal(signal.SIGTERM, old)
     raise CliError(f"the pod stopped by itself (exit code {code}); its messages went to {pod.port}")
+
+
+def cmd_pull(args) -> int:
+    """Copy the sets a pod logged into the history; mark them on the pod once stored."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from .history import HistoryError, resolve_db_path
+    from .link import LinkLost
+    from .podctl import PodError
+    from .podlog import pull_sets
+
+    db = resolve_db_path(args.db)
+    port, pod = _open_pod(args)
+    bar = Progress(console=Console(stderr=True), transient=True)
+
+    def progress(total):
+        task = bar.add_task(f"pulling from {port}", total=total)
+        return lambda: bar.advance(task)
+
+    try:
+        with bar:
+            result = pull_sets(pod, port, db, keep=args.keep, progress=progress)
+    except LinkLost as exc:
+        raise CliError(f"the pod went away during the pull ({exc}): every set stored so far is in the history "
+                       "and marked on the pod; run `calfwalk pull` again to get the rest") from None
+    except PodError as exc:
+        raise CliError(f"{exc}; nothing was marked that is not stored: run `calfwalk pull` again") from None
+    except HistoryError as exc:
+        raise CliError(f"not stored in the history, nothing marked on the pod: {exc}") from None
+    finally:
+        pod.t.close()
+    for pod_set, message in result.stored:
+        print(message)
+    for set_id, why in result.failed:
+        print(f"calfwalk pull: set {set_id} not stored, left on the pod: {why}", file=sys.stderr)
+    if result.under_way:
+        print(f"set {', '.join(map(str, result.under_way))} is still under way on the pod: pull again when it ends")
+    totals = result.listing.totals if result.listing else {}
+    n = len(result.stored)
+    print(f"pulled {n} set{'s' * (n != 1)} from {port}" + (" (kept on the pod: --keep)" if args.keep else
+          f", {result.marked} marked as pulled on the pod") +
+          (f"; the pod's log: {totals.get('bytes', 0) / 1024:.1f} KB used, {max(0, totals.get('free', 0)) / 1024:.0f} KB free"
+           if totals else ""))
+    if not result.stored and not result.failed and not result.under_way:
+        print("nothing new on the pod")
+    return 1 if result.failed else 0
+
+
+def cmd_pod(args) -> int:
+    """`calfwalk pod log`: what the pod's log holds."""
+    from .link import LinkLost
+    from .podctl import PodError
+    from .podlog import PullError, log_listing, print_listing
+
+    port, pod = _open_pod(args)
+    try:
+        listing, clock = log_listing(pod)
+    except (PodError, PullError, LinkLost) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        pod.t.close()
+    print_listing(listing, clock, port)
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -686,6 +756,22 @@ def _add_nothing(p):
 def _add_podsim(p):
     p.add_argument("raw", metavar="RAW", help="raw v1 file the simulated pod replays")
     p.add_argument("--speed", type=int, default=1, help="replay speed (1 = real time)")
+    p.add_argument("--flash", metavar="DIR",
+                   help="the pod's flash (its log goes to DIR/log and stays there: the same DIR later is the same pod "
+                        "rebooted); default: a temporary folder")
+    p.add_argument("--unplugged", action="store_true",
+                   help="walk the recording with no PC listening (as on a battery), then plug the pod in")
+
+
+def _add_pull(p):
+    _add_port(p)
+    p.add_argument("--keep", action="store_true", help="leave the sets marked as not pulled on the pod")
+    _add_db(p)
+
+
+def _add_pod(p):
+    p.add_argument("action", choices=("log",), help="log: list the sets (and boots) in the pod's log")
+    _add_port(p)
 
 
 def _add_demo(p):
@@ -790,6 +876,8 @@ COMMANDS = {
     "extract-raw": ("rebuild raw v1 files from a session recorded with --raw", _add_extract_raw, cmd_extract_raw),
     "ports": ("list serial ports, marking likely MicroPython boards", _add_nothing, cmd_ports),
     "podsim": ("run the firmware on the MicroPython unix port behind a pty", _add_podsim, cmd_podsim),
+    "pull": ("copy the sets a pod logged on its own (no PC attached) into the history", _add_pull, cmd_pull),
+    "pod": ("`pod log`: list the sets a pod holds in its log", _add_pod, cmd_pod),
     "demo": ("simulate a set, stream it from emulated pods, record and summarise it", _add_demo, cmd_demo),
     "history": ("list the stored sets; `history import FILE...` stores old recordings", _add_history, cmd_history),
     "trends": ("steps, heel contacts, heel height, asymmetry and cadence over time (--png for a chart)",
@@ -858,7 +946,8 @@ def _user_errors() -> tuple:
     from .firmware import FirmwareError
 
     errors = [CliError, FirmwareError, FileNotFoundError]
-    for module, name in (("history", "HistoryError"), ("rawfile", "RawFormatError"), ("session", "SessionError")):
+    for module, name in (("history", "HistoryError"), ("rawfile", "RawFormatError"), ("session", "SessionError"),
+                         ("podlog", "PullError")):
         mod = sys.modules.get(f"{__package__}.{module}")
         if mod is not None and hasattr(mod, name):
             errors.append(getattr(mod, name))

@@ -44,7 +44,7 @@ CREATE TABLE sets (
     id INTEGER PRIMARY KEY,
     source_digest TEXT NOT NULL,        -- sha256 of the source file(s)
     set_no INTEGER NOT NULL,            -- the set's number within its source
-    source_kind TEXT NOT NULL,          -- 'session' | 'raw'
+    source_kind TEXT NOT NULL,          -- 'session' | 'raw' | 'pulled' (a set pulled from a pod's log)
     source_path TEXT NOT NULL,          -- absolute path(s), ';' between two raw files
     recorded_utc TEXT NOT NULL,         -- when the set was recorded (session start, else file time)
     stored_utc TEXT NOT NULL,
@@ -505,9 +505,12 @@ def set_rows(summary: dict, digest: str, kind: str, source_path: str, recorded_u
     return out
 
 
-def store_summary(db_path, summary: dict, paths, kind: str, recorded_utc: str | None = None) -> dict:
-    """Store a summary's sets from source file(s) `paths`; returns {"db", "results", "skipped"}."""
-    digest = source_digest(paths)
+def store_summary(db_path, summary: dict, paths, kind: str, recorded_utc: str | None = None,
+                  digest: str | None = None) -> dict:
+    """Store a summary's sets from source file(s) `paths`; returns {"db", "results", "skipped"}.
+
+    `digest` keys the sets instead of the files' sha256 (a pulled set: its records, podlog.set_digest)."""
+    digest = digest or source_digest(paths)
     recorded = recorded_utc or file_time_utc(paths[0])
     rows = set_rows(summary, digest, kind, ";".join(os.path.abspath(p) for p in paths), recorded)
     kept = [(r, s) for r, s in rows if r["steps"] > 0]

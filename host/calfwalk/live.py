@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-CUE_TITLES = {"heel": "HEEL DOWN", "fade": "HEELS SAGGING — calves fading"}
+CUE_TITLES = {"heel": "HEEL DOWN", "fade": "HEELS SAGGING — calves fading",
+              "log_full": "POD LOG FULL — `calfwalk pull` to make room (the pod keeps counting)"}
 
 
 def cue_text(cue: dict) -> str:

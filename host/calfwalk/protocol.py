@@ -11,8 +11,8 @@ _fw = firmware.load("protocol")
 PREFIX = _fw.PREFIX
 SEQ_MOD = _fw.SEQ_MOD
 crc_hex = _fw.crc_hex
-TYPES = (_fw.HELLO, _fw.STATUS, _fw.EVENT, _fw.RAW, _fw.DROP, _fw.OK, _fw.ERR, _fw.CUE)
-CUE_KINDS = ("heel", "fade")
+TYPES = (_fw.HELLO, _fw.STATUS, _fw.EVENT, _fw.RAW, _fw.DROP, _fw.OK, _fw.ERR, _fw.CUE, _fw.LOG, _fw.RECORD)
+CUE_KINDS = ("heel", "fade", "log_full")
 
 
 def encode(seq: int, t_ms: int, kind: str, payload: str = "") -> str:

@@ -1,0 +1,177 @@
+"""Walk without a PC, then `calfwalk pull`: the real firmware under the MicroPython unix port on a pty.
+
+The pod replays two sets with its USB cable out (what it sends goes nowhere), logging them on
+its flash (a folder); then the PC pulls them into the history, which must show the same step
+counts and heel contacts as `calfwalk analyze` on the same raw file. Pulling twice stores
+nothing twice, a pull cut off mid-transfer loses nothing and the next one finishes it, and a
+full log stops logging with a log_full event and cue while the pod keeps counting.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from calfwalk import link
+from calfwalk.cli import main
+from calfwalk.history import History
+from calfwalk.podlog import BootTime, ClockMap, Listing, read_log_dir
+from calfwalk.podsim import PodProcess
+
+from conftest import BOARDS, FIRMWARE
+
+
+@pytest.fixture(autouse=True)
+def _need_micropython(micropython):
+    return micropython
+
+
+@pytest.fixture(scope="module")
+def two_sets(tmp_path_factory):
+    """A raw recording of two sets on the left foot, heel contacts in each, and its analyze JSON."""
+    from calfwalk.simulate import HeelTouch, SimConfig, write_simulation
+
+    folder = tmp_path_factory.mktemp("two_sets")
+    cfg = SimConfig(steps=20, feet="left", mount="random", seed=7,
+                    heel_touches=[HeelTouch(6, 300, 1500), HeelTouch(13, 200, 0)])
+    paths = write_simulation(cfg, str(folder / "walk"), sets=2, rest_s=5.0)
+    return paths[0], json.loads(open(paths[-1]).read())
+
+
+def _analyze(capsys, raw):
+    assert main(["analyze", str(raw), "--json", "--no-history"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    return [(s["steps"], s["heel_contacts"]) for s in summary["sets"]]
+
+
+def _stored(db):
+    with History.open(db) as h:
+        return [(r["steps"], r["heel_contacts"], r["source_kind"]) for r in h.sets()]
+
+
+def _walk_unplugged(raw, flash, extra=()):
+    pod = PodProcess(str(raw), speed=0, flash=str(flash), unplugged=True, extra=extra)
+    pod.plug()  # the recording has been walked with nobody listening; now the cable goes in
+    return pod
+
+
+def test_walk_unplugged_then_pull_equals_analyze(capsys, tmp_path, two_sets, _history_db):
+    raw, truth = two_sets
+    want = _analyze(capsys, raw)
+    assert len(want) == 2 and all(c >= 1 for _s, c in want)  # two sets, each with a heel contact
+    with _walk_unplugged(raw, tmp_path / "flash") as pod:
+        assert main(["pod", "log", "--port", pod.port]) == 0
+        listed = capsys.readouterr().out
+        assert "2 set(s), 2 not pulled yet" in listed
+        assert main(["pull", "--port", pod.port]) == 0
+        out = capsys.readouterr().out
+        assert "pulled 2 sets" in out and "2 marked as pulled on the pod" in out
+        assert [(s, c) for s, c, _k in _stored(_history_db)] == want, out
+        assert {k for _s, _c, k in _stored(_history_db)} == {"pulled"}
+        # again: the pod has nothing new, and the history stays as it was
+        assert main(["pull", "--port", pod.port]) == 0
+        assert "nothing new on the pod" in capsys.readouterr().out
+        assert main(["pod", "log", "--port", pod.port]) == 0
+        assert "2 set(s), 0 not pulled yet" in capsys.readouterr().out
+    assert len(_stored(_history_db)) == 2
+    assert main(["history"]) == 0
+    shown = capsys.readouterr().out
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in shown.splitlines() if line.startswith("│")]
+    assert [(int(r[4]), int(r[5])) for r in rows] == want  # `calfwalk history`: steps, heel contacts
+    # the flash holds each set in its own file, every record whole
+    files = read_log_dir(tmp_path / "flash" / "log")
+    sets = [name for name in files if name.endswith(".set")]
+    assert len(sets) == 2 and all(torn == 0 for _r, torn in files.values())
+
+
+def test_keep_then_pull_again_stores_nothing_twice(capsys, tmp_path, two_sets, _history_db):
+    raw, _truth = two_sets
+    with _walk_unplugged(raw, tmp_path / "flash") as pod:
+        assert main(["pull", "--port", pod.port, "--keep"]) == 0
+        assert "kept on the pod" in capsys.readouterr().out
+        assert main(["pull", "--port", pod.port]) == 0
+        out = capsys.readouterr().out
+        assert out.count("already stored") == 2 and "2 marked as pulled" in out
+    assert len(_stored(_history_db)) == 2
+
+
+class _CableOut(link.SerialTransport):
+    """A serial port whose cable is pulled out after `after` record (P) lines."""
+
+    after = None  # None: plugged in for good
+
+    def read(self, timeout):
+        data = super().read(timeout)
+        if _CableOut.after is None:
+            return data
+        _CableOut.after -= data.count(b",P,")
+        if _CableOut.after < 0:
+            _CableOut.after = None
+            raise link.LinkLost(f"{self.port}: the cable was pulled out")
+        return data
+
+
+def test_an_interrupted_pull_loses_nothing_and_resumes(capsys, tmp_path, two_sets, monkeypatch, _history_db):
+    raw, _truth = two_sets
+    want = _analyze(capsys, raw)
+    with _walk_unplugged(raw, tmp_path / "flash") as pod:
+        monkeypatch.setattr(link, "open_transport", lambda port, baud=115200: _CableOut(port, baud))
+        _CableOut.after = 30  # the first set (about 20 records) arrives, the second is cut mid-transfer
+        assert main(["pull", "--port", pod.port]) == 2
+        err = capsys.readouterr().err
+        assert "went away during the pull" in err and "run `calfwalk pull` again" in err
+        assert [(s, c) for s, c, _k in _stored(_history_db)] == want[:1]  # the whole first set, nothing of the second
+        assert main(["pod", "log", "--port", pod.port]) == 0
+        assert "2 set(s), 1 not pulled yet" in capsys.readouterr().out
+        assert main(["pull", "--port", pod.port]) == 0
+        out = capsys.readouterr().out
+        assert "pulled 1 set " in out, out
+    assert [(s, c) for s, c, _k in _stored(_history_db)] == want, out
+
+
+def test_a_full_log_stops_with_log_full_and_the_pod_keeps_counting(micropython, tmp_path, two_sets):
+    raw, truth = two_sets
+    out = subprocess.run([micropython, str(FIRMWARE / "main.py"), str(BOARDS / "unix.json"), f"replay={raw}",
+                          "replay_speed=0", "autostart=true", "exit_at_end=true", f"log={tmp_path / 'log'}",
+                          "log_kb=2"], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    full = [i for i, line in enumerate(lines) if ",E,log_full," in line]
+    cue = [i for i, line in enumerate(lines) if ",C,log_full," in line]
+    assert len(full) == 1 and len(cue) == 1 and cue[0] > full[0]
+    # counting went on: both sets ended with all their steps, after the log filled
+    ends = [line for line in lines if ",E,set_end," in line]
+    steps = len(truth["feet"]["left"]["steps"])
+    assert len(ends) == 2 and sum(int(e.split("steps=")[1].split("*")[0]) for e in ends) == steps
+    assert lines.index(ends[-1]) > full[0]
+    assert ",log=full*" in [line for line in lines if ",S," in line][-1]
+    # what is on flash is whole, and within the cap
+    files = read_log_dir(tmp_path / "log")
+    assert sum((tmp_path / "log" / n).stat().st_size for n in files) <= 2 * 1024
+    assert all(torn == 0 for _r, torn in files.values())
+
+
+def test_dates_from_uptime_boots_and_syncs():
+    pc = 1_800_000_000.0
+    listing = Listing(sets=[], totals={}, boots={
+        3: {"last": 600_000, "utc_ms": -1, "at": 0},  # ran 10 min, never synced
+        4: {"last": 1_200_000, "utc_ms": int((pc - 7200) * 1000), "at": 60_000},  # synced a minute in
+        5: {"last": 300_000, "utc_ms": -1, "at": 0},  # ran 5 min, never synced
+        6: {"last": 90_000, "utc_ms": -1, "at": 0},  # now: 100 s up
+    })
+    clock = ClockMap.build(6, 100_000, pc, 0.01, listing)
+    t, c = clock.date(6, 40_000)  # this boot: exact, to the link and the drift
+    assert c["kind"] == "exact" and t == pytest.approx(pc - 60) and c["error_s"] < 0.05
+    t, c = clock.date(4, 60_000)  # a synced boot: exact too
+    assert c["kind"] == "exact" and t == pytest.approx(pc - 7200)
+    # boot 5 began after boot 4 ended (boot 4 began at pc-7260 and ran 1200 s) and no later than boot 6
+    # began (pc-100) less its own 300 s
+    t, c = clock.date(5, 0)
+    assert c["kind"] == "bounded" and t == pytest.approx(pc - 400)
+    assert c["spread_s"] == pytest.approx((pc - 400) - (pc - 7260 + 1200))
+    t, c = clock.date(3, 0)  # before the oldest sync: no later than boot 4's start less its 600 s
+    assert c["kind"] == "latest" and t == pytest.approx(pc - 7260 - 600)
+    assert clock.date(1, 0)[0] is None  # a boot older than anything the log holds
+    assert isinstance(clock.boots[5], BootTime)
