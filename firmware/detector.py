@@ -107,9 +107,6 @@ _CLIP_MIN = const(1000)  # 0.1 dps: a gyro held this fast or faster may be at fu
 _RAISE_MAX = const(16)  # rest limits rise up to this many times (4x the rate) after a hard swing
 _V_MAX = const(20000000)  # um/s: a velocity stays a small int on 32-bit ports
 _HIST_HZ = const(100)  # (200 Hz and up are kept at half rate or less)
-_ACC_STRIKE_MS = const(250)  # accelerometer alone: a landing's strike comes this soon before its rest
-_ANCHOR_MG = const(60)  # an accelerometer alone: entries this steady, reading 1 g, show gravity
-_SWING_MIN_MS = const(150)  # an accelerometer alone: a foot that moved for less swung nowhere
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
@@ -287,7 +284,6 @@ class _Cold:
         self.bias_w = 0  # rest samples the bias is the mean of (up to _BIAS_W)
         self.first_t = _NEVER  # a walking set's first strike, from the history (see _first_strike)
         self.w_cut = 0  # the entries a tilt correction is spread over turned this fast (see _attitude)
-        self.jump_top = 0  # an accelerometer alone: the landing's largest jump (see _acc_strike)
 
 
 SENSORS = ("imu", "acc", "fsr", "imu+fsr", "acc+fsr")  # sensor kinds: acc is an accelerometer alone
@@ -311,6 +307,13 @@ class Detector:
         self.imu = imu
         self.fsr = fsr
         self.gyro = imu and gyro
+        self._acc = None  # (the calls into it say ignore[union-attr]: they run only when not gyro)
+        if self.imu and not gyro:
+            # an accelerometer alone: its own path, loaded only by such a pod (an IMU pod's RAM
+            # holds none of it)
+            import detector_acc
+
+            self._acc = detector_acc
         self.ev = array("i", [0] * (EV_WIDTH * EV_SLOTS))
         self.n_ev = 0
         self._ring = array("i", [0] * _RING)
@@ -369,7 +372,6 @@ class Detector:
         self.pk_hi2 = pk * pk
         pk = 1000 + p.landing_peak_mg // 2
         self.pk_lo2 = pk * pk
-        self.jump2 = (p.landing_peak_mg >> 2) * (p.landing_peak_mg >> 2)  # (4 mg units)
         self.lp_k = self._shift(p.lp_ms)
         self.lp_delay_ms = ((1 << self.lp_k) - 1) * 1000 // p.rate_hz
         n = p.rate_hz * _IMPACT_MS // 1000
@@ -715,7 +717,7 @@ class Detector:
         # (no low-pass lag when the heel lifts, no swing accelerations in it: a foot carried
         # at a fixed angle can look quiet for a moment in mid-swing)
         if not self.gyro:
-            pf = Detector._acc_heel(self, t, dt, pitch, x * x + y * y + z * z)
+            pf = self._acc.heel(self, t, dt, pitch, x * x + y * y + z * z)  # type: ignore[union-attr]
         elif not self.mv or self.landed or (
                 self.gq_n >= self.zupt_n and self.pk_g2 >= _FAST_G2 and self.g_lo2 < x * x + y * y + z * z < self.g_hi2):
             # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
@@ -771,19 +773,13 @@ class Detector:
             # (the gyro at rest, the heel not sinking on: it has stopped)
             s = 2 if pf < self.down_mg and self.gq_n and w > -(strike >> 2) else 1
             if self.mv and not self.landed and not self.gyro:
-                # an accelerometer alone does not see the heel move: a foot moving for a swing's
-                # time has left the floor (a heel down in a stance stays still, or shifts
-                # briefly); a foot carried steadily in mid-swing reads a tilt, yet is not down
-                # (its swing's acceleration tilts it, too)
-                # (moving now, and since it lifted or rested for a moment, on a landing's shake)
-                c = self.cold
-                s = 0 if self.gq_n == 0 and t - (c.t_lift if c.t_lift > c.t_rest else c.t_rest) >= _SWING_MIN_MS else 1
+                s = self._acc.moving(self, t)  # type: ignore[union-attr]
         if s == 2 and self.s_imu != 2:
             # date the onset where the heel reached the floor: its height crossing floor level
             # on the way down, else the strike (the heel-down turn reversing), else where it
             # stopped turning
             if not self.gyro:
-                self.on_imu = Detector._acc_onset(self, t, dt)
+                self.on_imu = self._acc.onset(self, t, dt)  # type: ignore[union-attr]
                 self.cold.first_t = _NEVER
             elif self.cold.first_t != _NEVER:
                 # the first contact of a set begun by walking: its strike, found in the history
@@ -803,46 +799,6 @@ class Detector:
                 else:
                     self.on_imu = t - self.lp_delay_ms
         self.s_imu = s
-
-    # -- an accelerometer alone ---------------------------------------------
-    def _acc_heel(self, t, dt, pitch, m2):
-        """The heel height (mg of tilt) of an accelerometer alone: its tilt wherever the pod is
-        steady and reads 1 g (at rest; a heel lowered or sinking slowly), else the last seen."""
-        if self.mv and not self.landed and not (self.gq_n >= self.zupt_n and self.g_lo2 < m2 < self.g_hi2):
-            self.cross_slow = 0
-            return self.pf  # moving: no gyro carries the heel
-        old = self.pf
-        self.pf = pitch
-        f = self.floor_mg
-        if pitch < f <= old and self.cross_slow == 2:
-            # the tilt low-pass, seen all the way down from above heel_down_mm, came down
-            # through floor level: the heel did (sinking, or lowered slowly), its delay before.
-            # (A tilt held through a motion and read again at its landing crosses nothing: the
-            # strike dates that; a heel resting on the floor crosses it back and forth.)
-            self.cross_t = t - self.lp_delay_ms - dt * (f - pitch) // (old - pitch)
-        # (an accelerometer alone: 1, the tilt is seen on this sample; 2, and was seen above
-        # heel_down_mm since it was last not)
-        self.cross_slow = 2 if pitch > self.down_mg or self.cross_slow == 2 else 1
-        return pitch
-
-    def _acc_onset(self, t, dt):
-        """When the heel reached the floor, for an accelerometer alone: the landing's strike
-        (a motion's, found in its history), else where the tilt crossed floor level, else where
-        the pod stopped moving."""
-        if self.mv and self.landed:
-            n = self.h_n + (1 if self.h_acc else 0)
-            first = Detector._acc_strike(self, 0, n - 1, self.cold.t_start, _NEVER, 0)
-            if first != _NEVER:
-                if first < self.cross_t <= t:
-                    return self.cross_t  # landed, then sank down past floor level
-                return first
-        elif self.strike_t != _NEVER and t - self.strike_t <= _STRIKE_WINDOW_MS:
-            return self.strike_t  # (a walking set's first: see _first_strike)
-        if t - self.cross_t <= _STRIKE_WINDOW_MS:
-            return self.cross_t
-        if t - self.t_turn <= _STRIKE_WINDOW_MS:
-            return self.t_turn + dt
-        return t - self.lp_delay_ms
 
     # -- the motion history ----------------------------------------------
     def _lift(self, t, dt, ax, ay, az, gx, gy, gz):
@@ -1093,8 +1049,6 @@ class Detector:
         returns the weight to spread it by: the entries that turned nearly as fast as the
         fastest (a gyro errs there: it saturates, or its scale is off). 0 when they agree.
         """
-        # (each entry's turn written out in full: a method call per entry costs the M0 more
-        # than the arithmetic)
         h = self._hist
         bx = self.bgx
         by = self.bgy
@@ -1106,55 +1060,9 @@ class Detector:
             if w > top:
                 top = w
             j += _HW
-        w_cut = top - (top >> 3)
-        self.cold.w_cut = w_cut
-        weight = 0
-        qw = _Q
-        qx = qy = qz = 0
-        j = a * _HW
-        px = h[j + 4] - bx  # (trapezoids, as in _integrate)
-        py = h[j + 5] - by
-        pz = h[j + 6] - bz
-        j += _HW
-        for _ in range(b - a):
-            dt = h[j]
-            if dt < 0:
-                dt = -dt
-            rx = h[j + 4] - bx
-            ry = h[j + 5] - by
-            rz = h[j + 6] - bz
-            ex = (rx + px) * dt >> 1
-            ey = (ry + py) * dt >> 1
-            ez = (rz + pz) * dt >> 1
-            px = rx
-            py = ry
-            pz = rz
-            if -_ANGLE_SAFE < ex < _ANGLE_SAFE and -_ANGLE_SAFE < ey < _ANGLE_SAFE and -_ANGLE_SAFE < ez < _ANGLE_SAFE:
-                ex = (ex * _HALF_ANGLE + 6400) // 12800
-                ey = (ey * _HALF_ANGLE + 6400) // 12800
-                ez = (ez * _HALF_ANGLE + 6400) // 12800
-            else:
-                ex = _clamp((ex >> 6) * _HALF_ANGLE // 200, 8192)
-                ey = _clamp((ey >> 6) * _HALF_ANGLE // 200, 8192)
-                ez = _clamp((ez >> 6) * _HALF_ANGLE // 200, 8192)
-            ec = _Q - ((ex * ex + ey * ey + ez * ez) >> 15)
-            w = (qw * ec - qx * ex - qy * ey - qz * ez + 8192) >> 14
-            x = (qw * ex + qx * ec + qy * ez - qz * ey + 8192) >> 14
-            y = (qw * ey - qx * ez + qy * ec + qz * ex + 8192) >> 14
-            z = (qw * ez + qx * ey - qy * ex + qz * ec + 8192) >> 14
-            f = 24576 - ((w * w + x * x + y * y + z * z) >> 15)
-            qw = (w * f + 8192) >> 14
-            qx = (x * f + 8192) >> 14
-            qy = (y * f + 8192) >> 14
-            qz = (z * f + 8192) >> 14
-            if abs(rx) + abs(ry) + abs(rz) >= w_cut:
-                weight += abs(ex) + abs(ey) + abs(ez)
-            j += _HW
-        q = self._q
-        q[0] = qw
-        q[1] = qx
-        q[2] = qy
-        q[3] = qz
+        self.cold.w_cut = top - (top >> 3)
+        # the turn alone (no track), and the weight of the entries it is spread over
+        weight = Detector._integrate(self, a, b, 0, 0, 0, -1)
         if weight == 0:
             return 0
         Detector._tilt(self, ux, uy, uz)
@@ -1169,139 +1077,15 @@ class Detector:
             return 0  # they agree; or so far apart that the rest was none (the foot still moved)
         return weight
 
-    def _acc_rates(self, a, b, g0x, g0y, g0z, g1x, g1y, g1z):
-        """An accelerometer alone: a turn for raw history entries a+1..b, written where a gyro's
-        rates go (0.1 dps). Gravity is known where the foot rests (g0 at a, g1 at b) and where
-        it is carried steadily, reading 1 g, in between (a heel resting on the floor for a
-        moment inside a motion, a swing's glide); from one such moment to the next the foot
-        turns at an even rate. Without them a turn it cannot see tilts gravity into the track."""
-        h = self._hist
-        lo = self.g_lo2
-        hi = self.g_hi2
-        px = g0x
-        py = g0y
-        pz = g0z
-        t = 0
-        k = a + 1  # the first entry the next turn is written to
-        j = (a + 1) * _HW
-        for i in range(a + 1, b + 1):
-            dt = h[j]
-            t += dt if dt > 0 else -dt
-            if i == b:
-                x = g1x
-                y = g1y
-                z = g1z
-            else:
-                x = h[j + 1]
-                y = h[j + 2]
-                z = h[j + 3]
-                if not lo < x * x + y * y + z * z < hi or i == a + 1:
-                    j += _HW
-                    continue
-                # steady: the entries either side read the same, within _ANCHOR_MG
-                dx = (h[j - _HW + 1] - x) >> 2
-                dy = (h[j - _HW + 2] - y) >> 2
-                dz = (h[j - _HW + 3] - z) >> 2
-                ex = (h[j + _HW + 1] - x) >> 2
-                ey = (h[j + _HW + 2] - y) >> 2
-                ez = (h[j + _HW + 3] - z) >> 2
-                lim = (_ANCHOR_MG >> 2) * (_ANCHOR_MG >> 2)
-                if dx * dx + dy * dy + dz * dz > lim or ex * ex + ey * ey + ez * ez > lim:
-                    j += _HW
-                    continue
-            # the turn from the last known gravity to this one: (new x old) / g^2 rad, over t ms
-            # (0.1 dps = rad/ms * 572958)
-            cx = ((y >> 2) * (pz >> 2) - (z >> 2) * (py >> 2)) * 573 // 62500
-            cy = ((z >> 2) * (px >> 2) - (x >> 2) * (pz >> 2)) * 573 // 62500
-            cz = ((x >> 2) * (py >> 2) - (y >> 2) * (px >> 2)) * 573 // 62500
-            rx = _clamp(cx * 1000 // t, _GYRO_MAX)
-            ry = _clamp(cy * 1000 // t, _GYRO_MAX)
-            rz = _clamp(cz * 1000 // t, _GYRO_MAX)
-            m = k * _HW
-            for _ in range(i + 1 - k):
-                h[m + 4] = rx
-                h[m + 5] = ry
-                h[m + 6] = rz
-                m += _HW
-            k = i + 1
-            t = 0
-            px = x
-            py = y
-            pz = z
-            j += _HW
-        m = a * _HW
-        h[m + 4] = h[m + _HW + 4]  # (the trapezoids start from the first rate)
-        h[m + 5] = h[m + _HW + 5]
-        h[m + 6] = h[m + _HW + 6]
-
-    def _acc_strike(self, a, b, t, t_end, min_ms):
-        """An accelerometer alone: the strike ending the motion in raw history entries a..b (the
-        first at time t): where |a| jumps most sharply in the _ACC_STRIKE_MS before the foot
-        stopped moving (at t_end; _NEVER: where its last moving entry ended), if by a landing
-        peak's size and after moving for min_ms. Returns its time, or _NEVER. (A swing's
-        own acceleration can stay above 1 g into the strike: a jump, not a level, finds it.)"""
-        h = self._hist
-        moving = 0
-        stop = t
-        j = (a + 1) * _HW
-        tt = t
-        for _ in range(b - a):
-            dt = h[j]
-            if dt < 0:
-                moving -= dt
-                tt -= dt
-                stop = tt
-            else:
-                tt += dt
-            j += _HW
-        if moving < min_ms:
-            return _NEVER
-        if t_end == _NEVER:
-            t_end = stop
-        # the largest jump, then the first at least half as large: the heel's strike (the
-        # forefoot's slap after it can be the harder)
-        if Detector._jump_t(self, a, b, t, t_end, self.jump2, False) == _NEVER:
-            return _NEVER
-        return Detector._jump_t(self, a, b, t, t_end, self.cold.jump_top >> 2, True)
-
-    def _jump_t(self, a, b, t, t_end, lim, first):
-        # the time of the largest jump above lim (or, with `first`, of the first) in a..b
-        h = self._hist
-        best_t = _NEVER
-        j = a * _HW
-        px = h[j + 1] >> 2
-        py = h[j + 2] >> 2
-        pz = h[j + 3] >> 2
-        j += _HW
-        for _ in range(b - a):
-            dt = h[j]
-            if dt < 0:
-                dt = -dt
-            x = h[j + 1] >> 2
-            y = h[j + 2] >> 2
-            z = h[j + 3] >> 2
-            if t_end - _ACC_STRIKE_MS <= t <= t_end:
-                d2 = (x - px) * (x - px) + (y - py) * (y - py) + (z - pz) * (z - pz)
-                if d2 > lim:
-                    best_t = t  # (the entry before the jump ends here)
-                    if first:
-                        return best_t
-                    lim = d2
-                    self.cold.jump_top = d2
-            t += dt
-            px = x
-            py = y
-            pz = z
-            j += _HW
-        return best_t
-
     def _integrate(self, a, b, g0x, g0y, g0z, weight):
         """Integrate history entries a+1..b (strapdown, in the pod's frame at entry a). Returns ms.
 
         Leaves the velocity at b (mm/s: the residual to remove) in self.v*_end, the largest
         turn in self.turn_q2 and the rotation from a to b in self._q. The position (mm, not
         yet de-drifted) overwrites entry slots 1..3. With a `weight`, self._k's tilt
-        correction is spread over the entries (see _attitude).
+        correction is spread over the entries (see _attitude); a weight of -1 turns only (no
+        track, the history left as it is) and returns the weight of the entries turning at
+        w_cut or faster.
         """
         h = self._hist
         bx = self.bgx
@@ -1352,9 +1136,12 @@ class Detector:
                 ez = _clamp((ez >> 6) * _HALF_ANGLE // 200, 8192)
             if weight and abs(rx) + abs(ry) + abs(rz) >= w_cut:
                 wi = abs(ex) + abs(ey) + abs(ez)
-                ex += kx * wi // weight
-                ey += ky * wi // weight
-                ez += kz * wi // weight
+                if weight < 0:
+                    t_ms += wi  # (the turn alone: the weight of the entries turning fast, summed)
+                else:
+                    ex += kx * wi // weight
+                    ey += ky * wi // weight
+                    ez += kz * wi // weight
             # q := q * (rotation by half-angles e), renormalised to first order; every product
             # rounded, not floored (a bias of half a unit per entry turns the track)
             ec = _Q - ((ex * ex + ey * ey + ez * ez) >> 15)  # cos of the half angle, to second order
@@ -1379,6 +1166,9 @@ class Detector:
                 m = qx * qx + qy * qy + qz * qz
                 if m > q2max:
                     q2max = m
+            if weight < 0:
+                j += _HW
+                continue
             ax = h[j + 1]
             ay = h[j + 2]
             az = h[j + 3]
@@ -1578,12 +1368,9 @@ class Detector:
             settled = i == k_rests - 1 and not moved_on
             if not self.gyro:
                 # an accelerometer alone: its tilts at the two rests are all it knows of the turn
-                strike_t = Detector._acc_strike(self, s, e, c.t_start + ms, _NEVER, _SWING_MIN_MS)
-                Detector._acc_rates(self, s, e, g0x, g0y, g0z, g[3 * i], g[3 * i + 1], g[3 * i + 2])
+                strike_t = self._acc.motion(self, s, e, c.t_start + ms, i)  # type: ignore[union-attr]
                 weight = 0
                 settled = True
-                if strike_t != _NEVER:
-                    self.strike_t = strike_t
             elif settled and clipped:
                 weight = Detector._attitude(self, s, e, ux, uy, uz, gx, gy, gz)
             else:
@@ -1618,29 +1405,8 @@ class Detector:
                 if fwd >= need:
                     explains = 0
             if not self.gyro and d < need + explains:
-                # an accelerometer alone cannot see the swing's turn, and a turn it cannot see
-                # spoils the travel: a foot that moved for a swing's time and struck the floor
-                # as it stopped stepped, unless its heel came down from high (a drop: no step).
-                # (A brief rest's tilt is the pod's push as much as gravity: heights, not chords.)
-                hx = self.hx
-                hy = self.hy
-                hz = self.hz
-                if hx or hy or hz:
-                    h0 = (ux * hx + uy * hy + uz * hz) >> 10
-                    h1 = (gx * hx + gy * hy + gz * hz) >> 10
-                    dropped = h0 > self.up_mg and h1 < self.down_mg
-                    rose = h0 < self.down_mg and h1 > self.up_mg
-                else:
-                    dropped = rose = explains >= need
-                if dropped:
-                    pass
-                elif rose:
-                    # a rise onto the toes: a turn it cannot follow spoils the travel by as much;
-                    # the foot stepped only if it struck the floor too
-                    if strike_t == _NEVER:
-                        d = 0
-                elif strike_t != _NEVER:
-                    d = need + explains
+                acc = self._acc
+                d = acc.stepped(self, d, need, explains, ux, uy, uz, gx, gy, gz, strike_t)  # type: ignore[union-attr]
             if TRACE is not None:
                 TRACE(ms + t_ms, d, explains)
             if d >= need + explains:

@@ -46,6 +46,32 @@ def acc_events(rec) -> list:
     return events
 
 
+def test_the_accelerometer_path_shares_the_detectors_constants():
+    """detector_acc.py repeats a few of detector.py's constants (MicroPython inlines a module's
+    private const(): another module cannot import them); they must agree."""
+    import re
+
+    def consts(name):
+        text = (FIRMWARE / name).read_text()
+        return dict(re.findall(r"^(_[A-Z_0-9]+) = const\((-?\d+)\)", text, re.M))
+
+    det, acc = consts("detector.py"), consts("detector_acc.py")
+    shared = {"_HW", "_NEVER", "_GYRO_MAX", "_STRIKE_WINDOW_MS"}
+    assert shared <= set(det) and shared <= set(acc)
+    assert {k: det[k] for k in shared} == {k: acc[k] for k in shared}
+
+
+def test_an_imu_pod_does_not_load_the_accelerometer_path():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, %r); import detector; "
+            "detector.for_sensor(detector.Params(rate_hz=100), 'imu+fsr'); print('detector_acc' in sys.modules); "
+            "detector.for_sensor(detector.Params(rate_hz=100), 'acc'); print('detector_acc' in sys.modules)") % str(FIRMWARE)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "True"], out.stderr
+
+
 def test_sensor_kinds_name_the_accelerometer_alone():
     det_mod = firmware.load("detector")
     p = det_mod.Params(rate_hz=100)

@@ -32,7 +32,7 @@ ENV = "CALFWALK_FIRMWARE"
 BUNDLE = "bundled"  # calfwalk/bundled/{firmware,boards,MANIFEST.json} in a wheel
 MANIFEST = "MANIFEST.json"
 # what the host itself needs: the entry point (podsim, flash), the version, the modules it imports
-REQUIRED = ("main.py", "app.py", "detector.py", "protocol.py", "cues.py")
+REQUIRED = ("main.py", "app.py", "detector.py", "detector_acc.py", "protocol.py", "cues.py")
 _VERSION_RE = re.compile(r'^VERSION = "([^"\s]+)"', re.M)  # firmware/app.py: the one version
 REINSTALL = "reinstall calfwalk (pipx reinstall calfwalk, or pip install --force-reinstall calfwalk)"
 
@@ -236,4 +236,8 @@ def load(name: str):
         raise FirmwareError(f"calfwalk firmware at {src.firmware} ({src.origin}): {name}.py failed to load: "
                             f"{type(exc).__name__}: {exc}: {_hint(src)}") from exc
     _cache[name] = module
+    if name == "detector":
+        # an accelerometer-only pod's detector imports its own path by plain name, as on the pod
+        sys.modules.setdefault("detector", module)
+        sys.modules.setdefault("detector_acc", load("detector_acc"))
     return module

@@ -1,0 +1,250 @@
+"""The detector's path for an accelerometer alone (sensor kinds acc and acc+fsr).
+
+Loaded only by such a pod (`Detector.__init__`), so an IMU pod's RAM holds none of it;
+runs unchanged under MicroPython and CPython, integer-only, nothing allocated. Every
+function takes the Detector `d` and works on its state and its motion history.
+
+Without rates the foot's turn is known only where it reads gravity: at rest, and
+wherever it is carried steadily at 1 g in between. A turn it cannot see tilts gravity
+into the track by centimetres, so a step is also a foot that moved for a swing's time
+and struck the floor as it stopped; the heel is seen only while the foot rests, and a
+contact is dated by the strike before that rest.
+"""
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):  # type: ignore[misc]  # CPython stand-in for micropython.const
+        return x
+
+
+# the detector's own (tests/test_detector_acc.py checks they agree)
+_HW = const(7)  # history entry: dt, ax, ay, az, gx, gy, gz
+_NEVER = const(-100000)
+_GYRO_MAX = const(32000)
+_STRIKE_WINDOW_MS = const(400)
+# this path's
+_ACC_STRIKE_MS = const(250)  # a landing's strike comes this soon before the foot stops
+_ANCHOR_MG = const(60)  # entries this steady (each side), reading 1 g, show gravity
+_SWING_MIN_MS = const(150)  # a foot moving this long has left the floor
+_jump_top = 0  # the landing's largest jump (see strike)
+
+
+def _clamp(v, lim):
+    return lim if v > lim else (-lim if v < -lim else v)
+
+
+def moving(d, t):
+    """The heel's score (0..2) while the foot moves: it does not see the heel move.
+
+    A foot moving for a swing's time (now, and since it lifted or rested for a moment, on a
+    landing's shake) has left the floor: a heel down in a stance stays still, or shifts
+    briefly; a foot carried steadily in mid-swing reads a tilt, yet is not down (its swing's
+    acceleration tilts it, too).
+    """
+    c = d.cold
+    return 0 if d.gq_n == 0 and t - (c.t_lift if c.t_lift > c.t_rest else c.t_rest) >= _SWING_MIN_MS else 1
+
+
+def motion(d, s, e, t, i):
+    """A stretch of the motion, raw history entries s..e (s at time t) ending at rest i, before
+    its track: its turn (see rates) written where the gyro's rates go; returns its strike
+    (see strike), also kept in d.strike_t, or _NEVER."""
+    g = d._g
+    g0 = 3 * i - 3
+    strike_t = strike(d, s, e, t, _NEVER, _SWING_MIN_MS)
+    rates(d, s, e, g[g0], g[g0 + 1], g[g0 + 2], g[g0 + 3], g[g0 + 4], g[g0 + 5])
+    if strike_t != _NEVER:
+        d.strike_t = strike_t
+    return strike_t
+
+
+def heel(d, t, dt, pitch, m2):
+    """The heel height (mg of tilt) of an accelerometer alone: its tilt wherever the pod is
+    steady and reads 1 g (at rest; a heel lowered or sinking slowly), else the last seen."""
+    if d.mv and not d.landed and not (d.gq_n >= d.zupt_n and d.g_lo2 < m2 < d.g_hi2):
+        d.cross_slow = 0
+        return d.pf  # moving: no gyro carries the heel
+    old = d.pf
+    d.pf = pitch
+    f = d.floor_mg
+    if pitch < f <= old and d.cross_slow == 2:
+        # the tilt low-pass, seen all the way down from above heel_down_mm, came down
+        # through floor level: the heel did (sinking, or lowered slowly), its delay before.
+        # (A tilt held through a motion and read again at its landing crosses nothing: the
+        # strike dates that; a heel resting on the floor crosses it back and forth.)
+        d.cross_t = t - d.lp_delay_ms - dt * (f - pitch) // (old - pitch)
+    # (an accelerometer alone: 1, the tilt is seen on this sample; 2, and was seen above
+    # heel_down_mm since it was last not)
+    d.cross_slow = 2 if pitch > d.down_mg or d.cross_slow == 2 else 1
+    return pitch
+
+def onset(d, t, dt):
+    """When the heel reached the floor, for an accelerometer alone: the landing's strike
+    (a motion's, found in its history), else where the tilt crossed floor level, else where
+    the pod stopped moving."""
+    if d.mv and d.landed:
+        n = d.h_n + (1 if d.h_acc else 0)
+        first = strike(d, 0, n - 1, d.cold.t_start, _NEVER, 0)
+        if first != _NEVER:
+            if first < d.cross_t <= t:
+                return d.cross_t  # landed, then sank down past floor level
+            return first
+    elif d.strike_t != _NEVER and t - d.strike_t <= _STRIKE_WINDOW_MS:
+        return d.strike_t  # (a walking set's first: see _first_strike)
+    if t - d.cross_t <= _STRIKE_WINDOW_MS:
+        return d.cross_t
+    if t - d.t_turn <= _STRIKE_WINDOW_MS:
+        return d.t_turn + dt
+    return t - d.lp_delay_ms
+
+def rates(d, a, b, g0x, g0y, g0z, g1x, g1y, g1z):
+    """An accelerometer alone: a turn for raw history entries a+1..b, written where a gyro's
+    rates go (0.1 dps). Gravity is known where the foot rests (g0 at a, g1 at b) and where
+    it is carried steadily, reading 1 g, in between (a heel resting on the floor for a
+    moment inside a motion, a swing's glide); from one such moment to the next the foot
+    turns at an even rate. Without them a turn it cannot see tilts gravity into the track."""
+    h = d._hist
+    lo = d.g_lo2
+    hi = d.g_hi2
+    px = g0x
+    py = g0y
+    pz = g0z
+    t = 0
+    k = a + 1  # the first entry the next turn is written to
+    j = (a + 1) * _HW
+    for i in range(a + 1, b + 1):
+        dt = h[j]
+        t += dt if dt > 0 else -dt
+        if i == b:
+            x = g1x
+            y = g1y
+            z = g1z
+        else:
+            x = h[j + 1]
+            y = h[j + 2]
+            z = h[j + 3]
+            if not lo < x * x + y * y + z * z < hi or i == a + 1:
+                j += _HW
+                continue
+            # steady: the entries either side read the same, within _ANCHOR_MG
+            dx = (h[j - _HW + 1] - x) >> 2
+            dy = (h[j - _HW + 2] - y) >> 2
+            dz = (h[j - _HW + 3] - z) >> 2
+            ex = (h[j + _HW + 1] - x) >> 2
+            ey = (h[j + _HW + 2] - y) >> 2
+            ez = (h[j + _HW + 3] - z) >> 2
+            lim = (_ANCHOR_MG >> 2) * (_ANCHOR_MG >> 2)
+            if dx * dx + dy * dy + dz * dz > lim or ex * ex + ey * ey + ez * ez > lim:
+                j += _HW
+                continue
+        # the turn from the last known gravity to this one: (new x old) / g^2 rad, over t ms
+        # (0.1 dps = rad/ms * 572958)
+        cx = ((y >> 2) * (pz >> 2) - (z >> 2) * (py >> 2)) * 573 // 62500
+        cy = ((z >> 2) * (px >> 2) - (x >> 2) * (pz >> 2)) * 573 // 62500
+        cz = ((x >> 2) * (py >> 2) - (y >> 2) * (px >> 2)) * 573 // 62500
+        rx = _clamp(cx * 1000 // t, _GYRO_MAX)
+        ry = _clamp(cy * 1000 // t, _GYRO_MAX)
+        rz = _clamp(cz * 1000 // t, _GYRO_MAX)
+        m = k * _HW
+        for _ in range(i + 1 - k):
+            h[m + 4] = rx
+            h[m + 5] = ry
+            h[m + 6] = rz
+            m += _HW
+        k = i + 1
+        t = 0
+        px = x
+        py = y
+        pz = z
+        j += _HW
+    m = a * _HW
+    h[m + 4] = h[m + _HW + 4]  # (the trapezoids start from the first rate)
+    h[m + 5] = h[m + _HW + 5]
+    h[m + 6] = h[m + _HW + 6]
+
+def strike(d, a, b, t, t_end, min_ms):
+    """An accelerometer alone: the strike ending the motion in raw history entries a..b (the
+    first at time t): where |a| jumps most sharply in the _ACC_STRIKE_MS before the foot
+    stopped moving (at t_end; _NEVER: where its last moving entry ended), if by a landing
+    peak's size and after moving for min_ms. Returns its time, or _NEVER. (A swing's
+    own acceleration can stay above 1 g into the strike: a jump, not a level, finds it.)"""
+    h = d._hist
+    moving = 0
+    stop = t
+    j = (a + 1) * _HW
+    tt = t
+    for _ in range(b - a):
+        dt = h[j]
+        if dt < 0:
+            moving -= dt
+            tt -= dt
+            stop = tt
+        else:
+            tt += dt
+        j += _HW
+    if moving < min_ms:
+        return _NEVER
+    if t_end == _NEVER:
+        t_end = stop
+    # the largest jump, then the first at least half as large: the heel's strike (the
+    # forefoot's slap after it can be the harder)
+    lim = d.p.landing_peak_mg >> 2  # (4 mg units)
+    if _jump_t(d, a, b, t, t_end, lim * lim, False) == _NEVER:
+        return _NEVER
+    return _jump_t(d, a, b, t, t_end, _jump_top >> 2, True)
+
+def _jump_t(d, a, b, t, t_end, lim, first):
+    global _jump_top
+    # the time of the largest jump above lim (or, with `first`, of the first) in a..b
+    h = d._hist
+    best_t = _NEVER
+    j = a * _HW
+    px = h[j + 1] >> 2
+    py = h[j + 2] >> 2
+    pz = h[j + 3] >> 2
+    j += _HW
+    for _ in range(b - a):
+        dt = h[j]
+        if dt < 0:
+            dt = -dt
+        x = h[j + 1] >> 2
+        y = h[j + 2] >> 2
+        z = h[j + 3] >> 2
+        if t_end - _ACC_STRIKE_MS <= t <= t_end:
+            d2 = (x - px) * (x - px) + (y - py) * (y - py) + (z - pz) * (z - pz)
+            if d2 > lim:
+                best_t = t  # (the entry before the jump ends here)
+                if first:
+                    return best_t
+                lim = d2
+                _jump_top = d2
+        t += dt
+        px = x
+        py = y
+        pz = z
+        j += _HW
+    return best_t
+
+
+def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t):
+    """A motion's travel as the step test takes it (`need` + `explains` or more: a step).
+
+    The turn the accelerometer cannot see spoils the travel: a foot that moved for a swing's
+    time and struck the floor as it stopped (strike_t) stepped, unless the turn between its
+    rests was the heel's own (heights, not chords: a brief rest's tilt is the pod's push as
+    much as gravity): a drop from high to the floor, or a rise from it onto the toes.
+    """
+    hx = d.hx
+    hy = d.hy
+    hz = d.hz
+    if hx or hy or hz:
+        h0 = (ux * hx + uy * hy + uz * hz) >> 10
+        h1 = (gx * hx + gy * hy + gz * hz) >> 10
+        heels = (h0 > d.up_mg and h1 < d.down_mg) or (h0 < d.down_mg and h1 > d.up_mg)
+    else:
+        heels = explains >= need
+    if not heels and strike_t != _NEVER:
+        return need + explains
+    return travel
