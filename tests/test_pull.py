@@ -4,17 +4,20 @@ The pod replays two sets with its USB cable out (what it sends goes nowhere), lo
 its flash (a folder); then the PC pulls them into the history, which must show the same step
 counts and heel contacts as `calfwalk analyze` on the same raw file. Pulling twice stores
 nothing twice, a pull cut off mid-transfer loses nothing and the next one finishes it, and a
-full log stops logging with a log_full event and cue while the pod keeps counting.
+full log stops logging with a log_full event and cue while the pod keeps counting. Two pods, a
+left and a right one, walk one two-foot recording and are pulled separately: the history ends
+with one two-foot set per set walked, as `calfwalk analyze` sees the two raw files.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import pytest
 
-from calfwalk import link
+from calfwalk import link, podlog
 from calfwalk.cli import main
 from calfwalk.history import History
 from calfwalk.podlog import BootTime, ClockMap, Listing, read_log_dir
@@ -175,3 +178,71 @@ def test_dates_from_uptime_boots_and_syncs():
     assert c["kind"] == "latest" and t == pytest.approx(pc - 7260 - 600)
     assert clock.date(1, 0)[0] is None  # a boot older than anything the log holds
     assert isinstance(clock.boots[5], BootTime)
+
+
+@pytest.fixture(scope="module")
+def two_feet(tmp_path_factory):
+    """A raw recording of two sets on both feet (heel contacts on the left), and its raw files."""
+    from calfwalk.simulate import HeelTouch, SimConfig, write_simulation
+
+    folder = tmp_path_factory.mktemp("two_feet")
+    cfg = SimConfig(steps=20, feet="both", mount="random", seed=11,
+                    heel_touches=[HeelTouch(6, 300, 1500), HeelTouch(13, 200, 0)])
+    paths = write_simulation(cfg, str(folder / "walk"), sets=2, rest_s=8.0)
+    left = next(p for p in paths if p.endswith("_left.csv"))
+    right = next(p for p in paths if p.endswith("_right.csv"))
+    return left, right
+
+
+def _feet_row(s):
+    return (s["steps_by_foot"]["left"], s["steps_by_foot"]["right"], s["heel_contacts"],
+            {k: v["asymmetry_pct"] for k, v in s["asymmetry"].items()})
+
+
+def test_two_pods_pulled_separately_make_one_two_foot_set_per_set(capsys, tmp_path, two_feet, monkeypatch,
+                                                                   _history_db):
+    left, right = two_feet
+    assert main(["analyze", left, right, "--json", "--no-history"]) == 0
+    want = [_feet_row(s) for s in json.loads(capsys.readouterr().out)["sets"]]
+    assert len(want) == 2 and want[0][2] >= 1
+    # the PC's clock for the pulls: a fixed date, advancing with the pods' own uptime (both start together)
+    launched = time.monotonic()
+    monkeypatch.setattr(podlog, "pc_clock", lambda: 1_800_000_000.0 + time.monotonic() - launched)
+    # four times real time: each set is a few seconds of the pods' uptime, the rest between them 2 s
+    with PodProcess(left, speed=4, flash=str(tmp_path / "left"), unplugged=True) as lp, \
+            PodProcess(right, speed=4, flash=str(tmp_path / "right"), unplugged=True) as rp:
+        lp.plug(timeout=120)
+        rp.plug(timeout=120)
+        # the right pod first, kept on it: its sets wait in the history as one foot each
+        assert main(["pull", "--port", rp.port, "--keep"]) == 0
+        out = capsys.readouterr().out
+        assert out.count("kept as one foot: no set of the other foot overlaps it") == 2, out
+        assert [(s, c) for s, c, _k in _stored(_history_db)] == [(w[1], 0) for w in want]  # right steps, no contacts
+        # then the left pod: each of its sets finds its right set
+        assert main(["pull", "--port", lp.port]) == 0
+        out = capsys.readouterr().out
+        paired = [line for line in out.splitlines() if line.startswith("paired: ")]
+        assert len(paired) == 2, out
+        assert "left pod set 1 (#3) + right pod set 1 (#1) -> two-foot set #5" in paired[0]
+        assert "left pod set 2 (#4) + right pod set 2 (#2) -> two-foot set #6" in paired[1]
+        assert all("strides" in line and "clocks left ±" in line for line in paired)
+        # the right pod again: its sets are in the two-foot sets, nothing stored twice
+        assert main(["pull", "--port", rp.port]) == 0
+        out = capsys.readouterr().out
+        assert out.count("already stored (in two-foot set #") == 2 and "paired" not in out, out
+    with History.open(_history_db) as h:
+        rows = h.sets()
+        parts = h.parts()
+    assert [r["feet"] for r in rows] == ["left,right", "left,right"]
+    got = [_feet_row(json.loads(r["summary"])) for r in rows]
+    assert got == want
+    assert [(r["steps_left"], r["steps_right"]) for r in rows] == [(w[0], w[1]) for w in want]
+    # what paired with what, and how sure, is kept
+    pairing = [json.loads(r["summary"])["pairing"] for r in rows]
+    assert [p["status"] for p in pairing] == ["match", "match"]
+    assert all(p["overlap_pct"] >= 50 and p["rhythm_diff_pct"] <= 10 for p in pairing)
+    assert sorted(p["foot"] for p in parts) == ["left", "left", "right", "right"]
+    assert main(["history"]) == 0
+    shown = capsys.readouterr().out
+    table = [[c.strip() for c in line.split("│")[1:-1]] for line in shown.splitlines() if line.startswith("│")]
+    assert [(r[3], int(r[4]), int(r[5])) for r in table] == [("L+R", w[0] + w[1], w[2]) for w in want]

@@ -306,6 +306,8 @@ def align_session(session):
     order = {"left": 0, "right": 1}
     pods = sorted((p for p in session.pods.values() if p.foot is not None),
                   key=lambda p: (order.get(p.foot, 2), p.index))
+    if session.meta.get("pair_method") and len(pods) == 2:
+        return align_pulled_pair(session.meta, pods)
     clocks = {p.index: _PodClocks(p) for p in pods}
     report = {
         "method": None,
@@ -381,6 +383,48 @@ def align_session(session):
             note += ": uneven step timing, or links with different latencies"
     report["note"] = note
     return _rounded([e for p in pods for e in mapped[p.foot]]), report
+
+
+def align_pulled_pair(meta, pods):
+    """Two sets pulled from a left and a right pod and paired (pairing.py): no host receive times, but the
+    left-right offset their dates give (`#pair_offset_ms`, right onto left, ±`#pair_sd_ms`), refined by
+    the step timing as a live session's; `#pair_method=pod_clocks` (a pod that did not sample in real
+    time): both stay on their own clocks."""
+    by_foot = {p.foot: p for p in pods}
+    left, right = by_foot.get("left"), by_foot.get("right")
+    if left is None or right is None:
+        raise ValueError("a paired set needs a left and a right pod")
+    method = meta.get("pair_method")
+    try:
+        offset = float(meta.get("pair_offset_ms", 0.0))
+        sd = float(meta["pair_sd_ms"]) if meta.get("pair_sd_ms") else None
+    except ValueError:
+        offset, sd = 0.0, None
+    report = {"method": None, "reference": "left pod clock", "pods": {}, "residual_spread_ms": None,
+              "lr_host_uncertainty_ms": None, "lr_step_offset_ms": None, "lr_step_pairs": 0,
+              "lr_correction_ms": None, "lr_uncertainty_ms": None, "lr_clock_offset_ms": None, "note": ""}
+    lefts = [dict(e) for e in left.events]
+    if method != "pod_dates" or sd is None:
+        report["method"] = "pulled_pod_clocks"
+        report["note"] = ("pulled separately, and a pod did not sample in real time (a replay faster than real "
+                          "time?): events stay on the pods' own clocks")
+        return _rounded(lefts + [dict(e) for e in right.events]), report
+    rights = [dict(e, t_ms=e["t_ms"] + offset) for e in right.events]
+    info = refine_offset(sd, [e["t_ms"] for e in lefts if e["type"] == "step"],
+                         [e["t_ms"] for e in rights if e["type"] == "step"])
+    for e in rights:
+        e["t_ms"] -= info["correction_ms"]
+    report.update(method="pod_dates+step_timing" if info["step_offset_ms"] is not None else "pod_dates",
+                  lr_host_uncertainty_ms=_r(sd), lr_step_offset_ms=_r(info["step_offset_ms"]),
+                  lr_step_pairs=info["step_pairs"], lr_correction_ms=_r(info["correction_ms"]),
+                  lr_uncertainty_ms=_r(info["sd_ms"]), lr_clock_offset_ms=_r(offset))
+    note = (f"pulled separately: left and right aligned through the pods' dates to about ±{info['sd_ms']:.0f} ms "
+            "(1 sigma)")
+    if info["step_offset_ms"] is not None:
+        note += (f"; right landings fall {info['step_offset_ms']:+.0f} ms from the middle of the left ones "
+                 f"({info['step_pairs']} landings)")
+    report["note"] = note
+    return _rounded(lefts + rights), report
 
 
 def _rounded(events):

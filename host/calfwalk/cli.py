@@ -566,7 +566,11 @@ def cmd_pull(args) -> int:
            if totals else ""))
     if not result.stored and not result.failed and not result.under_way:
         print("nothing new on the pod")
-    return 1 if result.failed else 0
+    for outcome in result.pairing:  # left and right pulled separately: what paired with what, and how sure
+        print(outcome.text)
+    if result.pairing_error:
+        print(f"calfwalk pull: {result.pairing_error}", file=sys.stderr)
+    return 1 if result.failed or result.pairing_error or any(o.action == "failed" for o in result.pairing) else 0
 
 
 def cmd_pod(args) -> int:

@@ -3,7 +3,10 @@
 One row in `sets` per set (per entry of summary["sets"], or the whole summary),
 one row in `steps` per step. A set is keyed by the sha256 of its source file(s)
 and its number in that source, so importing the same recording again adds
-nothing. The file is checked before anything is written: a file that is not
+nothing. A left and a right set pulled from two pods separately and paired
+(pairing.py) become one two-foot row; `set_parts` keeps each part's own row and
+key, so pulling a part again adds nothing either (schema 2; a schema 1 file gets
+the table the first time it is opened for writing). The file is checked before anything is written: a file that is not
 an SQLite database, another application's database, a damaged or truncated one
 or one from a newer calfwalk is refused with one line naming it, and left as it was.
 """
@@ -22,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 APPLICATION_ID = 0x43574C4B  # "CWLK" in the SQLite header: marks a calfwalk history file
-SCHEMA_VERSION = 1  # PRAGMA user_version
+SCHEMA_VERSION = 2  # PRAGMA user_version (2: set_parts)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 DB_NAME = "history.sqlite3"
 
@@ -90,6 +93,15 @@ CREATE TABLE steps (
 );
 CREATE INDEX sets_by_time ON sets (recorded_utc, set_no);
 """
+# schema 2: the one-foot sets a two-foot set was paired from (pulled separately from a left and a right pod)
+PARTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS set_parts (
+    part_digest TEXT PRIMARY KEY,       -- the part's own key (a pulled set: podlog.set_digest)
+    set_id INTEGER NOT NULL REFERENCES sets(id) ON DELETE CASCADE,  -- the two-foot set it is part of
+    foot TEXT NOT NULL,
+    row TEXT NOT NULL                   -- JSON: the part's own set row, as it was before the pairing
+);
+"""
 
 # (column, label, unit) of each trend, in the order they are shown
 METRICS = (
@@ -103,6 +115,10 @@ METRICS = (
 
 class HistoryError(ValueError):
     """A history file that cannot be used; the message names it."""
+
+
+class _Changed(Exception):
+    """What a transaction was to change is no longer as it was read."""
 
 
 # ------------------------------------------------------------------ where the file lives
@@ -251,7 +267,7 @@ def _create(path: Path):
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
             conn.executescript(f"BEGIN; PRAGMA application_id = {APPLICATION_ID}; "
-                               f"PRAGMA user_version = {SCHEMA_VERSION}; {SCHEMA} COMMIT;")
+                               f"PRAGMA user_version = {SCHEMA_VERSION}; {SCHEMA} {PARTS_SCHEMA} COMMIT;")
         finally:
             conn.close()
         try:
@@ -298,6 +314,9 @@ class History:
         try:
             conn = sqlite3.connect(str(path), isolation_level=None, timeout=10)
             conn.execute("PRAGMA foreign_keys = ON")
+            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                # schema 1 -> 2: only a table more, added in one transaction
+                conn.executescript(f"BEGIN IMMEDIATE; {PARTS_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
         except sqlite3.Error as exc:
             raise HistoryError(f"{path}: cannot open for writing: {exc}") from None
         return cls(path, conn, True)
@@ -322,6 +341,14 @@ class History:
                 for row, steps in rows:
                     old = self.conn.execute("SELECT id FROM sets WHERE source_digest = ? AND set_no = ?",
                                             (row["source_digest"], row["set_no"])).fetchone()
+                    if old is None and self._has_parts():
+                        # a set already paired into a two-foot set: stored there
+                        old = self.conn.execute("SELECT set_id FROM set_parts WHERE part_digest = ?",
+                                                (row["source_digest"],)).fetchone()
+                        if old is not None:
+                            results.append({"id": old[0], "set_no": row["set_no"], "new": False, "paired": True,
+                                            "steps": row["steps"], "heel_contacts": row["heel_contacts"]})
+                            continue
                     if old is not None:
                         results.append({"id": old[0], "set_no": row["set_no"], "new": False, "steps": row["steps"],
                                         "heel_contacts": row["heel_contacts"]})
@@ -344,7 +371,76 @@ class History:
             raise HistoryError(f"{self.path}: cannot write: {exc}") from None
         return results
 
+    def pair(self, row: dict, steps: list, parts: list) -> dict:
+        """Replace one-foot sets by the two-foot set made of them, in one transaction.
+
+        `parts`: the one-foot set rows (dicts with their id). Each is removed from `sets` and kept
+        in `set_parts` (its row as JSON) under its key, pointing at the new set. If a part is no
+        longer a set of its own (another calfwalk paired it meanwhile) nothing changes and this
+        raises HistoryError. Returns {"id", "new"}: an existing two-foot set of the same key is kept.
+        """
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                old = self.conn.execute("SELECT id FROM sets WHERE source_digest = ? AND set_no = ?",
+                                        (row["source_digest"], row["set_no"])).fetchone()
+                if old is not None:
+                    self.conn.execute("ROLLBACK")
+                    return {"id": old[0], "new": False}
+                for part in parts:
+                    here = self.conn.execute("SELECT id FROM sets WHERE id = ? AND source_digest = ?",
+                                             (part["id"], part["source_digest"])).fetchone()
+                    if here is None:
+                        raise _Changed(f"set #{part['id']} is no longer a set of its own")
+                cols = [c for c in SET_COLUMNS if c != "id"]
+                cur = self.conn.execute(
+                    f"INSERT INTO sets ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    [row[c] for c in cols])
+                set_id = cur.lastrowid
+                self.conn.executemany(
+                    f"INSERT INTO steps ({', '.join(STEP_COLUMNS)}) VALUES ({', '.join('?' * len(STEP_COLUMNS))})",
+                    [[set_id] + [s[c] for c in STEP_COLUMNS[1:]] for s in steps])
+                for part in parts:
+                    self.conn.execute("INSERT INTO set_parts (part_digest, set_id, foot, row) VALUES (?, ?, ?, ?)",
+                                      (part["source_digest"], set_id, part["feet"], json.dumps(part)))
+                    self.conn.execute("DELETE FROM sets WHERE id = ?", (part["id"],))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        except _Changed as exc:
+            raise HistoryError(f"{self.path}: not paired: {exc}") from None
+        except sqlite3.Error as exc:
+            raise HistoryError(f"{self.path}: cannot write: {exc}") from None
+        return {"id": set_id, "new": True}
+
     # -------------------------------------------------------------- reading
+
+    def _has_parts(self) -> bool:
+        """A schema 1 file opened read-only has no set_parts table (it has no parts either)."""
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'set_parts'"
+                                 ).fetchone() is not None
+
+    def parts(self) -> list:
+        """Every part of a two-foot set: {"part_digest", "set_id", "foot", "row" (dict)}."""
+        if not self._has_parts():
+            return []
+        try:
+            rows = self.conn.execute("SELECT part_digest, set_id, foot, row FROM set_parts ORDER BY set_id, foot"
+                                     ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"{self.path}: damaged history database (SQLite: {_one_line(exc)})") from None
+        return [{"part_digest": r[0], "set_id": r[1], "foot": r[2], "row": json.loads(r[3])} for r in rows]
+
+    def pulled_one_foot(self) -> list:
+        """The sets pulled from a pod that are one foot's (not paired): set rows (dicts)."""
+        try:
+            rows = self.conn.execute("SELECT * FROM sets WHERE source_kind = 'pulled' AND feet IN ('left', 'right') "
+                                     "ORDER BY recorded_utc, id").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"{self.path}: damaged history database (SQLite: {_one_line(exc)})") from None
+        return [{c: r[c] for c in SET_COLUMNS} for r in rows]
 
     def sets(self, limit=None) -> list:
         """Set rows (dicts, JSON columns as text) oldest first; the last `limit` when given."""
@@ -544,9 +640,14 @@ def store_message(outcome: dict, source: str | None = None) -> str:
         contacts = sum(r["heel_contacts"] for r in new)
         what = "set" if len(new) == 1 else f"{len(new)} sets"
         parts.append(f"stored {what} {_ids(new)} ({steps} steps, {contacts} heel contact{'s' * (contacts != 1)})")
+    paired = [r for r in old if r.get("paired")]
+    old = [r for r in old if not r.get("paired")]
     if old:
         what = "set" if len(old) == 1 else "sets"
         parts.append(f"already stored ({what} {_ids(old)})")
+    if paired:
+        what = "set" if len(paired) == 1 else "sets"
+        parts.append(f"already stored (in two-foot {what} {_ids(paired)})")
     return f"history:{src} {'; '.join(parts)} in {outcome['db']}"
 
 

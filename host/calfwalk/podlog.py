@@ -29,6 +29,8 @@ HEAD = _lb.HEAD
 TAIL = _lb.TAIL
 # a pod's crystal (rp2, esp32) is good to about 50 ppm; twice that is what the dates allow for
 DRIFT_PPM = 100
+# the PC's clock (Unix s) that pulls date sets by; tests put in their own
+pc_clock = time.time
 # record types turned back into protocol lines for a session (T, the clock syncs, are read separately)
 LINE_TYPES = ("H", "E", "C", "D")
 
@@ -290,7 +292,7 @@ class PodLog:
 
     def sync_clock(self) -> tuple:
         """Tell the pod the PC's time (it logs it); (boot, uptime ms, PC time in s, its error in s)."""
-        t0 = time.time()
+        t0 = pc_clock()
         m0 = time.monotonic()
         lines = self._reply(f"clock {int(t0 * 1000)}")
         rtt = time.monotonic() - m0
@@ -339,6 +341,8 @@ class PullResult:
     marked: int = 0
     under_way: list = field(default_factory=list)  # ids of sets the pod is still recording
     failed: list = field(default_factory=list)  # (set id, why)
+    pairing: list = field(default_factory=list)  # pairing.Outcome of each set this pull brought (see pair_pulled)
+    pairing_error: str = ""
     listing: Listing | None = None  # what the pod held when the pull began
     clock: ClockMap | None = None
 
@@ -348,15 +352,18 @@ def _existing(folder: Path, digest: str):
     return found[0] if found else None
 
 
-def store_set(records, pod_set: PodSet, clock: ClockMap, port: str, db_path, folder: Path) -> str:
-    """One pulled set: its session file (kept in `folder`), its summary in the history; the store message."""
+def store_set(records, pod_set: PodSet, clock: ClockMap, port: str, db_path, folder: Path) -> tuple:
+    """One pulled set: its session file (kept in `folder`), its summary in the history.
+
+    Returns (the store message, its digest, whether the history holds it: new or already)."""
     from .history import store_message, store_summary
+    from .pairing import set_timing
     from .session import read_session, summarise_session
 
     digest = set_digest(records)
     start = next((r for r in records if r.kind == "E" and r.payload.startswith("set_start,")), records[0])
     when, certainty = clock.date(start.boot, start.up)
-    started = iso(when) if when is not None else iso(time.time())
+    started = iso(when) if when is not None else iso(pc_clock())
     path = _existing(folder, digest)
     if path is None:
         foot = dict(kv.split("=", 1) for kv in records[0].payload.split(",") if "=" in kv).get("foot", "pod")
@@ -364,14 +371,20 @@ def store_set(records, pod_set: PodSet, clock: ClockMap, port: str, db_path, fol
         path = folder / f"{foot}-{stamp}-{digest[:16]}.cwlog"
         write_set_session(path, records, port, started, certainty, pod_set)
     summary = summarise_session(read_session(path))
-    summary["pod_clock"] = dict(certainty, boot=start.boot, uptime_ms=start.up, set_id=pod_set.id)
+    # when the set was walked on the PC's clock, and how sure: what pairing.py pairs a left and a right set by
+    summary["pod_clock"] = dict(certainty, boot=start.boot, uptime_ms=start.up, set_id=pod_set.id,
+                                timing=set_timing(records, clock))
+    for one in summary.get("sets") or []:  # the history keeps each set's own summary
+        one["pod_clock"] = summary["pod_clock"]
     outcome = store_summary(db_path, summary, [str(path)], "pulled", started, digest=digest)
-    return store_message(outcome, f"pod set {pod_set.id} ({certainty['kind']} date: {certainty['text']})")
+    message = store_message(outcome, f"pod set {pod_set.id} ({certainty['kind']} date: {certainty['text']})")
+    return message, digest, bool(outcome["results"])
 
 
 def pull_sets(client, port: str, db_path, keep: bool = False, folder: Path | None = None,
-              progress=None) -> PullResult:
+              progress=None, pair: bool = True) -> PullResult:
     """Copy every set the pod holds and has not had pulled into the history; mark each after it is committed.
+    Then pair each with a set of the other foot pulled from another pod (pairing.py), where one fits.
 
     `progress(total_records)` gives a callable to advance per record (or None)."""
     podlog = PodLog(client)
@@ -382,6 +395,7 @@ def pull_sets(client, port: str, db_path, keep: bool = False, folder: Path | Non
     result = PullResult(listing=listing, clock=clock)
     todo = [s for s in listing.sets if not s.pulled and s.state != "open"]
     result.under_way = [s.id for s in listing.sets if s.state == "open"]
+    keys = []  # the history's keys of the sets this pull brought (new or already stored)
     advance = progress(sum(s.records for s in todo)) if progress and todo else None
     for s in todo:
         try:
@@ -392,9 +406,21 @@ def pull_sets(client, port: str, db_path, keep: bool = False, folder: Path | Non
         if not records:
             result.failed.append((s.id, f"set {s.id}: no readable record"))
             continue
-        result.stored.append((s, store_set(records, s, clock, port, db_path, folder)))
+        message, digest, held = store_set(records, s, clock, port, db_path, folder)
+        result.stored.append((s, message))
+        if held:
+            keys.append(digest)
         if not keep:  # only now that the history holds it
             result.marked += podlog.mark([s.id])
+    if keys and pair:
+        from .history import HistoryError
+        from .pairing import pair_pulled
+
+        # every set is stored and marked by now: pairing only ever turns two of them into one
+        try:
+            result.pairing = pair_pulled(db_path, keys, folder)
+        except HistoryError as exc:
+            result.pairing_error = f"the sets are stored, but could not be paired: {exc}"
     return result
 
 
@@ -402,7 +428,7 @@ def log_listing(client) -> tuple:
     """(Listing, ClockMap) of a connected pod, without changing anything in its log."""
     podlog = PodLog(client)
     hello, status = client.status()
-    pc_s = time.time()
+    pc_s = pc_clock()
     line = next(l for l in reversed(client.lines) if l.kind == "S")
     listing = podlog.listing()
     boot = int(hello.get("boot", listing.totals.get("boot", 0)))
