@@ -846,7 +846,8 @@ class Detector:
         ms = 0
         j = _HW
         for _ in range(n - 1):
-            ms += abs(h[j])
+            dt = h[j]
+            ms += dt if dt > 0 else -dt  # (not abs(): a builtin call costs ten times as much on the pod)
             j += _HW
         c.t_start = t - ms - self.dt_ms  # the track's time origin: its first (rest) entry
         # the gyro's bias: a running mean over the last rests (a short rest alone is too noisy)
@@ -974,7 +975,8 @@ class Detector:
         ms = 0
         j = 0
         for _ in range(n):
-            ms += abs(h[j])
+            dt = h[j]
+            ms += dt if dt > 0 else -dt  # (not abs(): see _begin)
             j += _HW
         hold_ms = self.p.zupt_ms >> 1 if ms > _STEP_MAX_MS else 1 << 30
         k = 0
@@ -1056,7 +1058,11 @@ class Detector:
         top = 0  # the fastest turn (sum over the axes, 0.1 dps)
         j = (a + 1) * _HW
         for _ in range(b - a):
-            w = abs(h[j + 4] - bx) + abs(h[j + 5] - by) + abs(h[j + 6] - bz)
+            # |rate - bias| summed (not abs(): see _begin)
+            x = h[j + 4] - bx
+            y = h[j + 5] - by
+            z = h[j + 6] - bz
+            w = (x if x > 0 else -x) + (y if y > 0 else -y) + (z if z > 0 else -z)
             if w > top:
                 top = w
             j += _HW
@@ -1126,7 +1132,9 @@ class Detector:
             px = rx
             py = ry
             pz = rz
-            if -_ANGLE_SAFE < ex < _ANGLE_SAFE and -_ANGLE_SAFE < ey < _ANGLE_SAFE and -_ANGLE_SAFE < ez < _ANGLE_SAFE:
+            # (pairs of tests, not chained ones: those cost more bytecode on the pod)
+            if ex < _ANGLE_SAFE and ex > -_ANGLE_SAFE and ey < _ANGLE_SAFE and ey > -_ANGLE_SAFE \
+                    and ez < _ANGLE_SAFE and ez > -_ANGLE_SAFE:
                 ex = (ex * _HALF_ANGLE + 6400) // 12800  # rounded: a floor's bias would turn the track
                 ey = (ey * _HALF_ANGLE + 6400) // 12800
                 ez = (ez * _HALF_ANGLE + 6400) // 12800
@@ -1134,8 +1142,8 @@ class Detector:
                 ex = _clamp((ex >> 6) * _HALF_ANGLE // 200, 8192)
                 ey = _clamp((ey >> 6) * _HALF_ANGLE // 200, 8192)
                 ez = _clamp((ez >> 6) * _HALF_ANGLE // 200, 8192)
-            if weight and abs(rx) + abs(ry) + abs(rz) >= w_cut:
-                wi = abs(ex) + abs(ey) + abs(ez)
+            if weight and ((rx if rx > 0 else -rx) + (ry if ry > 0 else -ry) + (rz if rz > 0 else -rz)) >= w_cut:
+                wi = (ex if ex > 0 else -ex) + (ey if ey > 0 else -ey) + (ez if ez > 0 else -ez)
                 if weight < 0:
                     t_ms += wi  # (the turn alone: the weight of the entries turning fast, summed)
                 else:
@@ -1144,11 +1152,20 @@ class Detector:
                     ez += kz * wi // weight
             # q := q * (rotation by half-angles e), renormalised to first order; every product
             # rounded, not floored (a bias of half a unit per entry turns the track)
-            ec = _Q - ((ex * ex + ey * ey + ez * ez) >> 15)  # cos of the half angle, to second order
-            w = (qw * ec - qx * ex - qy * ey - qz * ez + 8192) >> 14
-            x = (qw * ex + qx * ec + qy * ez - qz * ey + 8192) >> 14
-            y = (qw * ey - qx * ez + qy * ec + qz * ex + 8192) >> 14
-            z = (qw * ez + qx * ey - qy * ex + qz * ec + 8192) >> 14
+            # the cosine of the half angle is _Q - d, to second order; q * _Q >> 14 is q, so each
+            # component is its old value plus the rest of the product (exactly: _Q is 1 << 14),
+            # and d is 0 for most entries (turns slower than ~130 dps): four products fewer
+            d = (ex * ex + ey * ey + ez * ez) >> 15
+            if d:
+                w = qw + ((8192 - qw * d - qx * ex - qy * ey - qz * ez) >> 14)
+                x = qx + ((8192 + qw * ex - qx * d + qy * ez - qz * ey) >> 14)
+                y = qy + ((8192 + qw * ey - qx * ez - qy * d + qz * ex) >> 14)
+                z = qz + ((8192 + qw * ez + qx * ey - qy * ex - qz * d) >> 14)
+            else:
+                w = qw + ((8192 - qx * ex - qy * ey - qz * ez) >> 14)
+                x = qx + ((8192 + qw * ex + qy * ez - qz * ey) >> 14)
+                y = qy + ((8192 + qw * ey - qx * ez + qz * ex) >> 14)
+                z = qz + ((8192 + qw * ez + qx * ey - qy * ex) >> 14)
             n_q += 1
             if n_q & 3:
                 qw = w
