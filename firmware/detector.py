@@ -519,7 +519,17 @@ class Detector:
             if not self.imu:
                 Detector._fsr_steps(self, t)
             elif self.in_step:
-                Detector._stance(self)
+                # one stance sample (_stance's IMU part, inline: a call costs more than its body)
+                if self.heel_down or not self.quiet:
+                    self.run_n = 0
+                else:
+                    run = self.run_n + 1
+                    self.run_n = run
+                    if run > self.best_run:
+                        self.best_run = run
+                    if self.hn < 30000:
+                        self.hsum += self.pitch_mg
+                        self.hn += 1
             if self.fsr and self.fore_on:
                 Detector._push_share(self, med, lat)
             # an absent sensor's score stays 0; most samples: heel up, nothing to do
@@ -599,7 +609,8 @@ class Detector:
             self.pk_above = False
         # the zero-velocity test: gyro energy (bias removed, dps^2) low, and the tilt low-pass
         # steady since the rest began (a slow tilt or a gentle push moves it as surely as a jolt)
-        if self.gyro:
+        gyro = self.gyro
+        if gyro:
             wx = (gx - self.bgx) // 10
             wy = (gy - self.bgy) // 10
             wz = (gz - self.bgz) // 10
@@ -613,7 +624,8 @@ class Detector:
         g2_lp += (wx * wx + wy * wy + wz * wz - g2_lp) >> 1  # short: a jolt's energy must not linger
         self.g2_lp = g2_lp
         quiet = False
-        if self.mv and g2_lp > self.pk_g2:
+        mv = self.mv
+        if mv and g2_lp > self.pk_g2:
             # a foot that swung hard rests less quietly (ordinary walking's stance rolls and
             # jolts): the rest limits rise with the motion's peak, a rate of 1/8 of it, up to 4x
             self.pk_g2 = g2_lp
@@ -627,7 +639,7 @@ class Detector:
             # steady: the tilt low-pass keeps up with a slower one, started where the gyro fell
             # quiet (a swing's acceleration changes slowly, but far: the slower one lags behind)
             self.gq_n += 1
-            k = self.lp_k + 1
+            k += 1
             n = self.sm_n
             if n:
                 sx = self.sx
@@ -664,8 +676,23 @@ class Detector:
             self.q_n = 0
         # the motion history: every sample of a motion, and a few rest samples before it
         h = self._hist
-        if self.mv:
-            Detector._keep(self, h, dt if quiet else -dt, ax, ay, az, gx, gy, gz)
+        if mv:
+            if self.h_acc == 0 and self.h_dec == 1:
+                # at full resolution the sample is an entry (_keep's common case, inline)
+                j = self.h_n * _HW
+                h[j] = dt if quiet else -dt
+                h[j + 1] = ax
+                h[j + 2] = ay
+                h[j + 3] = az
+                h[j + 4] = gx
+                h[j + 5] = gy
+                h[j + 6] = gz
+                j = self.h_n + 1
+                self.h_n = j
+                if j >= _HN:
+                    self._halve()
+            else:
+                Detector._keep(self, h, dt if quiet else -dt, ax, ay, az, gx, gy, gz)
             if self.landed:
                 # landed: the motion is judged once the rest settles (a landing still shakes
                 # the pod for a while), or as soon as the foot moves on
@@ -716,9 +743,10 @@ class Detector:
         # heel height: the accelerometer's tilt at rest, carried through motion by the gyro
         # (no low-pass lag when the heel lifts, no swing accelerations in it: a foot carried
         # at a fixed angle can look quiet for a moment in mid-swing)
-        if not self.gyro:
+        mv = self.mv  # (the history above may have ended the motion, or begun one)
+        if not gyro:
             pf = self._acc.heel(self, t, dt, pitch, x * x + y * y + z * z)  # type: ignore[union-attr]
-        elif not self.mv or self.landed or (
+        elif not mv or self.landed or (
                 self.gq_n >= self.zupt_n and self.pk_g2 >= _FAST_G2 and self.g_lo2 < x * x + y * y + z * z < self.g_hi2):
             # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
             # any more with 1 g on the pod: the accelerometer tells the heel
@@ -763,7 +791,7 @@ class Detector:
             # the heel is up again (resting up there, or up a while: longer than the gyro's
             # drift lifts it between a strike and the foot settling): that strike dates no contact
             self.up_n += 1
-            if quiet or (self.up_n >= self.up_confirm_n and self.gyro):
+            if quiet or (self.up_n >= self.up_confirm_n and gyro):
                 self.strike_t = _NEVER
                 self.cross_t = _NEVER
                 self.struck = False
@@ -772,13 +800,13 @@ class Detector:
                 self.up_n = 0
             # (the gyro at rest, the heel not sinking on: it has stopped)
             s = 2 if pf < self.down_mg and self.gq_n and w > -(strike >> 2) else 1
-            if self.mv and not self.landed and not self.gyro:
+            if mv and not gyro and not self.landed:
                 s = self._acc.moving(self, t)  # type: ignore[union-attr]
         if s == 2 and self.s_imu != 2:
             # date the onset where the heel reached the floor: its height crossing floor level
             # on the way down, else the strike (the heel-down turn reversing), else where it
             # stopped turning
-            if not self.gyro:
+            if not gyro:
                 self.on_imu = self._acc.onset(self, t, dt)  # type: ignore[union-attr]
                 self.cold.first_t = _NEVER
             elif self.cold.first_t != _NEVER:
