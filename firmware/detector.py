@@ -715,7 +715,8 @@ class Detector:
             elif t - self.cold.t_lift >= _MOTION_MAX_MS:
                 self._track(t, False)
         elif quiet:
-            j = self.h_pre * _HW
+            i = self.h_pre
+            j = i * _HW
             h[j] = dt
             h[j + 1] = ax
             h[j + 2] = ay
@@ -723,7 +724,7 @@ class Detector:
             h[j + 4] = gx
             h[j + 5] = gy
             h[j + 6] = gz
-            self.h_pre = (self.h_pre + 1) & (_PRE - 1)
+            self.h_pre = (i + 1) & (_PRE - 1)
             self.pre_n += 1
             c = self.cold
             if c.bias_n < 4096:
@@ -1283,11 +1284,12 @@ class Detector:
         it and falling out of it meet (a 250 dps gyro clips a brisk swing)."""
         h = self._hist
         raised = False
+        last = n - 2
         k = 4
         while k < 7:
             i = 2
-            while i < n - 2:
-                j = i * _HW + k
+            j = 2 * _HW + k  # (entry i's slot, stepped along with i: no product per entry)
+            while i < last:
                 v = h[j]
                 if (v >= _CLIP_MIN or v <= -_CLIP_MIN) and h[j + _HW] == v and h[j - _HW] != v:
                     b = i + 1
@@ -1324,8 +1326,10 @@ class Detector:
                                     raised = True
                                 m += 1
                     i = b + 1
+                    j = i * _HW + k
                 else:
                     i += 1
+                    j += _HW
             k += 1
         return raised
 
@@ -1466,7 +1470,7 @@ class Detector:
                     for _ in range(e - s):
                         dt = h[j]
                         tt += dt if dt > 0 else -dt
-                        f = tt * 1024 // t_ms
+                        f = (tt << 10) // t_ms  # (a shift: cheaper than a product on the pod)
                         z = ((h[j + 1] - ((vex * tt // 2000) * f >> 10)) * ux
                              + (h[j + 2] - ((vey * tt // 2000) * f >> 10)) * uy
                              + (h[j + 3] - ((vez * tt // 2000) * f >> 10)) * uz) >> 10
