@@ -519,7 +519,17 @@ class Detector:
             if not self.imu:
                 Detector._fsr_steps(self, t)
             elif self.in_step:
-                Detector._stance(self)
+                # one stance sample (_stance's IMU part, inline: a call costs more than its body)
+                if self.heel_down or not self.quiet:
+                    self.run_n = 0
+                else:
+                    run = self.run_n + 1
+                    self.run_n = run
+                    if run > self.best_run:
+                        self.best_run = run
+                    if self.hn < 30000:
+                        self.hsum += self.pitch_mg
+                        self.hn += 1
             if self.fsr and self.fore_on:
                 Detector._push_share(self, med, lat)
             # an absent sensor's score stays 0; most samples: heel up, nothing to do
@@ -599,7 +609,8 @@ class Detector:
             self.pk_above = False
         # the zero-velocity test: gyro energy (bias removed, dps^2) low, and the tilt low-pass
         # steady since the rest began (a slow tilt or a gentle push moves it as surely as a jolt)
-        if self.gyro:
+        gyro = self.gyro
+        if gyro:
             wx = (gx - self.bgx) // 10
             wy = (gy - self.bgy) // 10
             wz = (gz - self.bgz) // 10
@@ -613,7 +624,8 @@ class Detector:
         g2_lp += (wx * wx + wy * wy + wz * wz - g2_lp) >> 1  # short: a jolt's energy must not linger
         self.g2_lp = g2_lp
         quiet = False
-        if self.mv and g2_lp > self.pk_g2:
+        mv = self.mv
+        if mv and g2_lp > self.pk_g2:
             # a foot that swung hard rests less quietly (ordinary walking's stance rolls and
             # jolts): the rest limits rise with the motion's peak, a rate of 1/8 of it, up to 4x
             self.pk_g2 = g2_lp
@@ -627,7 +639,7 @@ class Detector:
             # steady: the tilt low-pass keeps up with a slower one, started where the gyro fell
             # quiet (a swing's acceleration changes slowly, but far: the slower one lags behind)
             self.gq_n += 1
-            k = self.lp_k + 1
+            k += 1
             n = self.sm_n
             if n:
                 sx = self.sx
@@ -664,8 +676,23 @@ class Detector:
             self.q_n = 0
         # the motion history: every sample of a motion, and a few rest samples before it
         h = self._hist
-        if self.mv:
-            Detector._keep(self, h, dt if quiet else -dt, ax, ay, az, gx, gy, gz)
+        if mv:
+            if self.h_acc == 0 and self.h_dec == 1:
+                # at full resolution the sample is an entry (_keep's common case, inline)
+                j = self.h_n * _HW
+                h[j] = dt if quiet else -dt
+                h[j + 1] = ax
+                h[j + 2] = ay
+                h[j + 3] = az
+                h[j + 4] = gx
+                h[j + 5] = gy
+                h[j + 6] = gz
+                j = self.h_n + 1
+                self.h_n = j
+                if j >= _HN:
+                    self._halve()
+            else:
+                Detector._keep(self, h, dt if quiet else -dt, ax, ay, az, gx, gy, gz)
             if self.landed:
                 # landed: the motion is judged once the rest settles (a landing still shakes
                 # the pod for a while), or as soon as the foot moves on
@@ -688,7 +715,8 @@ class Detector:
             elif t - self.cold.t_lift >= _MOTION_MAX_MS:
                 self._track(t, False)
         elif quiet:
-            j = self.h_pre * _HW
+            i = self.h_pre
+            j = i * _HW
             h[j] = dt
             h[j + 1] = ax
             h[j + 2] = ay
@@ -696,7 +724,7 @@ class Detector:
             h[j + 4] = gx
             h[j + 5] = gy
             h[j + 6] = gz
-            self.h_pre = (self.h_pre + 1) & (_PRE - 1)
+            self.h_pre = (i + 1) & (_PRE - 1)
             self.pre_n += 1
             c = self.cold
             if c.bias_n < 4096:
@@ -716,9 +744,10 @@ class Detector:
         # heel height: the accelerometer's tilt at rest, carried through motion by the gyro
         # (no low-pass lag when the heel lifts, no swing accelerations in it: a foot carried
         # at a fixed angle can look quiet for a moment in mid-swing)
-        if not self.gyro:
+        mv = self.mv  # (the history above may have ended the motion, or begun one)
+        if not gyro:
             pf = self._acc.heel(self, t, dt, pitch, x * x + y * y + z * z)  # type: ignore[union-attr]
-        elif not self.mv or self.landed or (
+        elif not mv or self.landed or (
                 self.gq_n >= self.zupt_n and self.pk_g2 >= _FAST_G2 and self.g_lo2 < x * x + y * y + z * z < self.g_hi2):
             # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
             # any more with 1 g on the pod: the accelerometer tells the heel
@@ -763,7 +792,7 @@ class Detector:
             # the heel is up again (resting up there, or up a while: longer than the gyro's
             # drift lifts it between a strike and the foot settling): that strike dates no contact
             self.up_n += 1
-            if quiet or (self.up_n >= self.up_confirm_n and self.gyro):
+            if quiet or (self.up_n >= self.up_confirm_n and gyro):
                 self.strike_t = _NEVER
                 self.cross_t = _NEVER
                 self.struck = False
@@ -772,13 +801,13 @@ class Detector:
                 self.up_n = 0
             # (the gyro at rest, the heel not sinking on: it has stopped)
             s = 2 if pf < self.down_mg and self.gq_n and w > -(strike >> 2) else 1
-            if self.mv and not self.landed and not self.gyro:
+            if mv and not gyro and not self.landed:
                 s = self._acc.moving(self, t)  # type: ignore[union-attr]
         if s == 2 and self.s_imu != 2:
             # date the onset where the heel reached the floor: its height crossing floor level
             # on the way down, else the strike (the heel-down turn reversing), else where it
             # stopped turning
-            if not self.gyro:
+            if not gyro:
                 self.on_imu = self._acc.onset(self, t, dt)  # type: ignore[union-attr]
                 self.cold.first_t = _NEVER
             elif self.cold.first_t != _NEVER:
@@ -846,7 +875,8 @@ class Detector:
         ms = 0
         j = _HW
         for _ in range(n - 1):
-            ms += abs(h[j])
+            dt = h[j]
+            ms += dt if dt > 0 else -dt  # (not abs(): a builtin call costs ten times as much on the pod)
             j += _HW
         c.t_start = t - ms - self.dt_ms  # the track's time origin: its first (rest) entry
         # the gyro's bias: a running mean over the last rests (a short rest alone is too noisy)
@@ -974,7 +1004,8 @@ class Detector:
         ms = 0
         j = 0
         for _ in range(n):
-            ms += abs(h[j])
+            dt = h[j]
+            ms += dt if dt > 0 else -dt  # (not abs(): see _begin)
             j += _HW
         hold_ms = self.p.zupt_ms >> 1 if ms > _STEP_MAX_MS else 1 << 30
         k = 0
@@ -1056,7 +1087,11 @@ class Detector:
         top = 0  # the fastest turn (sum over the axes, 0.1 dps)
         j = (a + 1) * _HW
         for _ in range(b - a):
-            w = abs(h[j + 4] - bx) + abs(h[j + 5] - by) + abs(h[j + 6] - bz)
+            # |rate - bias| summed (not abs(): see _begin)
+            x = h[j + 4] - bx
+            y = h[j + 5] - by
+            z = h[j + 6] - bz
+            w = (x if x > 0 else -x) + (y if y > 0 else -y) + (z if z > 0 else -z)
             if w > top:
                 top = w
             j += _HW
@@ -1126,7 +1161,9 @@ class Detector:
             px = rx
             py = ry
             pz = rz
-            if -_ANGLE_SAFE < ex < _ANGLE_SAFE and -_ANGLE_SAFE < ey < _ANGLE_SAFE and -_ANGLE_SAFE < ez < _ANGLE_SAFE:
+            # (pairs of tests, not chained ones: those cost more bytecode on the pod)
+            if ex < _ANGLE_SAFE and ex > -_ANGLE_SAFE and ey < _ANGLE_SAFE and ey > -_ANGLE_SAFE \
+                    and ez < _ANGLE_SAFE and ez > -_ANGLE_SAFE:
                 ex = (ex * _HALF_ANGLE + 6400) // 12800  # rounded: a floor's bias would turn the track
                 ey = (ey * _HALF_ANGLE + 6400) // 12800
                 ez = (ez * _HALF_ANGLE + 6400) // 12800
@@ -1134,8 +1171,8 @@ class Detector:
                 ex = _clamp((ex >> 6) * _HALF_ANGLE // 200, 8192)
                 ey = _clamp((ey >> 6) * _HALF_ANGLE // 200, 8192)
                 ez = _clamp((ez >> 6) * _HALF_ANGLE // 200, 8192)
-            if weight and abs(rx) + abs(ry) + abs(rz) >= w_cut:
-                wi = abs(ex) + abs(ey) + abs(ez)
+            if weight and ((rx if rx > 0 else -rx) + (ry if ry > 0 else -ry) + (rz if rz > 0 else -rz)) >= w_cut:
+                wi = (ex if ex > 0 else -ex) + (ey if ey > 0 else -ey) + (ez if ez > 0 else -ez)
                 if weight < 0:
                     t_ms += wi  # (the turn alone: the weight of the entries turning fast, summed)
                 else:
@@ -1144,11 +1181,20 @@ class Detector:
                     ez += kz * wi // weight
             # q := q * (rotation by half-angles e), renormalised to first order; every product
             # rounded, not floored (a bias of half a unit per entry turns the track)
-            ec = _Q - ((ex * ex + ey * ey + ez * ez) >> 15)  # cos of the half angle, to second order
-            w = (qw * ec - qx * ex - qy * ey - qz * ez + 8192) >> 14
-            x = (qw * ex + qx * ec + qy * ez - qz * ey + 8192) >> 14
-            y = (qw * ey - qx * ez + qy * ec + qz * ex + 8192) >> 14
-            z = (qw * ez + qx * ey - qy * ex + qz * ec + 8192) >> 14
+            # the cosine of the half angle is _Q - d, to second order; q * _Q >> 14 is q, so each
+            # component is its old value plus the rest of the product (exactly: _Q is 1 << 14),
+            # and d is 0 for most entries (turns slower than ~130 dps): four products fewer
+            d = (ex * ex + ey * ey + ez * ez) >> 15
+            if d:
+                w = qw + ((8192 - qw * d - qx * ex - qy * ey - qz * ez) >> 14)
+                x = qx + ((8192 + qw * ex - qx * d + qy * ez - qz * ey) >> 14)
+                y = qy + ((8192 + qw * ey - qx * ez - qy * d + qz * ex) >> 14)
+                z = qz + ((8192 + qw * ez + qx * ey - qy * ex - qz * d) >> 14)
+            else:
+                w = qw + ((8192 - qx * ex - qy * ey - qz * ez) >> 14)
+                x = qx + ((8192 + qw * ex + qy * ez - qz * ey) >> 14)
+                y = qy + ((8192 + qw * ey - qx * ez + qz * ex) >> 14)
+                z = qz + ((8192 + qw * ez + qx * ey - qy * ex) >> 14)
             n_q += 1
             if n_q & 3:
                 qw = w
@@ -1238,11 +1284,12 @@ class Detector:
         it and falling out of it meet (a 250 dps gyro clips a brisk swing)."""
         h = self._hist
         raised = False
+        last = n - 2
         k = 4
         while k < 7:
             i = 2
-            while i < n - 2:
-                j = i * _HW + k
+            j = 2 * _HW + k  # (entry i's slot, stepped along with i: no product per entry)
+            while i < last:
                 v = h[j]
                 if (v >= _CLIP_MIN or v <= -_CLIP_MIN) and h[j + _HW] == v and h[j - _HW] != v:
                     b = i + 1
@@ -1279,8 +1326,10 @@ class Detector:
                                     raised = True
                                 m += 1
                     i = b + 1
+                    j = i * _HW + k
                 else:
                     i += 1
+                    j += _HW
             k += 1
         return raised
 
@@ -1421,7 +1470,7 @@ class Detector:
                     for _ in range(e - s):
                         dt = h[j]
                         tt += dt if dt > 0 else -dt
-                        f = tt * 1024 // t_ms
+                        f = (tt << 10) // t_ms  # (a shift: cheaper than a product on the pod)
                         z = ((h[j + 1] - ((vex * tt // 2000) * f >> 10)) * ux
                              + (h[j + 2] - ((vey * tt // 2000) * f >> 10)) * uy
                              + (h[j + 3] - ((vez * tt // 2000) * f >> 10)) * uz) >> 10
