@@ -23,7 +23,7 @@ except ImportError:  # CPython
     def const(x):  # type: ignore[misc]  # CPython stand-in for micropython.const
         return x
 
-from imu_common import ACCEL_RANGES_G, probe, range_code
+from imu_common import ACCEL_RANGES_G, probe, range_code, slowest_rate
 
 
 _DEVID = const(0x00)
@@ -52,15 +52,7 @@ class ADXL345:
         if addr not in ADDRESSES:
             raise ValueError("ADXL345 I2C address must be 0x53 (83, ALT ADDRESS low) or 0x1D (29, ALT ADDRESS high), "
                              "got %r" % (addr,))
-        rate = 0
-        for hz, code in _RATES:
-            if rate_hz > 0 and hz >= rate_hz:
-                rate = code  # the slowest rate that keeps up: the least current
-                self.odr_hz = hz
-                break
-        if not rate:
-            raise ValueError("ADXL345 rate_hz must be 1..1600 (output rates 25, 50, 100, 200, 400, 800, 1600 Hz), got %r"
-                             % (rate_hz,))
+        self.odr_hz, rate = slowest_rate(rate_hz, _RATES, "ADXL345")
         self._i2c = i2c
         self._addr = addr
         self.accel_range_g = accel_range_g

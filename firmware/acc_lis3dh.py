@@ -24,7 +24,7 @@ except ImportError:  # CPython
     def const(x):  # type: ignore[misc]  # CPython stand-in for micropython.const
         return x
 
-from imu_common import ACCEL_RANGES_G, probe, range_code
+from imu_common import ACCEL_RANGES_G, probe, range_code, slowest_rate
 
 
 _WHO_AM_I = const(0x0F)
@@ -54,15 +54,7 @@ class LIS3DH:
         if addr not in ADDRESSES:
             raise ValueError("LIS3DH I2C address must be 0x18 (24, SDO/SA0 low) or 0x19 (25, SDO/SA0 high), got %r"
                              % (addr,))
-        odr = 0
-        for hz, code in _ODR:
-            if rate_hz > 0 and hz >= rate_hz:
-                odr = code  # the slowest rate that keeps up: the least current
-                self.odr_hz = hz
-                break
-        if not odr:
-            raise ValueError("LIS3DH rate_hz must be 1..1344 (output rates 1, 10, 25, 50, 100, 200, 400, 1344 Hz), got %r"
-                             % (rate_hz,))
+        self.odr_hz, odr = slowest_rate(rate_hz, _ODR, "LIS3DH")
         self._i2c = i2c
         self._addr = addr
         self.accel_range_g = accel_range_g

@@ -519,7 +519,8 @@ class Detector:
             if not self.imu:
                 Detector._fsr_steps(self, t)
             elif self.in_step:
-                # one stance sample (_stance's IMU part, inline: a call costs more than its body)
+                # one stance sample: the longest still pause, heel height at the top (inline: a
+                # call costs more than its body; _stance counts an FSR-only pod's)
                 if self.heel_down or not self.quiet:
                     self.run_n = 0
                 else:
@@ -1807,21 +1808,10 @@ class Detector:
             self.lat_sum += l >> 4
 
     def _stance(self):
-        """One stance sample: pause length and heel height at the top of the step."""
+        """One stance sample of an FSR-only pod: the pause at the top of the step (an IMU's
+        stance sample is counted inline in update)."""
         if self.heel_down:
             self.run_n = 0  # a heel on the floor is neither the top of the step nor a pause there
-            return
-        if self.imu:
-            if self.quiet:
-                run = self.run_n + 1
-                self.run_n = run
-                if run > self.best_run:
-                    self.best_run = run
-                if self.hn < 30000:
-                    self.hsum += self.pitch_mg
-                    self.hn += 1
-            else:
-                self.run_n = 0
             return
         d = self.fore_raw - self.f_lp
         lim = self.f_rng * self.p.fsr_pause_pct // 100

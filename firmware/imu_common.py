@@ -11,6 +11,16 @@ def range_code(value, allowed, name):
     raise ValueError("%s must be one of %s (got %r)" % (name, ", ".join([str(v) for v in allowed]), value))
 
 
+def slowest_rate(rate_hz, rates, family):
+    """(hz, register code) of the slowest output rate in `rates` ((hz, code), ascending) that keeps
+    up with rate_hz: the least current. ValueError naming the rates otherwise."""
+    for hz, code in rates:
+        if rate_hz > 0 and hz >= rate_hz:
+            return hz, code
+    raise ValueError("%s rate_hz must be 1..%d (output rates %s Hz), got %r" % (
+        family, rates[-1][0], ", ".join([str(r[0]) for r in rates]), rate_hz))
+
+
 def probe(i2c, addr, who_reg, chips, family, pin, reg_name="WHO_AM_I"):
     """Read the chip ID: (id, part name), or an OSError with a hint if nothing or a stranger answers.
 
