@@ -108,6 +108,10 @@ _RAISE_MAX = const(16)  # rest limits rise up to this many times (4x the rate) a
 _V_MAX = const(20000000)  # um/s: a velocity stays a small int on 32-bit ports
 _HIST_HZ = const(100)  # (200 Hz and up are kept at half rate or less)
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
+_SPLITS = const(6)  # steps found in one motion, at most (each is an event: see EV_SLOTS)
+_STOP_MM = const(10)  # a foot advancing less than this ...
+_STOP_MS = const(200)  # ... for this long has stopped (a heel bobbing in stance travels ~0)
+_FAST_MS = const(50)  # advancing _STOP_MM this fast (20 cm/s) is a swing: a bob or drift creeps
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
 # One flat tuple, not a tuple per row: on the pod each small tuple costs RAM (see `params`).
@@ -321,7 +325,7 @@ class Detector:
         # the motion history (empty on an FSR-only pod: one type for the checker) and the splits of
         # a motion into steps (t_ms, stride, clearance per step)
         self._hist = array("h", [0] * (_HW * _HN)) if imu else array("h")
-        self._split = array("i", [0] * 12)
+        self._split = array("i", [0] * (3 * _SPLITS))
         self._u = array("i", [0] * 3)  # scratch vector for _unit and _tilt
         self._q = array("i", [0] * 4)  # the rotation being integrated (Q14)
         self._k = array("i", [0] * 3)  # the tilt correction of a motion (Q10 rad)
@@ -348,6 +352,7 @@ class Detector:
         """Derive sample counts and squared thresholds from the parameters."""
         p = self.p
         self.dt_ms = 1000 // p.rate_hz
+        self.gap_ms = 5 * 1000 // (2 * p.rate_hz)  # 2.5 sample periods: samples went missing
         # a motion is kept at about _HIST_HZ: its landing integrates that many entries a second
         self.dec0 = p.rate_hz // _HIST_HZ if p.rate_hz >= 3 * _HIST_HZ // 2 else 1
         self.calib_n = self._n(p.calib_ms)
@@ -416,6 +421,7 @@ class Detector:
         self.g2_lp = 0
         self.bgx = self.bgy = self.bgz = 0  # gyro bias (0.1 dps)
         self.t_prev = 0
+        self.gap_t = _NEVER  # the last gap in the samples during a motion
         self.quiet = False
         self.q_n = 0  # rest samples in a row
         self.gq_n = 0  # samples in a row with the gyro quiet
@@ -713,6 +719,10 @@ class Detector:
             elif quiet and self.q_n >= self.zupt_n:
                 self.landed = True
                 self.cold.t_rest = t - (self.q_n - 1) * dt
+                if self.pitch_mg > self.down_mg:
+                    # landed with the heel resting clear of the floor: a strike before this rest
+                    # touched nothing (a heel that sinks later reaches the floor on its own)
+                    self.strike_t = _NEVER
             elif t - self.cold.t_lift >= _MOTION_MAX_MS:
                 self._track(t, False)
         elif quiet:
@@ -758,6 +768,8 @@ class Detector:
             pf = pitch
         else:
             th = self.th + w * dt
+            if dt > self.gap_ms:
+                self.gap_t = t  # a link's gap hid part of the turn: the height is a guess till the rest
             if -_TH_CAP < th < _TH_CAP:
                 self.th = th
             # 0.1 dps * ms -> mg of the heel-height projection (1000 mg per rad): / 573
@@ -802,6 +814,12 @@ class Detector:
                 self.up_n = 0
             # (the gyro at rest, the heel not sinking on: it has stopped)
             s = 2 if pf < self.down_mg and self.gq_n and w > -(strike >> 2) else 1
+            if s == 2 and mv and pitch >= up_mg and (
+                    t - self.cold.t_lift > _STEP_MAX_MS or self.gap_t >= self.cold.t_lift):
+                # the gyro carried the height through a motion longer than a step without a rest
+                # (a heel bobbing in stance: its drift adds up), or across a gap in the samples:
+                # the accelerometer's tilt must agree that the heel is low
+                s = 1
             if mv and not gyro and not self.landed:
                 s = self._acc.moving(self, t)  # type: ignore[union-attr]
         if s == 2 and self.s_imu != 2:
@@ -1460,10 +1478,14 @@ class Detector:
             if TRACE is not None:
                 TRACE(ms + t_ms, d, explains)
             if d >= need + explains:
-                if n_split < 4:
-                    fx = u[0]
-                    fy = u[1]
-                    fz = u[2]
+                fx = u[0]
+                fy = u[1]
+                fz = u[2]
+                if d >= 2 * need and t_ms > _STEP_MAX_MS and self.gyro and n_split < _SPLITS - 1:
+                    # long enough for two steps: the foot may have stood without resting (a heel
+                    # bobbing in stance), so the steps it made are looked for on the track itself
+                    n_split = Detector._steps_in(self, s, e, t_ms, ms, n_split, ux, uy, uz, up, d)
+                elif n_split < _SPLITS:
                     # clearance: the highest point above the line from rest to rest
                     top = 0
                     tt = 0
@@ -1531,6 +1553,73 @@ class Detector:
                         impact = 0
                 self._emit(EV_HEEL, self.cold.first_t, t - self.cold.first_t, impact, UNKNOWN, 0, 0, 0, 0, 0)
             self.cold.first_t = _NEVER
+
+    def _steps_in(self, s, e, t_ms, ms, n, ux, uy, uz, up, d):
+        """The steps on a stretch of track (entries s..e, integrated, t_ms long) that travelled
+        two steps' length or more from rest to rest. A step is the foot advancing `step_min_mm`
+        along the direction of travel (self._u) and then stopping: advancing less than _STOP_MM
+        for _STOP_MS (a heel bobbing in stance, or a weight shift, moves the pod but does not
+        carry it forwards). Adds them to self._split from slot n; returns the new count.
+        """
+        h = self._hist
+        u = self._u
+        tx = u[0]
+        ty = u[1]
+        tz = u[2]
+        vex = self.vx_end
+        vey = self.vy_end
+        vez = self.vz_end
+        need = self.p.step_min_mm
+        split = self._split
+        a0 = 0  # where the step under way began (mm along the direction of travel)
+        mark = 0  # the farthest it advanced, and when
+        t_mark = 0
+        on = False  # advanced a step's length
+        fast = False  # ... and at a swing's speed, not creeping (a heel's bob, or drift)
+        top = 0
+        tt = 0
+        j = (s + 1) * _HW
+        for _ in range(e - s):
+            dt = h[j]
+            tt += dt if dt > 0 else -dt
+            f = (tt << 10) // t_ms
+            # de-drifted as in _track: the velocity's error grew linearly from rest to rest
+            x = h[j + 1] - ((vex * tt // 2000) * f >> 10)
+            y = h[j + 2] - ((vey * tt // 2000) * f >> 10)
+            z = h[j + 3] - ((vez * tt // 2000) * f >> 10)
+            j += _HW
+            c = ((x * ux + y * uy + z * uz) >> 10) - up * tt // t_ms
+            if c > top:
+                top = c
+            a = (x * tx + y * ty + z * tz) >> 10
+            if a > mark + _STOP_MM:
+                if tt - t_mark <= _FAST_MS:
+                    fast = True
+                mark = a
+                t_mark = tt
+                if mark - a0 >= need:
+                    on = True
+            elif on and fast and tt - t_mark >= _STOP_MS and c < top >> 1 and n < _SPLITS - 1:
+                # (down from the swing's highest point: a swing carried at a fixed angle can
+                # hang still in mid-air for a moment)
+                o = n * 3
+                split[o] = ms + t_mark  # landed where it stopped advancing
+                split[o + 1] = mark - a0
+                split[o + 2] = top
+                n += 1
+                a0 = mark
+                on = False
+                fast = False
+                top = 0
+        # the rest of the stretch, up to the rest that ended it (all of it when no stop was found)
+        a = d - a0
+        if a >= need and fast or a0 == 0:
+            o = n * 3
+            split[o] = ms + t_ms
+            split[o + 1] = a
+            split[o + 2] = top
+            n += 1
+        return n
 
     def _first_strike(self, e):
         """A set begun by walking: the heel strike of its first step, from the history (entries

@@ -6,8 +6,10 @@ they measured (`make accuracy` runs the whole sweep and prints the figures per d
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 
+import numpy as np
 import pytest
 
 from calfwalk import robustness
@@ -15,6 +17,8 @@ from calfwalk.detect import detect
 from calfwalk.simulate import SimConfig, simulate
 
 SWEEP_SETS = 40  # sets 0..39 of the sweep: every fault class, rates 50-250 Hz, every mounting
+HELD_OUT_SEED = 50000  # another part of the envelope, drawn from seeds the detector was not developed on
+HELD_OUT_SETS = 60
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +121,52 @@ def test_a_heel_sinking_over_steps_touches_once_where_it_reaches_the_floor():
     want = [c["t_ms"] for c in truth["heel_contacts"]]
     assert len(want) == 1 and len(got) == 1
     assert abs(got[0] - want[0]) <= 100
+
+
+def test_a_held_out_part_of_the_sweep():
+    # sets drawn from other seeds than the sweep `make accuracy` prints. Measured: 114 of 120 feet exact
+    # (95.0%), 0 false contacts on clean sets, heel-contact recall 97.4% and precision 94.9%. Before the
+    # gyro-carried heel height had to agree with the tilt after a long motion or a gap, 5 clean sets here
+    # reported a contact and precision was 82.2%.
+    draws, results = robustness.sweep(HELD_OUT_SETS, base_seed=HELD_OUT_SEED, workers=2)
+    fig = robustness.figures(results)
+    assert fig["exact_pct"] >= 92.5, robustness.failures(draws, results)
+    assert fig["clean_false_contacts"] == 0, robustness.failures(draws, results)
+    assert fig["recall_pct"] >= 92.0
+    assert fig["precision_pct"] >= 90.0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_gap_in_the_samples_during_a_swing_dates_no_heel_contact(seed):
+    # a link's gap hides part of the swing's turn: the heel height the gyro carries across it is a
+    # guess, and must not say "on the floor" where the accelerometer's tilt says the heel is high
+    # (before: 101 false contacts on 8 such sets)
+    cfg = SimConfig(steps=16, swing_turn_deg=50, swing_ms=320, stride_cm=35, lift_cm=6, rate_hz=60, seed=seed)
+    sim = simulate(cfg)
+    for foot in ("left", "right"):
+        rec = robustness._recording(sim[foot])
+        truth = sim["truth"]["feet"][foot]
+        t = rec.data[:, 0]
+        keep = np.ones(len(t), bool)
+        for step in truth["steps"]:
+            land = step["t_ms"] + t[0]
+            keep &= ~((t > land - 250) & (t < land - 140))
+        events = detect(dataclasses.replace(rec, data=rec.data[keep]))
+        assert sum(e["type"] == "step" for e in events) == len(truth["steps"])
+        assert not [e for e in events if e["type"] == "heel_contact"]
+
+
+def test_steps_are_found_in_a_motion_that_never_rested():
+    # a heel bobbing in stance (3.4 degrees at 3.4 Hz) keeps the foot from a rest, so a motion runs
+    # over several steps: they are found on its track, where the foot advanced and then stopped.
+    # Measured: 105 of 120 steps (before: 76, one per motion)
+    got = want = 0
+    for seed in (1, 2, 3, 4):
+        cfg = SimConfig(steps=30, bounce=0.4, bounce_deg=3.4, bounce_hz=3.4, cadence_spm=123, pause_ms=300,
+                        stride_cm=10.5, swing_ms=440, lift_cm=1.6, swing_turn_deg=11, mount_pos="side", seed=seed)
+        for events, truth in _feet(cfg).values():
+            got += sum(e["type"] == "step" for e in events)
+            want += len(truth["steps"])
+            assert not [e for e in events if e["type"] == "heel_contact"]
+    assert want == 120
+    assert got >= 100
