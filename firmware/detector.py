@@ -108,6 +108,7 @@ _RAISE_MAX = const(16)  # rest limits rise up to this many times (4x the rate) a
 _V_MAX = const(20000000)  # um/s: a velocity stays a small int on 32-bit ports
 _HIST_HZ = const(100)  # (200 Hz and up are kept at half rate or less)
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
+_POD_HIGH_MM = const(100)  # a pod sits at most this high above the forefoot's contact (heel counter)
 _SPLITS = const(6)  # steps found in one motion, at most (each is an event: see EV_SLOTS)
 _STOP_MM = const(10)  # a foot advancing less than this ...
 _STOP_MS = const(200)  # ... for this long has stopped (a heel bobbing in stance travels ~0)
@@ -122,7 +123,7 @@ PARAMS = (
     "zupt_dps", 15, 2, 200,  # the foot rests: gyro below this ...
     "zupt_mg", 40, 5, 500,  # ... and its acceleration steadier than this ...
     "zupt_ms", 80, 20, 1000,  # ... for this long (a landing ends the motion before it)
-    "step_min_mm", 35, 5, 500,  # the forefoot travels this far: a step (a bounce travels ~0)
+    "step_min_mm", 25, 5, 500,  # the forefoot travels this far: a step (a bounce travels ~0)
     "lever_mm", 280, 0, 500,  # farthest a pod sits from the forefoot (pivot) it turns about
     "rise_mm", 30, 10, 120,  # heel this high ...
     "rise_ms", 250, 50, 3000,  # ... this long, at rest: the set starts
@@ -1465,7 +1466,15 @@ class Detector:
             cy = gy - uy
             cz = gz - uz
             chord = isqrt(cx * cx + cy * cy + cz * cz)
-            explains = p.lever_mm * chord // 1024
+            # turning by the chord's angle about the forefoot moves the pod over the floor by at most
+            # lever (1 - cos) (its distance from the pivot) plus its height over the pivot times
+            # sin: the rest of the turn's arc is up or down, which the travel leaves out
+            # (an accelerometer alone does not turn its track: the whole arc, and the tilt it leaks
+            # into the track, can pass for travel)
+            if self.gyro:
+                explains = (p.lever_mm * chord * chord >> 21) + _POD_HIGH_MM * chord // 1024
+            else:
+                explains = p.lever_mm * chord // 1024
             if explains and ((gx - ux) * self.hx + (gy - uy) * self.hy + (gz - uz) * self.hz) < 0:
                 # the heel came down: turning about the forefoot carries the pod back, towards
                 # the heel, never forwards (forward is -h): travel forwards is the foot's own
