@@ -109,6 +109,8 @@ _V_MAX = const(20000000)  # um/s: a velocity stays a small int on 32-bit ports
 _HIST_HZ = const(100)  # (200 Hz and up are kept at half rate or less)
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 _POD_HIGH_MM = const(100)  # a pod sits at most this high above the forefoot's contact (heel counter)
+_CUT_RETRY_MS = const(250)  # a long motion not cut is tried again this much later
+_STILL_MMS = const(150)  # mm/s: between two quiet moments a foot that stood gains less (a swing gains more)
 _SPLITS = const(6)  # steps found in one motion, at most (each is an event: see EV_SLOTS)
 _STOP_MM = const(10)  # a foot advancing less than this ...
 _STOP_MS = const(200)  # ... for this long has stopped (a heel bobbing in stance travels ~0)
@@ -284,6 +286,10 @@ class _Cold:
         self.t_lift0 = 0  # the same, for the motion being judged
         self.t_start = 0  # its track's time origin (the rest samples before it)
         self.t_rest = 0  # when the rest that ended it began
+        self.cut0 = False  # it began where a longer motion was cut (see _cut), not at a rest
+        self.v_cut = 0  # ... where the pod moved up to this fast (mm/s)
+        self.t_trust = 0  # when the last motion that began at a rest began (cuts carry it on)
+        self.t_cut = 0  # a cut is tried from here on
         self.bias_n = 0
         self.bias_x = self.bias_y = self.bias_z = 0  # gyro sums at rest, for the bias
         self.bias_w = 0  # rest samples the bias is the mean of (up to _BIAS_W)
@@ -724,8 +730,14 @@ class Detector:
                     # landed with the heel resting clear of the floor: a strike before this rest
                     # touched nothing (a heel that sinks later reaches the floor on its own)
                     self.strike_t = _NEVER
-            elif t - self.cold.t_lift >= _MOTION_MAX_MS:
-                self._track(t, False)
+            elif t - self.cold.t_lift >= _STEP_MAX_MS:
+                # longer than a step without a rest: cut it where the foot stood (a heel bobbing
+                # in stance), trying again a little later if it did not; judged as it is at last
+                c = self.cold
+                if t - c.t_lift >= _MOTION_MAX_MS:
+                    self._track(t, False)
+                elif gyro and t >= c.t_cut and self.state != ST_CAL and not Detector._cut(self, t):
+                    c.t_cut = t + _CUT_RETRY_MS
         elif quiet:
             i = self.h_pre
             j = i * _HW
@@ -816,7 +828,7 @@ class Detector:
             # (the gyro at rest, the heel not sinking on: it has stopped)
             s = 2 if pf < self.down_mg and self.gq_n and w > -(strike >> 2) else 1
             if s == 2 and mv and pitch >= up_mg and (
-                    t - self.cold.t_lift > _STEP_MAX_MS or self.gap_t >= self.cold.t_lift):
+                    t - self.cold.t_trust > _STEP_MAX_MS or self.gap_t >= self.cold.t_trust):
                 # the gyro carried the height through a motion longer than a step without a rest
                 # (a heel bobbing in stance: its drift adds up), or across a gap in the samples:
                 # the accelerometer's tilt must agree that the heel is low
@@ -892,6 +904,9 @@ class Detector:
             c.g0y = self.ly >> k
             c.g0z = self.lz >> k
         c.t_lift = t
+        c.t_trust = t
+        c.t_cut = 0
+        c.cut0 = False
         ms = 0
         j = _HW
         for _ in range(n - 1):
@@ -984,6 +999,168 @@ class Detector:
             h[o] = -d if neg else d
         self.h_n = n
         self.h_dec *= 2
+
+    def _quietest(self, a, b):
+        """The history entry in a..b-1 where the gyro turned slowest (-1 if none)."""
+        h = self._hist
+        bx = self.bgx
+        by = self.bgy
+        bz = self.bgz
+        q = -1
+        best = 1 << 30
+        j = a * _HW
+        for i in range(a, b):
+            x = h[j + 4] - bx
+            y = h[j + 5] - by
+            z = h[j + 6] - bz
+            w = (x if x > 0 else -x) + (y if y > 0 else -y) + (z if z > 0 else -z)
+            if w < best:
+                best = w
+                q = i
+            j += _HW
+        return q
+
+    def _cut(self, t):
+        """A motion filled the history without a rest: cut it where the foot stood, if it did.
+
+        A heel bobbing in stance keeps the gyro too busy for the rest test, and the motion runs
+        on over the next steps. But a foot turning about its planted forefoot does not move
+        while it does not turn: between two moments where the gyro is quietest, a foot that
+        stood gains no velocity, while one that swung gains or loses the swing's. Where that
+        holds in the history's later half, the motion is judged as if it rested there, and the
+        rest of it goes on as a new one. Returns whether it cut.
+        """
+        n = self.h_n
+        if n < 32:
+            return False
+        q = Detector._quietest(self, n >> 1, n - 2)
+        h = self._hist
+        j = q * _HW
+        x = h[j + 4] - self.bgx
+        y = h[j + 5] - self.bgy
+        z = h[j + 6] - self.bgz
+        w = (x if x > 0 else -x) + (y if y > 0 else -y) + (z if z > 0 else -z)  # 0.1 dps, at most 1.7x its length
+        p = Detector._quietest(self, q - (n >> 2), q - 1 - (n >> 4))
+        # gravity in the pod's frame at p: the start's, turned by the gyro's turn to p
+        c = self.cold
+        Detector._integrate(self, 0, p, 0, 0, 0, -1)
+        Detector._tilt(self, c.g0x, c.g0y, c.g0z)
+        u = self._u
+        if not Detector._still_at(self, p, q, u[0], u[1], u[2]):
+            return False
+        h = self._hist
+        # entries q-1..q+1 are the rest it ended at (and the next motion's start); what they
+        # read beside gravity there is the bob's turning round, not a motion of the foot
+        Detector._integrate(self, 0, q, 0, 0, 0, -1)
+        Detector._tilt(self, c.g0x, c.g0y, c.g0z)
+        ms = 0
+        j = (q + 1) * _HW
+        for i in range(q + 1, n):
+            d = h[j]
+            ms += d if d > 0 else -d
+            j += _HW
+        gx = u[0]
+        gy = u[1]
+        gz = u[2]
+        for i in range(q - 1, q + 2):
+            j = i * _HW
+            if h[j] < 0:
+                h[j] = -h[j]
+            h[j + 1] = gx
+            h[j + 2] = gy
+            h[j + 3] = gz
+        self.h_n = q + 2
+        self.h_acc = 0
+        self.landed = True
+        c.t_rest = t - ms - self.dt_ms
+        Detector._track(self, t, False)
+        # the rest of the motion goes on, from the rest at q
+        m = n - (q - 1)
+        i = 0
+        j = (q - 1) * _HW
+        for _ in range(m * _HW):
+            h[i] = h[j]
+            i += 1
+            j += 1
+        self.h_n = m
+        self.h_dec = self.dec0
+        self.h_acc = 0
+        t_trust = c.t_trust
+        Detector._begin(self, t, m)
+        c.t_trust = t_trust  # (the heel height the gyro carries still comes from that rest)
+        # (its start's gravity: the rest's, not the mean over its motion; the landing's
+        # integration overwrote those entries with the track)
+        c.g0x = gx
+        c.g0y = gy
+        c.g0z = gz
+        for i in range(3):
+            j = i * _HW
+            h[j + 1] = gx
+            h[j + 2] = gy
+            h[j + 3] = gz
+        c.t_lift = c.t_start + 3 * self.dt_ms
+        c.cut0 = True
+        c.v_cut = w * self.p.lever_mm // 573  # (0.1 dps / 573: rad/s; times the lever: mm/s)
+        return True
+
+    def _still_at(self, s, q, g0x, g0y, g0z):
+        """Whether the foot gained under _STILL_MMS of velocity from history entry s to entry q
+        (strapdown, as _integrate, with gravity g0 at s). Writes nothing."""
+        h = self._hist
+        bx = self.bgx
+        by = self.bgy
+        bz = self.bgz
+        qw = _Q
+        qx = qy = qz = 0
+        vx = vy = vz = 0  # um/s
+        j = s * _HW
+        px = h[j + 4] - bx
+        py = h[j + 5] - by
+        pz = h[j + 6] - bz
+        fx = h[j + 1] - g0x
+        fy = h[j + 2] - g0y
+        fz = h[j + 3] - g0z
+        j += _HW
+        for k in range(q - s):
+            dt = h[j]
+            if dt < 0:
+                dt = -dt
+            rx = h[j + 4] - bx
+            ry = h[j + 5] - by
+            rz = h[j + 6] - bz
+            ex = _clamp(((rx + px) * dt >> 7) * _HALF_ANGLE // 100, 8192)
+            ey = _clamp(((ry + py) * dt >> 7) * _HALF_ANGLE // 100, 8192)
+            ez = _clamp(((rz + pz) * dt >> 7) * _HALF_ANGLE // 100, 8192)
+            px = rx
+            py = ry
+            pz = rz
+            w = qw + ((8192 - qx * ex - qy * ey - qz * ez) >> 14)
+            x = qx + ((8192 + qw * ex + qy * ez - qz * ey) >> 14)
+            y = qy + ((8192 + qw * ey - qx * ez + qz * ex) >> 14)
+            z = qz + ((8192 + qw * ez + qx * ey - qy * ex) >> 14)
+            f = 24576 - ((w * w + x * x + y * y + z * z) >> 15)
+            qw = (w * f + 8192) >> 14
+            qx = (x * f + 8192) >> 14
+            qy = (y * f + 8192) >> 14
+            qz = (z * f + 8192) >> 14
+            ax = h[j + 1]
+            ay = h[j + 2]
+            az = h[j + 3]
+            cx = (qy * az - qz * ay) >> 13
+            cy = (qz * ax - qx * az) >> 13
+            cz = (qx * ay - qy * ax) >> 13
+            ax += ((qw * cx) >> 14) + ((qy * cz - qz * cy) >> 14) - g0x
+            ay += ((qw * cy) >> 14) + ((qz * cx - qx * cz) >> 14) - g0y
+            az += ((qw * cz) >> 14) + ((qx * cy - qy * cx) >> 14) - g0z
+            vx = _clamp(vx + (ax + fx) * dt // 10 * 49, _V_MAX)
+            vy = _clamp(vy + (ay + fy) * dt // 10 * 49, _V_MAX)
+            vz = _clamp(vz + (az + fz) * dt // 10 * 49, _V_MAX)
+            fx = ax
+            fy = ay
+            fz = az
+            j += _HW
+        lim = _STILL_MMS * 1000
+        return -lim < vx < lim and -lim < vy < lim and -lim < vz < lim
 
     # -- landing: the motion's track -------------------------------------
     # Done once per motion, not per sample: everything here runs on the history's entries.
@@ -1486,6 +1663,12 @@ class Detector:
                 d = acc.stepped(self, d, need, explains, ux, uy, uz, gx, gy, gz, strike_t)  # type: ignore[union-attr]
             if TRACE is not None:
                 TRACE(ms + t_ms, d, explains)
+            if i == 1 and c.cut0:
+                # from where a motion was cut, not from a rest: the pod moved there as fast as its
+                # turn about the forefoot carried it (the drift's removal leaves half of it in the
+                # track), and the heel's bobbing on from there is in the track too: a step must
+                # travel twice as far
+                explains += c.v_cut * t_ms // 2000 + need
             if d >= need + explains:
                 fx = u[0]
                 fy = u[1]

@@ -200,3 +200,31 @@ def test_replay_skips_blank_lines_like_read_raw(micropython, sets, tmp_path):
     proc = run(micropython, REPLAY, FIRMWARE, gap)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == f"samples,{n_rows(path)},alloc_fail,0"
+
+
+# A heel bobbing in every stance: the foot never rests, the history fills and the motion is cut
+# where the foot stood (Detector._cut), landing-time work inside a sample's update.
+BOBBING = dict(steps=24, bounce=1.0, bounce_deg=3.4, bounce_hz=3.4, cadence_spm=123, pause_ms=300, stride_cm=10.5,
+               swing_ms=440, lift_cm=1.6, swing_turn_deg=11, seed=2)
+
+
+def test_a_motion_cut_where_the_foot_stood_runs_alike_and_allocates_nothing(micropython, tmp_path):
+    paths, truth = simulate_set(tmp_path, sensor="imu", **BOBBING)
+    path = [p for p in paths if read_raw(p).foot == "right"][0]
+    # the cut ran on this foot: without it a bobbing walk is one motion, and two steps at most
+    det = firmware.load("detector")
+    calls = []
+    orig = det.Detector._cut
+    det.Detector._cut = lambda self, t: calls.append(t) or orig(self, t)
+    try:
+        host_steps = sum(e["type"] == "step" for e in detect(read_raw(path)))
+    finally:
+        det.Detector._cut = orig
+    assert calls and host_steps > 2
+    mp = run(micropython, REPLAY, FIRMWARE, path, "heaplock")
+    cp = run(sys.executable, REPLAY, FIRMWARE, path)
+    assert mp.returncode == 0 and cp.returncode == 0, mp.stdout[-2000:] + mp.stderr + cp.stderr
+    lines = mp.stdout.splitlines()
+    assert lines[-1] == f"samples,{n_rows(path)},alloc_fail,0"
+    assert lines == cp.stdout.splitlines()
+    assert sum(line.startswith("step,") for line in lines) == host_steps
