@@ -1046,13 +1046,17 @@ class Detector:
         Detector._integrate(self, 0, p, 0, 0, 0, -1)
         Detector._tilt(self, c.g0x, c.g0y, c.g0z)
         u = self._u
-        if not Detector._still_at(self, p, q, u[0], u[1], u[2]):
+        gx = u[0]
+        gy = u[1]
+        gz = u[2]
+        if not Detector._still_at(self, p, q, gx, gy, gz):
             return False
         h = self._hist
         # entries q-1..q+1 are the rest it ended at (and the next motion's start); what they
-        # read beside gravity there is the bob's turning round, not a motion of the foot
-        Detector._integrate(self, 0, q, 0, 0, 0, -1)
-        Detector._tilt(self, c.g0x, c.g0y, c.g0z)
+        # read beside gravity there (p's, turned on to q) is the bob's turning round, not a
+        # motion of the foot
+        Detector._integrate(self, p, q, 0, 0, 0, -1)
+        Detector._tilt(self, gx, gy, gz)
         ms = 0
         j = (q + 1) * _HW
         for i in range(q + 1, n):
