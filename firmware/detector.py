@@ -1585,6 +1585,11 @@ class Detector:
             g[3 * i + 2] = u[2]
         p = self.p
         need = p.step_min_mm
+        if self.onset_t > c.t_lift and not self.heel_down and self.state == ST_SET:
+            # the heel touched the floor inside this motion and rose again: the foot stood planted
+            # there, heel and forefoot down (a crash, a touch), and what the track travelled
+            # around it is mostly the turn's error; a step needs to have gone far
+            need *= 4
         split = self._split
         n_split = 0
         bob = False
