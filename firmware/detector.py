@@ -327,6 +327,9 @@ class Detector:
         self._k = array("i", [0] * 3)  # the tilt correction of a motion (Q10 rad)
         self._rest = array("h", [0] * (2 * _RESTS))  # the rests in a motion: first, last entry + 1
         self._g = array("h", [0] * (3 * _RESTS))  # gravity at each rest (mg)
+        # the settings the per-sample paths read, each in one unpacking (see _sync, _fsr_sync)
+        self._cfg = [0] * 27
+        self._cfgf = [0] * 9
         self.configure()
         self.calibrate()
         # MicroPython grows an instance's attribute table only once it is full, so this one
@@ -393,6 +396,7 @@ class Detector:
         self.up_at = 1 if both else 0
         if hasattr(self, "h_min"):  # a parameter changed after start-up
             self._fsr_levels()
+            Detector._sync(self)
 
     def calibrate(self):
         """Forget gravity and the set; learn again from the next still, flat stand."""
@@ -449,7 +453,6 @@ class Detector:
         self.cross_slow = 0  # the heel crossed slowly (an accelerometer alone: 0..2, see _acc_heel)
         self.cold = _Cold()
         self.h_base = self.h_rng = self.f_rng = 0
-        self.heel_raw = self.fore_raw = 0
         self.h_clear_t = 0
         self.t_turn = _NEVER  # the last sample the gyro was not quiet
         self.ring_i = 0
@@ -465,6 +468,7 @@ class Detector:
         self.fore_on = False
         self.steps = 0
         self._fsr_levels()
+        Detector._sync(self)
         self._new_set_state()
 
     def _new_set_state(self):
@@ -519,18 +523,21 @@ class Detector:
         # methods called through the class: looking them up on the instance first costs a
         # full miss in its large attribute table, on every sample
         self.n_ev = 0
-        if self.imu:
-            Detector._imu_in(self, t, ax, ay, az, gx, gy, gz)
+        imu = self.imu
+        if imu:
+            quiet = Detector._imu_in(self, t, ax, ay, az, gx, gy, gz)
         if self.fsr:
             Detector._fsr_in(self, t, heel, med, lat)
         st = self.state
         if st == ST_SET:
-            if not self.imu:
-                Detector._fsr_steps(self, t)
+            if not imu:
+                Detector._fsr_steps(self, t, med + lat)
+                if self.fore_on:
+                    Detector._push_share(self, med, lat)  # (an IMU pod's: in _fsr_in)
             elif self.in_step:
                 # one stance sample: the longest still pause, heel height at the top (inline: a
                 # call costs more than its body; _stance counts an FSR-only pod's)
-                if self.heel_down or not self.quiet:
+                if self.heel_down or not quiet:
                     self.run_n = 0
                 else:
                     run = self.run_n + 1
@@ -540,12 +547,10 @@ class Detector:
                     if self.hn < 30000:
                         self.hsum += self.pitch_mg
                         self.hn += 1
-            if self.fsr and self.fore_on:
-                Detector._push_share(self, med, lat)
             # an absent sensor's score stays 0; most samples: heel up, nothing to do
             score = self.s_imu + self.s_fsr
             if self.heel_down or score >= self.down_at:
-                Detector._heel(self, t, score)
+                Detector._heel(self, t, score, heel)
             else:
                 self.cand_n = 0
         elif st == ST_READY:
@@ -554,42 +559,80 @@ class Detector:
             self._calibrating(t, ax, ay, az, heel, med + lat)
         return self.n_ev
 
+    def _sync(self):
+        """The settings the per-sample path reads, into self._cfg (one unpacking there, not a look-up
+        each): after any of them changes."""
+        k = self._cfg
+        k[0] = self.lp_k
+        k[1] = self.pk_hi2
+        k[2] = self.pk_lo2
+        k[3] = self.gyro
+        k[4] = self.bgx
+        k[5] = self.bgy
+        k[6] = self.bgz
+        k[7] = self.fast2
+        k[8] = self.r_lo2
+        k[9] = self.r_hi2
+        k[10] = self.zupt_n
+        k[11] = self.settle_n
+        k[12] = self.px
+        k[13] = self.py
+        k[14] = self.pz
+        k[15] = self.hx
+        k[16] = self.hy
+        k[17] = self.hz
+        k[18] = self.floor_mg
+        k[19] = self.up_mg
+        k[20] = self.strike
+        k[21] = self.down_mg
+        k[22] = self.up_confirm_n
+        k[23] = self.g_lo2
+        k[24] = self.g_hi2
+        k[25] = self.zg2
+        k[26] = self.za2
+
     def _imu_in(self, t, ax, ay, az, gx, gy, gz):
-        # the hot path: locals instead of repeated attribute look-ups, clamps inline
-        if ax > _ACC_MAX_MG:
-            ax = _ACC_MAX_MG
-        elif ax < -_ACC_MAX_MG:
-            ax = -_ACC_MAX_MG
-        if ay > _ACC_MAX_MG:
-            ay = _ACC_MAX_MG
-        elif ay < -_ACC_MAX_MG:
-            ay = -_ACC_MAX_MG
-        if az > _ACC_MAX_MG:
-            az = _ACC_MAX_MG
-        elif az < -_ACC_MAX_MG:
-            az = -_ACC_MAX_MG
+        """One IMU sample; returns whether the foot rests (the zero-velocity test)."""
+        # the hot path: the settings in one unpacking (see _sync), locals instead of repeated
+        # attribute look-ups, clamps inline
+        (k, pk_hi2, pk_lo2, gyro, bgx, bgy, bgz, fast2, r_lo2, r_hi2, zupt_n, settle_n, px, py, pz, hx, hy, hz,
+         floor_mg, up_mg, strike, down_mg, up_confirm_n, g_lo2, g_hi2, zg2, za2) = self._cfg
+        # (one test first: every axis well inside its clamp, as nearly always)
+        if ((ax + 8192) | (ay + 8192) | (az + 8192)) >> 14:
+            if ax > _ACC_MAX_MG:
+                ax = _ACC_MAX_MG
+            elif ax < -_ACC_MAX_MG:
+                ax = -_ACC_MAX_MG
+            if ay > _ACC_MAX_MG:
+                ay = _ACC_MAX_MG
+            elif ay < -_ACC_MAX_MG:
+                ay = -_ACC_MAX_MG
+            if az > _ACC_MAX_MG:
+                az = _ACC_MAX_MG
+            elif az < -_ACC_MAX_MG:
+                az = -_ACC_MAX_MG
         gx //= 100  # 0.1 dps
         gy //= 100
         gz //= 100
-        if gx > _GYRO_MAX:
-            gx = _GYRO_MAX
-        elif gx < -_GYRO_MAX:
-            gx = -_GYRO_MAX
-        if gy > _GYRO_MAX:
-            gy = _GYRO_MAX
-        elif gy < -_GYRO_MAX:
-            gy = -_GYRO_MAX
-        if gz > _GYRO_MAX:
-            gz = _GYRO_MAX
-        elif gz < -_GYRO_MAX:
-            gz = -_GYRO_MAX
+        if ((gx + 16384) | (gy + 16384) | (gz + 16384)) >> 15:
+            if gx > _GYRO_MAX:
+                gx = _GYRO_MAX
+            elif gx < -_GYRO_MAX:
+                gx = -_GYRO_MAX
+            if gy > _GYRO_MAX:
+                gy = _GYRO_MAX
+            elif gy < -_GYRO_MAX:
+                gy = -_GYRO_MAX
+            if gz > _GYRO_MAX:
+                gz = _GYRO_MAX
+            elif gz < -_GYRO_MAX:
+                gz = -_GYRO_MAX
         dt = t - self.t_prev
         self.t_prev = t
         if dt > _DT_MAX_MS:
             dt = _DT_MAX_MS
         elif dt < 1:
             dt = 1
-        k = self.lp_k
         lx = self.lx
         ly = self.ly
         lz = self.lz
@@ -608,22 +651,21 @@ class Detector:
         self._ring[i] = mag2
         self.ring_i = (i + 1) & (_RING - 1)
         # landing impact peaks, with a refractory gap so ringing counts once
-        if mag2 > self.pk_hi2:
+        if mag2 > pk_hi2:
             if not self.pk_above:
                 self.pk_above = True
                 if t - self.pk_last >= _PEAK_GAP_MS:
                     self._peak_t[self.pk_i] = t
                     self.pk_i = (self.pk_i + 1) % _PEAKS
                 self.pk_last = t
-        elif mag2 < self.pk_lo2:
+        elif mag2 < pk_lo2 and self.pk_above:
             self.pk_above = False
         # the zero-velocity test: gyro energy (bias removed, dps^2) low, and the tilt low-pass
         # steady since the rest began (a slow tilt or a gentle push moves it as surely as a jolt)
-        gyro = self.gyro
         if gyro:
-            wx = (gx - self.bgx) // 10
-            wy = (gy - self.bgy) // 10
-            wz = (gz - self.bgz) // 10
+            wx = (gx - bgx) // 10
+            wy = (gy - bgy) // 10
+            wz = (gz - bgz) // 10
         else:
             # an accelerometer alone: its deviation from the tilt low-pass stands in for the
             # gyro (4 mg units: the rest limit zupt_dps reads as 4 * zupt_dps mg)
@@ -641,14 +683,15 @@ class Detector:
             self.pk_g2 = g2_lp
             f = g2_lp >> 6
             if f > self.zg2_m:
-                if f > _RAISE_MAX * self.zg2:
-                    f = _RAISE_MAX * self.zg2
+                if f > _RAISE_MAX * zg2:
+                    f = _RAISE_MAX * zg2
                 self.zg2_m = f
-                self.za2_m = self.za2 * f // self.zg2
+                self.za2_m = za2 * f // zg2
         if g2_lp < self.zg2_m:
             # steady: the tilt low-pass keeps up with a slower one, started where the gyro fell
             # quiet (a swing's acceleration changes slowly, but far: the slower one lags behind)
-            self.gq_n += 1
+            gq_n = self.gq_n + 1
+            self.gq_n = gq_n
             k += 1
             n = self.sm_n
             if n:
@@ -671,25 +714,29 @@ class Detector:
             d2 = dx * dx + dy * dy + dz * dz
             self.d2 = d2
             # (and 1 g on the pod: a swing's steady push is no rest, though steady)
-            quiet = d2 < self.za2_m and (self.pk_g2 >= self.fast2 or self.r_lo2 < x * x + y * y + z * z < self.r_hi2)
+            quiet = d2 < self.za2_m and (self.pk_g2 >= fast2 or r_lo2 < x * x + y * y + z * z < r_hi2)
             # not settling down for zupt_ms: the slower one starts again from here (a strike's
             # jolt, or a slow drift, must not keep the foot from a rest for long)
-            self.sm_n = 0 if not quiet and n >= self.zupt_n else n + 1
+            self.sm_n = 0 if not quiet and n >= zupt_n else n + 1
         else:
+            gq_n = 0
             self.gq_n = 0
             self.sm_n = 0
             self.t_turn = t
         self.quiet = quiet
         if quiet:
-            self.q_n += 1
+            q_n = self.q_n + 1
         else:
-            self.q_n = 0
+            q_n = 0
+        self.q_n = q_n
         # the motion history: every sample of a motion, and a few rest samples before it
         h = self._hist
+        tracked = False
         if mv:
             if self.h_acc == 0 and self.h_dec == 1:
                 # at full resolution the sample is an entry (_keep's common case, inline)
-                j = self.h_n * _HW
+                i = self.h_n
+                j = i * _HW
                 h[j] = dt if quiet else -dt
                 h[j + 1] = ax
                 h[j + 2] = ay
@@ -697,9 +744,9 @@ class Detector:
                 h[j + 4] = gx
                 h[j + 5] = gy
                 h[j + 6] = gz
-                j = self.h_n + 1
-                self.h_n = j
-                if j >= _HN:
+                i += 1
+                self.h_n = i
+                if i >= _HN:
                     self._halve()
             else:
                 Detector._keep(self, h, dt if quiet else -dt, ax, ay, az, gx, gy, gz)
@@ -711,19 +758,22 @@ class Detector:
                         self.landed = False  # (one motion still: it starts from the rest before the jolt)
                     else:
                         self._track(t, True)
-                elif self.q_n >= self.settle_n:
+                        tracked = True
+                elif q_n >= settle_n:
                     self._track(t, False)
+                    tracked = True
                 else:
                     c = self.cold
                     c.bias_n += 1
                     c.bias_x += gx
                     c.bias_y += gy
                     c.bias_z += gz
-            elif quiet and self.q_n >= self.zupt_n:
+            elif quiet and q_n >= zupt_n:
                 self.landed = True
-                self.cold.t_rest = t - (self.q_n - 1) * dt
+                self.cold.t_rest = t - (q_n - 1) * dt
             elif t - self.cold.t_lift >= _MOTION_MAX_MS:
                 self._track(t, False)
+                tracked = True
         elif quiet:
             i = self.h_pre
             j = i * _HW
@@ -744,12 +794,19 @@ class Detector:
                 c.bias_z += gz
         else:
             self._lift(t, dt, ax, ay, az, gx, gy, gz)
-        px = self.px
-        if px == 0 and self.py == 0 and self.pz == 0:
-            return  # no pitch axis yet: no heel height
+        if tracked:
+            # (a landing above may have taught the pitch axis, or turned it round)
+            px = self.px
+            py = self.py
+            pz = self.pz
+            hx = self.hx
+            hy = self.hy
+            hz = self.hz
+        if px == 0 and py == 0 and pz == 0:
+            return quiet  # no pitch axis yet: no heel height
         # rotation rate about the learned pitch axis (0.1 dps), positive = heel rising
-        w = (gx * px + gy * self.py + gz * self.pz) >> 10
-        pitch = (x * self.hx + y * self.hy + z * self.hz) >> 10
+        w = (gx * px + gy * py + gz * pz) >> 10
+        pitch = (x * hx + y * hy + z * hz) >> 10
         self.pitch_mg = pitch
         # heel height: the accelerometer's tilt at rest, carried through motion by the gyro
         # (no low-pass lag when the heel lifts, no swing accelerations in it: a foot carried
@@ -758,7 +815,7 @@ class Detector:
         if not gyro:
             pf = self._acc.heel(self, t, dt, pitch, x * x + y * y + z * z)  # type: ignore[union-attr]
         elif not mv or self.landed or (
-                self.gq_n >= self.zupt_n and self.pk_g2 >= _FAST_G2 and self.g_lo2 < x * x + y * y + z * z < self.g_hi2):
+                gq_n >= zupt_n and self.pk_g2 >= _FAST_G2 and g_lo2 < x * x + y * y + z * z < g_hi2):
             # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
             # any more with 1 g on the pod: the accelerometer tells the heel
             self.pf_base = pitch
@@ -769,21 +826,20 @@ class Detector:
             th = self.th + w * dt
             if -_TH_CAP < th < _TH_CAP:
                 self.th = th
+            else:
+                th = self.th
             # 0.1 dps * ms -> mg of the heel-height projection (1000 mg per rad): / 573
-            pf = self.pf_base + self.th // 573
+            pf = self.pf_base + th // 573
             # the heel turning down through floor level (3 mm): where it reached the floor
             old = self.pf
             self.pf = pf
-            f = self.floor_mg
-            if pf < f <= old:
-                self.cross_t = t - dt * (f - pf) // (old - pf)
-                self.cross_slow = w > -(self.strike >> 2)
-            elif pf < -_TOES_UP * f:
+            if pf < floor_mg <= old:
+                self.cross_t = t - dt * (floor_mg - pf) // (old - pf)
+                self.cross_slow = w > -(strike >> 2)
+            elif pf < -_TOES_UP * floor_mg:
                 # toes up, beyond what a heel on the floor allows: the forefoot is in the air, the
                 # "heel height" a pitch says is no height (walking: the strike dates the contact)
                 self.cross_t = _NEVER
-        up_mg = self.up_mg
-        strike = self.strike
         # a heel strike: the heel-down turn of the late swing (or a drop) reverses, heel low
         # (dated where the fast turn ends: a heel stopped by the floor need not rebound)
         if w < -strike:
@@ -796,13 +852,14 @@ class Detector:
                 self.strike_t = t - dt * (w + half) // (w - self.w_prev)
                 self.struck = True
         self.w_prev = w
-        if pf > up_mg or (w > strike and pf > self.down_mg):
+        if pf > up_mg or (w > strike and pf > down_mg):
             # (the heel rolling up off the floor at heel-off is up already)
             s = 0
             # the heel is up again (resting up there, or up a while: longer than the gyro's
             # drift lifts it between a strike and the foot settling): that strike dates no contact
-            self.up_n += 1
-            if quiet or (self.up_n >= self.up_confirm_n and gyro):
+            n = self.up_n + 1
+            self.up_n = n
+            if quiet or (n >= up_confirm_n and gyro):
                 self.strike_t = _NEVER
                 self.cross_t = _NEVER
                 self.struck = False
@@ -810,7 +867,7 @@ class Detector:
             if self.up_n:
                 self.up_n = 0
             # (the gyro at rest, the heel not sinking on: it has stopped)
-            s = 2 if pf < self.down_mg and self.gq_n and w > -(strike >> 2) else 1
+            s = 2 if pf < down_mg and gq_n and w > -(strike >> 2) else 1
             if mv and not gyro and not self.landed:
                 s = self._acc.moving(self, t)  # type: ignore[union-attr]
         if s == 2 and self.s_imu != 2:
@@ -838,6 +895,7 @@ class Detector:
                 else:
                     self.on_imu = t - self.lp_delay_ms
         self.s_imu = s
+        return quiet
 
     # -- the motion history ----------------------------------------------
     def _lift(self, t, dt, ax, ay, az, gx, gy, gz):
@@ -897,6 +955,10 @@ class Detector:
             self.bgy = (self.bgy * w + c.bias_y) // (w + m)
             self.bgz = (self.bgz * w + c.bias_z) // (w + m)
             c.bias_w = w + m if w + m < _BIAS_W else _BIAS_W
+            k = self._cfg
+            k[4] = self.bgx
+            k[5] = self.bgy
+            k[6] = self.bgz
         c.bias_n = c.bias_x = c.bias_y = c.bias_z = 0
 
     def _go_on(self, t, a, n_all):
@@ -1629,6 +1691,7 @@ class Detector:
         self.hx = (uy * az - uz * ay) >> 10
         self.hy = (uz * ax - ux * az) >> 10
         self.hz = (ux * ay - uy * ax) >> 10
+        Detector._sync(self)
 
     def _walk_start(self, t_lift):
         # a first step from standing starts the set too
@@ -1657,6 +1720,19 @@ class Detector:
         self.f_rng = rng
         self.f_on = base + rng * p.fsr_fore_on_pct // 100
         self.f_off = base + rng * p.fsr_fore_off_pct // 100
+        Detector._fsr_sync(self)
+
+    def _fsr_sync(self):
+        k = self._cfgf
+        k[0] = self.h_min
+        k[1] = self.f_min
+        k[2] = self.m_min
+        k[3] = self.l_min
+        k[4] = self.h_touch
+        k[5] = self.h_on
+        k[6] = self.h_off
+        k[7] = self.f_on
+        k[8] = self.f_off
 
     # -- calibration and set start ---------------------------------------
     def _calibrating(self, t, ax, ay, az, heel, fore):
@@ -1736,6 +1812,7 @@ class Detector:
                 self.zg2 = f
             self.za2_m = self.za2
             self.zg2_m = self.zg2
+            Detector._sync(self)
         if self.fsr:
             self.h_ref = (c.cal_h // n) << 4
             self.f_ref = (c.cal_f // n) << 4
@@ -1816,13 +1893,13 @@ class Detector:
         if l > 0 and self.lat_sum < _TH_CAP:
             self.lat_sum += l >> 4
 
-    def _stance(self):
+    def _stance(self, fore):
         """One stance sample of an FSR-only pod: the pause at the top of the step (an IMU's
         stance sample is counted inline in update)."""
         if self.heel_down:
             self.run_n = 0  # a heel on the floor is neither the top of the step nor a pause there
             return
-        d = self.fore_raw - self.f_lp
+        d = fore - self.f_lp
         lim = self.f_rng * self.p.fsr_pause_pct // 100
         if self.fore_on and -lim < d < lim:
             self.run_n += 1
@@ -1831,7 +1908,7 @@ class Detector:
         else:
             self.run_n = 0
 
-    def _fsr_steps(self, t):
+    def _fsr_steps(self, t, fore):
         if self.fore_on:
             if self.unload_cnt:
                 if self.unload_cnt >= self.swing_n:
@@ -1839,7 +1916,7 @@ class Detector:
                 elif self.in_step:
                     self.rebounds += 1  # a brief unload in stance: a bounce
                 self.unload_cnt = 0
-            self._stance()
+            Detector._stance(self, fore)
         else:
             if self.unload_cnt == 0:
                 self.unload_t0 = t
@@ -1892,8 +1969,8 @@ class Detector:
             self.stride_mm, self.clear_mm,
         )
 
-    def _heel(self, t, s):
-        """Heel state machine on the summed sensor score s (0..2 per sensor)."""
+    def _heel(self, t, s, heel):
+        """Heel state machine on the summed sensor score s (0..2 per sensor); heel: the pad's reading."""
         if not self.heel_down:
             if s < self.down_at:
                 self.cand_n = 0
@@ -1924,8 +2001,8 @@ class Detector:
         if self.imu:
             if t - self.onset_t < _IMPACT_MS and self.mag2 > self.impact2:
                 self.impact2 = self.mag2
-        if self.fsr and self.heel_raw > self.load_peak:
-            self.load_peak = self.heel_raw
+        if self.fsr and heel > self.load_peak:
+            self.load_peak = heel
         if s <= self.up_at:
             # (an accelerometer alone sees the heel leave when the foot has moved for a while:
             # it left when the motion began)
@@ -1988,33 +2065,46 @@ class Detector:
     # -- FSR per sample ----------------------------------------------------
     def _fsr_in(self, t, heel, med, lat):
         fore = med + lat
-        # the lowest reading seen is the unloaded baseline until one is calibrated
-        if heel < self.h_min or fore < self.f_min:
-            if heel < self.h_min:
-                self.h_min = heel
-            if fore < self.f_min:
-                self.f_min = fore
-            self._fsr_levels()
-        if med < self.m_min:
-            self.m_min = med
-        if lat < self.l_min:
-            self.l_min = lat
-        if not self.imu:  # steadiness of the loads: the calibration and pause without an IMU
+        h_min, f_min, m_min, l_min, h_touch, h_on, h_off, f_on, f_off = self._cfgf  # (see _fsr_sync)
+        if heel < h_min or fore < f_min or med < m_min or lat < l_min:
+            # the lowest reading seen is the unloaded baseline until one is calibrated
+            if heel < h_min or fore < f_min:
+                if heel < h_min:
+                    self.h_min = heel
+                if fore < f_min:
+                    self.f_min = fore
+                self._fsr_levels()
+            if med < m_min:
+                self.m_min = med
+            if lat < l_min:
+                self.l_min = lat
+            Detector._fsr_sync(self)
+            h_min, f_min, m_min, l_min, h_touch, h_on, h_off, f_on, f_off = self._cfgf
+        imu = self.imu
+        if not imu:  # steadiness of the loads: the calibration and pause without an IMU
             self.h_lp += (heel - self.h_lp) >> 2
             self.f_lp += (fore - self.f_lp) >> 2
-        if heel <= self.h_touch:
+        if heel <= h_touch:
             self.h_clear_t = t  # the heel pad was clear of the floor here
-        self.heel_raw = heel
-        self.fore_raw = fore
-        if self.fore_on:
-            if fore < self.f_off:
-                self.fore_on = False
-        elif fore > self.f_on:
-            self.fore_on = True
-        if heel > self.h_on:
+        on = self.fore_on
+        if on:
+            if fore < f_off:
+                self.fore_on = on = False
+        elif fore > f_on:
+            self.fore_on = on = True
+        if heel > h_on:
             s = 2
-        elif heel < self.h_off:
+        elif heel < h_off:
             s = 0
         else:
             s = 1
         self.s_fsr = s
+        if on and imu and self.state == ST_SET:
+            # forefoot share on the big-toe side, scaled down to stay a small int (an FSR-only
+            # pod's: _push_share, after its steps)
+            m = med - m_min
+            if m > 0 and self.med_sum < _TH_CAP:
+                self.med_sum += m >> 4
+            m = lat - l_min
+            if m > 0 and self.lat_sum < _TH_CAP:
+                self.lat_sum += m >> 4
