@@ -18,15 +18,15 @@ drop or a weight shift in place turns the foot about the forefoot and travels
 almost nothing. Rotation alone is never the judge.
 
 Where each decision is made:
-  - the foot rests or moves ............ _imu_in (quiet test, `zupt_*` parameters)
+  - the foot rests or moves ............ update (quiet test, `zupt_*` parameters)
   - gravity and the flat foot .......... _calibrating (still and flat, `calib_ms`)
   - the set starts ..................... _ready (rise onto the toes) or _track (a first step)
   - a motion was a step, its stride .... _track (travel along the track, `step_min_mm`)
-  - heel height ........................ _imu_in (accelerometer tilt at rest, gyro in motion)
+  - heel height ........................ update (accelerometer tilt at rest, gyro in motion)
   - the pitch axis and its sign ........ _ready (the rise) and _track (the direction of travel)
-  - heel contact, onset, impact ........ _imu_in (score), _heel / _heel_up (state, dating)
+  - heel contact, onset, impact ........ update (score), _heel / _heel_up (state, dating)
   - the set ends ....................... _heel (heels down `set_end_ms` after the last step)
-  - FSR pads ........................... _fsr_in, _fsr_steps, _fsr_stance
+  - FSR pads ........................... update, _fsr_steps, _stance
 """
 
 from array import array
@@ -520,20 +520,365 @@ class Detector:
     # -- per sample ----------------------------------------------------
     def update(self, t, ax, ay, az, gx, gy, gz, heel, med, lat):
         """Process one sample (t in ms; mg, mdps, ADC counts). Returns the number of new events."""
-        # methods called through the class: looking them up on the instance first costs a
-        # full miss in its large attribute table, on every sample
+        # One method, the IMU's and the pads' parts inline: on the pod a call costs more than
+        # most of what it would do. Methods are called through the class: looking them up on
+        # the instance first costs a full miss in its large attribute table.
         self.n_ev = 0
         imu = self.imu
+        quiet = False
         if imu:
-            quiet = Detector._imu_in(self, t, ax, ay, az, gx, gy, gz)
+            # -- the IMU: the settings in one unpacking (see _sync), locals instead of repeated
+            # attribute look-ups, clamps inline
+            (k, pk_hi2, pk_lo2, gyro, bgx, bgy, bgz, fast2, r_lo2, r_hi2, zupt_n, settle_n, px, py, pz, hx, hy, hz,
+             floor_mg, up_mg, strike, down_mg, up_confirm_n, g_lo2, g_hi2, zg2, za2) = self._cfg
+            # (one test first: every axis well inside its clamp, as nearly always)
+            if ((ax + 8192) | (ay + 8192) | (az + 8192)) >> 14:
+                if ax > _ACC_MAX_MG:
+                    ax = _ACC_MAX_MG
+                elif ax < -_ACC_MAX_MG:
+                    ax = -_ACC_MAX_MG
+                if ay > _ACC_MAX_MG:
+                    ay = _ACC_MAX_MG
+                elif ay < -_ACC_MAX_MG:
+                    ay = -_ACC_MAX_MG
+                if az > _ACC_MAX_MG:
+                    az = _ACC_MAX_MG
+                elif az < -_ACC_MAX_MG:
+                    az = -_ACC_MAX_MG
+            gx //= 100  # 0.1 dps
+            gy //= 100
+            gz //= 100
+            if ((gx + 16384) | (gy + 16384) | (gz + 16384)) >> 15:
+                if gx > _GYRO_MAX:
+                    gx = _GYRO_MAX
+                elif gx < -_GYRO_MAX:
+                    gx = -_GYRO_MAX
+                if gy > _GYRO_MAX:
+                    gy = _GYRO_MAX
+                elif gy < -_GYRO_MAX:
+                    gy = -_GYRO_MAX
+                if gz > _GYRO_MAX:
+                    gz = _GYRO_MAX
+                elif gz < -_GYRO_MAX:
+                    gz = -_GYRO_MAX
+            dt = t - self.t_prev
+            self.t_prev = t
+            if dt > _DT_MAX_MS:
+                dt = _DT_MAX_MS
+            elif dt < 1:
+                dt = 1
+            lx = self.lx
+            ly = self.ly
+            lz = self.lz
+            lx += ax - (lx >> k)
+            ly += ay - (ly >> k)
+            lz += az - (lz >> k)
+            self.lx = lx
+            self.ly = ly
+            self.lz = lz
+            x = lx >> k
+            y = ly >> k
+            z = lz >> k
+            mag2 = ax * ax + ay * ay + az * az
+            self.mag2 = mag2
+            i = self.ring_i
+            self._ring[i] = mag2
+            self.ring_i = (i + 1) & (_RING - 1)
+            # landing impact peaks, with a refractory gap so ringing counts once
+            if mag2 > pk_hi2:
+                if not self.pk_above:
+                    self.pk_above = True
+                    if t - self.pk_last >= _PEAK_GAP_MS:
+                        self._peak_t[self.pk_i] = t
+                        self.pk_i = (self.pk_i + 1) % _PEAKS
+                    self.pk_last = t
+            elif mag2 < pk_lo2 and self.pk_above:
+                self.pk_above = False
+            # the zero-velocity test: gyro energy (bias removed, dps^2) low, and the tilt low-pass
+            # steady since the rest began (a slow tilt or a gentle push moves it as surely as a jolt)
+            if gyro:
+                wx = (gx - bgx) // 10
+                wy = (gy - bgy) // 10
+                wz = (gz - bgz) // 10
+            else:
+                # an accelerometer alone: its deviation from the tilt low-pass stands in for the
+                # gyro (4 mg units: the rest limit zupt_dps reads as 4 * zupt_dps mg)
+                wx = (ax - x) >> 2
+                wy = (ay - y) >> 2
+                wz = (az - z) >> 2
+            g2_lp = self.g2_lp
+            g2_lp += (wx * wx + wy * wy + wz * wz - g2_lp) >> 1  # short: a jolt's energy must not linger
+            self.g2_lp = g2_lp
+            quiet = False
+            mv = self.mv
+            if mv and g2_lp > self.pk_g2:
+                # a foot that swung hard rests less quietly (ordinary walking's stance rolls and
+                # jolts): the rest limits rise with the motion's peak, a rate of 1/8 of it, up to 4x
+                self.pk_g2 = g2_lp
+                f = g2_lp >> 6
+                if f > self.zg2_m:
+                    if f > _RAISE_MAX * zg2:
+                        f = _RAISE_MAX * zg2
+                    self.zg2_m = f
+                    self.za2_m = za2 * f // zg2
+            if g2_lp < self.zg2_m:
+                # steady: the tilt low-pass keeps up with a slower one, started where the gyro fell
+                # quiet (a swing's acceleration changes slowly, but far: the slower one lags behind)
+                gq_n = self.gq_n + 1
+                self.gq_n = gq_n
+                k += 1
+                n = self.sm_n
+                if n:
+                    sx = self.sx
+                    sy = self.sy
+                    sz = self.sz
+                    sx += x - (sx >> k)
+                    sy += y - (sy >> k)
+                    sz += z - (sz >> k)
+                else:
+                    sx = x << k
+                    sy = y << k
+                    sz = z << k
+                self.sx = sx
+                self.sy = sy
+                self.sz = sz
+                dx = (x - (sx >> k)) >> 2
+                dy = (y - (sy >> k)) >> 2
+                dz = (z - (sz >> k)) >> 2
+                d2 = dx * dx + dy * dy + dz * dz
+                self.d2 = d2
+                # (and 1 g on the pod: a swing's steady push is no rest, though steady)
+                quiet = d2 < self.za2_m and (self.pk_g2 >= fast2 or r_lo2 < x * x + y * y + z * z < r_hi2)
+                # not settling down for zupt_ms: the slower one starts again from here (a strike's
+                # jolt, or a slow drift, must not keep the foot from a rest for long)
+                self.sm_n = 0 if not quiet and n >= zupt_n else n + 1
+            else:
+                gq_n = 0
+                self.gq_n = 0
+                self.sm_n = 0
+                self.t_turn = t
+            self.quiet = quiet
+            if quiet:
+                q_n = self.q_n + 1
+            else:
+                q_n = 0
+            self.q_n = q_n
+            # the motion history: every sample of a motion, and a few rest samples before it
+            h = self._hist
+            tracked = False
+            if mv:
+                if self.h_acc == 0 and self.h_dec == 1:
+                    # at full resolution the sample is an entry (_keep's common case, inline)
+                    i = self.h_n
+                    j = i * _HW
+                    h[j] = dt if quiet else -dt
+                    h[j + 1] = ax
+                    h[j + 2] = ay
+                    h[j + 3] = az
+                    h[j + 4] = gx
+                    h[j + 5] = gy
+                    h[j + 6] = gz
+                    i += 1
+                    self.h_n = i
+                    if i >= _HN:
+                        self._halve()
+                else:
+                    Detector._keep(self, h, dt if quiet else -dt, ax, ay, az, gx, gy, gz)
+                if self.landed:
+                    # landed: the motion is judged once the rest settles (a landing still shakes
+                    # the pod for a while), or as soon as the foot moves on
+                    if not quiet:
+                        if Detector._jolt(self):
+                            self.landed = False  # (one motion still: it starts from the rest before the jolt)
+                        else:
+                            self._track(t, True)
+                            tracked = True
+                    elif q_n >= settle_n:
+                        self._track(t, False)
+                        tracked = True
+                    else:
+                        c = self.cold
+                        c.bias_n += 1
+                        c.bias_x += gx
+                        c.bias_y += gy
+                        c.bias_z += gz
+                elif quiet and q_n >= zupt_n:
+                    self.landed = True
+                    self.cold.t_rest = t - (q_n - 1) * dt
+                elif t - self.cold.t_lift >= _MOTION_MAX_MS:
+                    self._track(t, False)
+                    tracked = True
+            elif quiet:
+                i = self.h_pre
+                j = i * _HW
+                h[j] = dt
+                h[j + 1] = ax
+                h[j + 2] = ay
+                h[j + 3] = az
+                h[j + 4] = gx
+                h[j + 5] = gy
+                h[j + 6] = gz
+                self.h_pre = (i + 1) & (_PRE - 1)
+                self.pre_n += 1
+                c = self.cold
+                if c.bias_n < 4096:
+                    c.bias_n += 1
+                    c.bias_x += gx
+                    c.bias_y += gy
+                    c.bias_z += gz
+            else:
+                self._lift(t, dt, ax, ay, az, gx, gy, gz)
+            if tracked:
+                # (a landing above may have taught the pitch axis, or turned it round)
+                px = self.px
+                py = self.py
+                pz = self.pz
+                hx = self.hx
+                hy = self.hy
+                hz = self.hz
+            if px or py or pz:  # (no pitch axis yet: no heel height)
+                # rotation rate about the learned pitch axis (0.1 dps), positive = heel rising
+                w = (gx * px + gy * py + gz * pz) >> 10
+                pitch = (x * hx + y * hy + z * hz) >> 10
+                self.pitch_mg = pitch
+                # heel height: the accelerometer's tilt at rest, carried through motion by the gyro
+                # (no low-pass lag when the heel lifts, no swing accelerations in it: a foot carried
+                # at a fixed angle can look quiet for a moment in mid-swing)
+                mv = self.mv  # (the history above may have ended the motion, or begun one)
+                if not gyro:
+                    pf = self._acc.heel(self, t, dt, pitch, x * x + y * y + z * z)  # type: ignore[union-attr]
+                elif not mv or self.landed or (
+                        gq_n >= zupt_n and self.pk_g2 >= _FAST_G2 and g_lo2 < x * x + y * y + z * z < g_hi2):
+                    # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
+                    # any more with 1 g on the pod: the accelerometer tells the heel
+                    self.pf_base = pitch
+                    self.th = 0
+                    self.pf = pitch
+                    pf = pitch
+                else:
+                    th = self.th + w * dt
+                    if -_TH_CAP < th < _TH_CAP:
+                        self.th = th
+                    else:
+                        th = self.th
+                    # 0.1 dps * ms -> mg of the heel-height projection (1000 mg per rad): / 573
+                    pf = self.pf_base + th // 573
+                    # the heel turning down through floor level (3 mm): where it reached the floor
+                    old = self.pf
+                    self.pf = pf
+                    if pf < floor_mg <= old:
+                        self.cross_t = t - dt * (floor_mg - pf) // (old - pf)
+                        self.cross_slow = w > -(strike >> 2)
+                    elif pf < -_TOES_UP * floor_mg:
+                        # toes up, beyond what a heel on the floor allows: the forefoot is in the air, the
+                        # "heel height" a pitch says is no height (walking: the strike dates the contact)
+                        self.cross_t = _NEVER
+                # a heel strike: the heel-down turn of the late swing (or a drop) reverses, heel low
+                # (dated where the fast turn ends: a heel stopped by the floor need not rebound)
+                if w < -strike:
+                    self.dn_seen = True
+                elif w > -(strike >> 1) and self.dn_seen:
+                    self.dn_seen = False
+                    if pf < up_mg and not self.struck:
+                        # the first reversal is the strike; the foot's ringing after it is not
+                        half = strike >> 1
+                        self.strike_t = t - dt * (w + half) // (w - self.w_prev)
+                        self.struck = True
+                self.w_prev = w
+                if pf > up_mg or (w > strike and pf > down_mg):
+                    # (the heel rolling up off the floor at heel-off is up already)
+                    s = 0
+                    # the heel is up again (resting up there, or up a while: longer than the gyro's
+                    # drift lifts it between a strike and the foot settling): that strike dates no contact
+                    n = self.up_n + 1
+                    self.up_n = n
+                    if quiet or (n >= up_confirm_n and gyro):
+                        self.strike_t = _NEVER
+                        self.cross_t = _NEVER
+                        self.struck = False
+                else:
+                    if self.up_n:
+                        self.up_n = 0
+                    # (the gyro at rest, the heel not sinking on: it has stopped)
+                    s = 2 if pf < down_mg and gq_n and w > -(strike >> 2) else 1
+                    if mv and not gyro and not self.landed:
+                        s = self._acc.moving(self, t)  # type: ignore[union-attr]
+                if s == 2 and self.s_imu != 2:
+                    # date the onset where the heel reached the floor: its height crossing floor level
+                    # on the way down, else the strike (the heel-down turn reversing), else where it
+                    # stopped turning
+                    if not gyro:
+                        self.on_imu = self._acc.onset(self, t, dt)  # type: ignore[union-attr]
+                        self.cold.first_t = _NEVER
+                    elif self.cold.first_t != _NEVER:
+                        # the first contact of a set begun by walking: its strike, found in the history
+                        self.on_imu = self.cold.first_t
+                        self.cold.first_t = _NEVER
+                    elif t - self.cross_t <= _STRIKE_WINDOW_MS:
+                        self.on_imu = self.cross_t
+                        if self.cross_slow and self.t_turn + dt > self.cross_t:
+                            # sinking slowly past floor level (as a heel height from a tilt, it is a
+                            # few mm uncertain): it touched where it stopped
+                            self.on_imu = self.t_turn + dt
+                    elif t - self.strike_t <= _STRIKE_WINDOW_MS:
+                        self.on_imu = self.strike_t
+                    else:
+                        if t - self.t_turn <= _STRIKE_WINDOW_MS:
+                            self.on_imu = self.t_turn + dt
+                        else:
+                            self.on_imu = t - self.lp_delay_ms
+                self.s_imu = s
         if self.fsr:
-            Detector._fsr_in(self, t, heel, med, lat)
+            # -- the pads
+            fore = med + lat
+            h_min, f_min, m_min, l_min, h_touch, h_on, h_off, f_on, f_off = self._cfgf  # (see _fsr_sync)
+            if heel < h_min or fore < f_min or med < m_min or lat < l_min:
+                # the lowest reading seen is the unloaded baseline until one is calibrated
+                if heel < h_min or fore < f_min:
+                    if heel < h_min:
+                        self.h_min = heel
+                    if fore < f_min:
+                        self.f_min = fore
+                    self._fsr_levels()
+                if med < m_min:
+                    self.m_min = med
+                if lat < l_min:
+                    self.l_min = lat
+                Detector._fsr_sync(self)
+                h_min, f_min, m_min, l_min, h_touch, h_on, h_off, f_on, f_off = self._cfgf
+            if not imu:  # steadiness of the loads: the calibration and pause without an IMU
+                self.h_lp += (heel - self.h_lp) >> 2
+                self.f_lp += (fore - self.f_lp) >> 2
+            if heel <= h_touch:
+                self.h_clear_t = t  # the heel pad was clear of the floor here
+            on = self.fore_on
+            if on:
+                if fore < f_off:
+                    self.fore_on = on = False
+            elif fore > f_on:
+                self.fore_on = on = True
+            if heel > h_on:
+                s = 2
+            elif heel < h_off:
+                s = 0
+            else:
+                s = 1
+            self.s_fsr = s
+            if on and imu and self.state == ST_SET:
+                # forefoot share on the big-toe side, scaled down to stay a small int (an FSR-only
+                # pod's: _push_share, after its steps)
+                m = med - m_min
+                if m > 0 and self.med_sum < _TH_CAP:
+                    self.med_sum += m >> 4
+                m = lat - l_min
+                if m > 0 and self.lat_sum < _TH_CAP:
+                    self.lat_sum += m >> 4
         st = self.state
         if st == ST_SET:
             if not imu:
                 Detector._fsr_steps(self, t, med + lat)
                 if self.fore_on:
-                    Detector._push_share(self, med, lat)  # (an IMU pod's: in _fsr_in)
+                    Detector._push_share(self, med, lat)  # (an IMU pod's: with the pads, above)
             elif self.in_step:
                 # one stance sample: the longest still pause, heel height at the top (inline: a
                 # call costs more than its body; _stance counts an FSR-only pod's)
@@ -590,312 +935,6 @@ class Detector:
         k[24] = self.g_hi2
         k[25] = self.zg2
         k[26] = self.za2
-
-    def _imu_in(self, t, ax, ay, az, gx, gy, gz):
-        """One IMU sample; returns whether the foot rests (the zero-velocity test)."""
-        # the hot path: the settings in one unpacking (see _sync), locals instead of repeated
-        # attribute look-ups, clamps inline
-        (k, pk_hi2, pk_lo2, gyro, bgx, bgy, bgz, fast2, r_lo2, r_hi2, zupt_n, settle_n, px, py, pz, hx, hy, hz,
-         floor_mg, up_mg, strike, down_mg, up_confirm_n, g_lo2, g_hi2, zg2, za2) = self._cfg
-        # (one test first: every axis well inside its clamp, as nearly always)
-        if ((ax + 8192) | (ay + 8192) | (az + 8192)) >> 14:
-            if ax > _ACC_MAX_MG:
-                ax = _ACC_MAX_MG
-            elif ax < -_ACC_MAX_MG:
-                ax = -_ACC_MAX_MG
-            if ay > _ACC_MAX_MG:
-                ay = _ACC_MAX_MG
-            elif ay < -_ACC_MAX_MG:
-                ay = -_ACC_MAX_MG
-            if az > _ACC_MAX_MG:
-                az = _ACC_MAX_MG
-            elif az < -_ACC_MAX_MG:
-                az = -_ACC_MAX_MG
-        gx //= 100  # 0.1 dps
-        gy //= 100
-        gz //= 100
-        if ((gx + 16384) | (gy + 16384) | (gz + 16384)) >> 15:
-            if gx > _GYRO_MAX:
-                gx = _GYRO_MAX
-            elif gx < -_GYRO_MAX:
-                gx = -_GYRO_MAX
-            if gy > _GYRO_MAX:
-                gy = _GYRO_MAX
-            elif gy < -_GYRO_MAX:
-                gy = -_GYRO_MAX
-            if gz > _GYRO_MAX:
-                gz = _GYRO_MAX
-            elif gz < -_GYRO_MAX:
-                gz = -_GYRO_MAX
-        dt = t - self.t_prev
-        self.t_prev = t
-        if dt > _DT_MAX_MS:
-            dt = _DT_MAX_MS
-        elif dt < 1:
-            dt = 1
-        lx = self.lx
-        ly = self.ly
-        lz = self.lz
-        lx += ax - (lx >> k)
-        ly += ay - (ly >> k)
-        lz += az - (lz >> k)
-        self.lx = lx
-        self.ly = ly
-        self.lz = lz
-        x = lx >> k
-        y = ly >> k
-        z = lz >> k
-        mag2 = ax * ax + ay * ay + az * az
-        self.mag2 = mag2
-        i = self.ring_i
-        self._ring[i] = mag2
-        self.ring_i = (i + 1) & (_RING - 1)
-        # landing impact peaks, with a refractory gap so ringing counts once
-        if mag2 > pk_hi2:
-            if not self.pk_above:
-                self.pk_above = True
-                if t - self.pk_last >= _PEAK_GAP_MS:
-                    self._peak_t[self.pk_i] = t
-                    self.pk_i = (self.pk_i + 1) % _PEAKS
-                self.pk_last = t
-        elif mag2 < pk_lo2 and self.pk_above:
-            self.pk_above = False
-        # the zero-velocity test: gyro energy (bias removed, dps^2) low, and the tilt low-pass
-        # steady since the rest began (a slow tilt or a gentle push moves it as surely as a jolt)
-        if gyro:
-            wx = (gx - bgx) // 10
-            wy = (gy - bgy) // 10
-            wz = (gz - bgz) // 10
-        else:
-            # an accelerometer alone: its deviation from the tilt low-pass stands in for the
-            # gyro (4 mg units: the rest limit zupt_dps reads as 4 * zupt_dps mg)
-            wx = (ax - x) >> 2
-            wy = (ay - y) >> 2
-            wz = (az - z) >> 2
-        g2_lp = self.g2_lp
-        g2_lp += (wx * wx + wy * wy + wz * wz - g2_lp) >> 1  # short: a jolt's energy must not linger
-        self.g2_lp = g2_lp
-        quiet = False
-        mv = self.mv
-        if mv and g2_lp > self.pk_g2:
-            # a foot that swung hard rests less quietly (ordinary walking's stance rolls and
-            # jolts): the rest limits rise with the motion's peak, a rate of 1/8 of it, up to 4x
-            self.pk_g2 = g2_lp
-            f = g2_lp >> 6
-            if f > self.zg2_m:
-                if f > _RAISE_MAX * zg2:
-                    f = _RAISE_MAX * zg2
-                self.zg2_m = f
-                self.za2_m = za2 * f // zg2
-        if g2_lp < self.zg2_m:
-            # steady: the tilt low-pass keeps up with a slower one, started where the gyro fell
-            # quiet (a swing's acceleration changes slowly, but far: the slower one lags behind)
-            gq_n = self.gq_n + 1
-            self.gq_n = gq_n
-            k += 1
-            n = self.sm_n
-            if n:
-                sx = self.sx
-                sy = self.sy
-                sz = self.sz
-                sx += x - (sx >> k)
-                sy += y - (sy >> k)
-                sz += z - (sz >> k)
-            else:
-                sx = x << k
-                sy = y << k
-                sz = z << k
-            self.sx = sx
-            self.sy = sy
-            self.sz = sz
-            dx = (x - (sx >> k)) >> 2
-            dy = (y - (sy >> k)) >> 2
-            dz = (z - (sz >> k)) >> 2
-            d2 = dx * dx + dy * dy + dz * dz
-            self.d2 = d2
-            # (and 1 g on the pod: a swing's steady push is no rest, though steady)
-            quiet = d2 < self.za2_m and (self.pk_g2 >= fast2 or r_lo2 < x * x + y * y + z * z < r_hi2)
-            # not settling down for zupt_ms: the slower one starts again from here (a strike's
-            # jolt, or a slow drift, must not keep the foot from a rest for long)
-            self.sm_n = 0 if not quiet and n >= zupt_n else n + 1
-        else:
-            gq_n = 0
-            self.gq_n = 0
-            self.sm_n = 0
-            self.t_turn = t
-        self.quiet = quiet
-        if quiet:
-            q_n = self.q_n + 1
-        else:
-            q_n = 0
-        self.q_n = q_n
-        # the motion history: every sample of a motion, and a few rest samples before it
-        h = self._hist
-        tracked = False
-        if mv:
-            if self.h_acc == 0 and self.h_dec == 1:
-                # at full resolution the sample is an entry (_keep's common case, inline)
-                i = self.h_n
-                j = i * _HW
-                h[j] = dt if quiet else -dt
-                h[j + 1] = ax
-                h[j + 2] = ay
-                h[j + 3] = az
-                h[j + 4] = gx
-                h[j + 5] = gy
-                h[j + 6] = gz
-                i += 1
-                self.h_n = i
-                if i >= _HN:
-                    self._halve()
-            else:
-                Detector._keep(self, h, dt if quiet else -dt, ax, ay, az, gx, gy, gz)
-            if self.landed:
-                # landed: the motion is judged once the rest settles (a landing still shakes
-                # the pod for a while), or as soon as the foot moves on
-                if not quiet:
-                    if Detector._jolt(self):
-                        self.landed = False  # (one motion still: it starts from the rest before the jolt)
-                    else:
-                        self._track(t, True)
-                        tracked = True
-                elif q_n >= settle_n:
-                    self._track(t, False)
-                    tracked = True
-                else:
-                    c = self.cold
-                    c.bias_n += 1
-                    c.bias_x += gx
-                    c.bias_y += gy
-                    c.bias_z += gz
-            elif quiet and q_n >= zupt_n:
-                self.landed = True
-                self.cold.t_rest = t - (q_n - 1) * dt
-            elif t - self.cold.t_lift >= _MOTION_MAX_MS:
-                self._track(t, False)
-                tracked = True
-        elif quiet:
-            i = self.h_pre
-            j = i * _HW
-            h[j] = dt
-            h[j + 1] = ax
-            h[j + 2] = ay
-            h[j + 3] = az
-            h[j + 4] = gx
-            h[j + 5] = gy
-            h[j + 6] = gz
-            self.h_pre = (i + 1) & (_PRE - 1)
-            self.pre_n += 1
-            c = self.cold
-            if c.bias_n < 4096:
-                c.bias_n += 1
-                c.bias_x += gx
-                c.bias_y += gy
-                c.bias_z += gz
-        else:
-            self._lift(t, dt, ax, ay, az, gx, gy, gz)
-        if tracked:
-            # (a landing above may have taught the pitch axis, or turned it round)
-            px = self.px
-            py = self.py
-            pz = self.pz
-            hx = self.hx
-            hy = self.hy
-            hz = self.hz
-        if px == 0 and py == 0 and pz == 0:
-            return quiet  # no pitch axis yet: no heel height
-        # rotation rate about the learned pitch axis (0.1 dps), positive = heel rising
-        w = (gx * px + gy * py + gz * pz) >> 10
-        pitch = (x * hx + y * hy + z * hz) >> 10
-        self.pitch_mg = pitch
-        # heel height: the accelerometer's tilt at rest, carried through motion by the gyro
-        # (no low-pass lag when the heel lifts, no swing accelerations in it: a foot carried
-        # at a fixed angle can look quiet for a moment in mid-swing)
-        mv = self.mv  # (the history above may have ended the motion, or begun one)
-        if not gyro:
-            pf = self._acc.heel(self, t, dt, pitch, x * x + y * y + z * z)  # type: ignore[union-attr]
-        elif not mv or self.landed or (
-                gq_n >= zupt_n and self.pk_g2 >= _FAST_G2 and g_lo2 < x * x + y * y + z * z < g_hi2):
-            # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
-            # any more with 1 g on the pod: the accelerometer tells the heel
-            self.pf_base = pitch
-            self.th = 0
-            self.pf = pitch
-            pf = pitch
-        else:
-            th = self.th + w * dt
-            if -_TH_CAP < th < _TH_CAP:
-                self.th = th
-            else:
-                th = self.th
-            # 0.1 dps * ms -> mg of the heel-height projection (1000 mg per rad): / 573
-            pf = self.pf_base + th // 573
-            # the heel turning down through floor level (3 mm): where it reached the floor
-            old = self.pf
-            self.pf = pf
-            if pf < floor_mg <= old:
-                self.cross_t = t - dt * (floor_mg - pf) // (old - pf)
-                self.cross_slow = w > -(strike >> 2)
-            elif pf < -_TOES_UP * floor_mg:
-                # toes up, beyond what a heel on the floor allows: the forefoot is in the air, the
-                # "heel height" a pitch says is no height (walking: the strike dates the contact)
-                self.cross_t = _NEVER
-        # a heel strike: the heel-down turn of the late swing (or a drop) reverses, heel low
-        # (dated where the fast turn ends: a heel stopped by the floor need not rebound)
-        if w < -strike:
-            self.dn_seen = True
-        elif w > -(strike >> 1) and self.dn_seen:
-            self.dn_seen = False
-            if pf < up_mg and not self.struck:
-                # the first reversal is the strike; the foot's ringing after it is not
-                half = strike >> 1
-                self.strike_t = t - dt * (w + half) // (w - self.w_prev)
-                self.struck = True
-        self.w_prev = w
-        if pf > up_mg or (w > strike and pf > down_mg):
-            # (the heel rolling up off the floor at heel-off is up already)
-            s = 0
-            # the heel is up again (resting up there, or up a while: longer than the gyro's
-            # drift lifts it between a strike and the foot settling): that strike dates no contact
-            n = self.up_n + 1
-            self.up_n = n
-            if quiet or (n >= up_confirm_n and gyro):
-                self.strike_t = _NEVER
-                self.cross_t = _NEVER
-                self.struck = False
-        else:
-            if self.up_n:
-                self.up_n = 0
-            # (the gyro at rest, the heel not sinking on: it has stopped)
-            s = 2 if pf < down_mg and gq_n and w > -(strike >> 2) else 1
-            if mv and not gyro and not self.landed:
-                s = self._acc.moving(self, t)  # type: ignore[union-attr]
-        if s == 2 and self.s_imu != 2:
-            # date the onset where the heel reached the floor: its height crossing floor level
-            # on the way down, else the strike (the heel-down turn reversing), else where it
-            # stopped turning
-            if not gyro:
-                self.on_imu = self._acc.onset(self, t, dt)  # type: ignore[union-attr]
-                self.cold.first_t = _NEVER
-            elif self.cold.first_t != _NEVER:
-                # the first contact of a set begun by walking: its strike, found in the history
-                self.on_imu = self.cold.first_t
-                self.cold.first_t = _NEVER
-            elif t - self.cross_t <= _STRIKE_WINDOW_MS:
-                self.on_imu = self.cross_t
-                if self.cross_slow and self.t_turn + dt > self.cross_t:
-                    # sinking slowly past floor level (as a heel height from a tilt, it is a
-                    # few mm uncertain): it touched where it stopped
-                    self.on_imu = self.t_turn + dt
-            elif t - self.strike_t <= _STRIKE_WINDOW_MS:
-                self.on_imu = self.strike_t
-            else:
-                if t - self.t_turn <= _STRIKE_WINDOW_MS:
-                    self.on_imu = self.t_turn + dt
-                else:
-                    self.on_imu = t - self.lp_delay_ms
-        self.s_imu = s
-        return quiet
 
     # -- the motion history ----------------------------------------------
     def _lift(self, t, dt, ax, ay, az, gx, gy, gz):
@@ -2062,49 +2101,3 @@ class Detector:
             return UNKNOWN
         return self.pitch_mg * self.p.foot_mm // 1000
 
-    # -- FSR per sample ----------------------------------------------------
-    def _fsr_in(self, t, heel, med, lat):
-        fore = med + lat
-        h_min, f_min, m_min, l_min, h_touch, h_on, h_off, f_on, f_off = self._cfgf  # (see _fsr_sync)
-        if heel < h_min or fore < f_min or med < m_min or lat < l_min:
-            # the lowest reading seen is the unloaded baseline until one is calibrated
-            if heel < h_min or fore < f_min:
-                if heel < h_min:
-                    self.h_min = heel
-                if fore < f_min:
-                    self.f_min = fore
-                self._fsr_levels()
-            if med < m_min:
-                self.m_min = med
-            if lat < l_min:
-                self.l_min = lat
-            Detector._fsr_sync(self)
-            h_min, f_min, m_min, l_min, h_touch, h_on, h_off, f_on, f_off = self._cfgf
-        imu = self.imu
-        if not imu:  # steadiness of the loads: the calibration and pause without an IMU
-            self.h_lp += (heel - self.h_lp) >> 2
-            self.f_lp += (fore - self.f_lp) >> 2
-        if heel <= h_touch:
-            self.h_clear_t = t  # the heel pad was clear of the floor here
-        on = self.fore_on
-        if on:
-            if fore < f_off:
-                self.fore_on = on = False
-        elif fore > f_on:
-            self.fore_on = on = True
-        if heel > h_on:
-            s = 2
-        elif heel < h_off:
-            s = 0
-        else:
-            s = 1
-        self.s_fsr = s
-        if on and imu and self.state == ST_SET:
-            # forefoot share on the big-toe side, scaled down to stay a small int (an FSR-only
-            # pod's: _push_share, after its steps)
-            m = med - m_min
-            if m > 0 and self.med_sum < _TH_CAP:
-                self.med_sum += m >> 4
-            m = lat - l_min
-            if m > 0 and self.lat_sum < _TH_CAP:
-                self.lat_sum += m >> 4
