@@ -80,6 +80,7 @@ _PEAKS = const(8)  # recent landing-peak times
 _TH_CAP = const(1 << 28)  # gyro pitch sum: a long motion without rest stays a small int
 _FSR_MIN_RANGE = const(2000)  # counts: thresholds need some spread before a baseline is seen
 _STRIKE_WINDOW_MS = const(400)  # a heel strike dates a contact confirmed this soon after it
+_SWING_MIN_MS = const(150)  # an accelerometer alone: a foot moving this long has left the floor
 _IMPACT_MS = const(160)  # the impact is the largest |a| this long before and after the onset
 _PEAK_GAP_MS = const(80)  # landing peaks closer than this are one peak (ringing)
 _PEAK_SPAN_MS = const(300)  # landing peaks up to this long after the landing count for it
@@ -746,7 +747,26 @@ class Detector:
                 # at a fixed angle can look quiet for a moment in mid-swing)
                 mv = self.mv  # (the history above may have ended the motion, or begun one)
                 if not gyro:
-                    pf = self._acc.heel(self, t, dt, pitch, x * x + y * y + z * z)  # type: ignore[union-attr]
+                    # an accelerometer alone: its tilt wherever the pod is steady and reads 1 g (at
+                    # rest; a heel lowered or sinking slowly), else the last seen (no gyro carries it)
+                    if mv and not self.landed and not (gq_n >= zupt_n and g_lo2 < x * x + y * y + z * z < g_hi2):
+                        self.cross_slow = 0
+                        pf = self.pf
+                    else:
+                        old = self.pf
+                        self.pf = pitch
+                        pf = pitch
+                        cs = self.cross_slow
+                        if pitch < floor_mg <= old and cs == 2:
+                            # the tilt low-pass, seen all the way down from above heel_down_mm, came
+                            # down through floor level: the heel did (sinking, or lowered slowly), its
+                            # delay before. (A tilt held through a motion and read again at its landing
+                            # crosses nothing: the strike dates that; a heel resting on the floor
+                            # crosses it back and forth.)
+                            self.cross_t = t - self.lp_delay_ms - dt * (floor_mg - pitch) // (old - pitch)
+                        # (1: the tilt is seen on this sample; 2, and was seen above heel_down_mm
+                        # since it was last not)
+                        self.cross_slow = 2 if pitch > down_mg or cs == 2 else 1
                 elif not mv or self.landed or (
                         gq_n >= zupt_n and self.pk_g2 >= _FAST_G2 and g_lo2 < x * x + y * y + z * z < g_hi2):
                     # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
@@ -802,7 +822,13 @@ class Detector:
                     # (the gyro at rest, the heel not sinking on: it has stopped)
                     s = 2 if pf < down_mg and gq_n and w > -(strike >> 2) else 1
                     if mv and not gyro and not self.landed:
-                        s = self._acc.moving(self, t)  # type: ignore[union-attr]
+                        # an accelerometer alone does not see the heel move: a foot moving for a
+                        # swing's time (now, and since it lifted or rested for a moment, on a
+                        # landing's shake) has left the floor; a heel down in a stance stays still,
+                        # or shifts briefly (a foot carried steadily in mid-swing reads a tilt, yet
+                        # is not down)
+                        c = self.cold
+                        s = 0 if gq_n == 0 and t - (c.t_lift if c.t_lift > c.t_rest else c.t_rest) >= _SWING_MIN_MS else 1
                 if s == 2 and self.s_imu != 2:
                     # date the onset where the heel reached the floor: its height crossing floor level
                     # on the way down, else the strike (the heel-down turn reversing), else where it
