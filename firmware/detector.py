@@ -280,11 +280,13 @@ class _Cold:
         self.t_lift0 = 0  # the same, for the motion being judged
         self.t_start = 0  # its track's time origin (the rest samples before it)
         self.t_rest = 0  # when the rest that ended it began
-        self.bias_n = 0
-        self.bias_x = self.bias_y = self.bias_z = 0  # gyro sums at rest, for the bias
         self.bias_w = 0  # rest samples the bias is the mean of (up to _BIAS_W)
         self.first_t = _NEVER  # a walking set's first strike, from the history (see _first_strike)
         self.w_cut = 0  # the entries a tilt correction is spread over turned this fast (see _attitude)
+        for i in range(0, len(PARAMS), 4):  # (a roomier attribute table: see Detector.__init__)
+            setattr(self, PARAMS[i], 0)
+        for i in range(0, len(PARAMS), 4):
+            delattr(self, PARAMS[i])
 
 
 SENSORS = ("imu", "acc", "fsr", "imu+fsr", "acc+fsr")  # sensor kinds: acc is an accelerometer alone
@@ -331,6 +333,7 @@ class Detector:
         # the settings the per-sample paths read, each in one unpacking (see _sync, _fsr_sync)
         self._cfg = [0] * 27
         self._cfgf = [0] * 9
+        self._bias = [0, 0, 0, 0]  # rest samples since the last motion and their gyro sums, for the bias
         self.configure()
         self.calibrate()
         # MicroPython grows an instance's attribute table only once it is full, so this one
@@ -698,11 +701,11 @@ class Detector:
                         self._track(t, False)
                         tracked = True
                     else:
-                        c = self.cold
-                        c.bias_n += 1
-                        c.bias_x += gx
-                        c.bias_y += gy
-                        c.bias_z += gz
+                        b = self._bias
+                        b[0] += 1
+                        b[1] += gx
+                        b[2] += gy
+                        b[3] += gz
                 elif quiet and q_n >= zupt_n:
                     self.landed = True
                     self.cold.t_rest = t - (q_n - 1) * dt
@@ -721,12 +724,13 @@ class Detector:
                 h[j + 6] = gz
                 self.h_pre = (i + 1) & (_PRE - 1)
                 self.pre_n += 1
-                c = self.cold
-                if c.bias_n < 4096:
-                    c.bias_n += 1
-                    c.bias_x += gx
-                    c.bias_y += gy
-                    c.bias_z += gz
+                b = self._bias
+                bn = b[0]
+                if bn < 4096:
+                    b[0] = bn + 1
+                    b[1] += gx
+                    b[2] += gy
+                    b[3] += gz
             else:
                 self._lift(t, dt, ax, ay, az, gx, gy, gz)
             if tracked:
@@ -1013,18 +1017,19 @@ class Detector:
             j += _HW
         c.t_start = t - ms - self.dt_ms  # the track's time origin: its first (rest) entry
         # the gyro's bias: a running mean over the last rests (a short rest alone is too noisy)
-        m = c.bias_n
+        b = self._bias
+        m = b[0]
         if m >= 4:
             w = c.bias_w
-            self.bgx = (self.bgx * w + c.bias_x) // (w + m)
-            self.bgy = (self.bgy * w + c.bias_y) // (w + m)
-            self.bgz = (self.bgz * w + c.bias_z) // (w + m)
+            self.bgx = (self.bgx * w + b[1]) // (w + m)
+            self.bgy = (self.bgy * w + b[2]) // (w + m)
+            self.bgz = (self.bgz * w + b[3]) // (w + m)
             c.bias_w = w + m if w + m < _BIAS_W else _BIAS_W
             k = self._cfg
             k[4] = self.bgx
             k[5] = self.bgy
             k[6] = self.bgz
-        c.bias_n = c.bias_x = c.bias_y = c.bias_z = 0
+        b[0] = b[1] = b[2] = b[3] = 0
 
     def _go_on(self, t, a, n_all):
         """A motion begins at t from a rest the last one ended in: history entries a..n_all-1
