@@ -109,6 +109,20 @@ _RAISE_MAX = const(16)  # rest limits rise up to this many times (4x the rate) a
 _V_MAX = const(20000000)  # um/s: a velocity stays a small int on 32-bit ports
 _HIST_HZ = const(100)  # (200 Hz and up are kept at half rate or less)
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
+# the per-sample low-passes and counters (Detector._lp: one unpacking per sample, see calibrate)
+_LP_T = const(0)
+_LP_X = const(1)
+_LP_Y = const(2)
+_LP_Z = const(3)
+_LP_G2 = const(4)
+_LP_SX = const(5)
+_LP_SY = const(6)
+_LP_SZ = const(7)
+_LP_SN = const(8)
+_LP_GQ = const(9)
+_LP_Q = const(10)
+_LP_RING = const(11)
+_LP_N = const(12)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
 # One flat tuple, not a tuple per row: on the pod each small tuple costs RAM (see `params`).
@@ -243,6 +257,22 @@ def _unit(out, x, y, z, scale):
     return m << s
 
 
+def _roomy(obj, k):
+    """Make obj's attribute table roomier: k * 28 names set and removed again.
+
+    MicroPython grows an instance's table only once it is full, so a large one sits nearly full
+    and a look-up probes long runs of slots, a software modulo each on an M0. The extra names
+    (the parameters', and those with a '_' before them) make it grow past its attributes; removed,
+    they leave it one to two thirds empty: fewer instructions per sample on vpico. (CPython: a no-op.)
+    """
+    for j in range(k):
+        for i in range(0, len(PARAMS), 4):
+            setattr(obj, "_" * j + PARAMS[i], 0)
+    for j in range(k):
+        for i in range(0, len(PARAMS), 4):
+            delattr(obj, "_" * j + PARAMS[i])
+
+
 def _reverse(h, a, b):
     """Reverse the order of history entries a..b-1 in place."""
     b -= 1
@@ -283,10 +313,7 @@ class _Cold:
         self.bias_w = 0  # rest samples the bias is the mean of (up to _BIAS_W)
         self.first_t = _NEVER  # a walking set's first strike, from the history (see _first_strike)
         self.w_cut = 0  # the entries a tilt correction is spread over turned this fast (see _attitude)
-        for i in range(0, len(PARAMS), 4):  # (a roomier attribute table: see Detector.__init__)
-            setattr(self, PARAMS[i], 0)
-        for i in range(0, len(PARAMS), 4):
-            delattr(self, PARAMS[i])
+        _roomy(self, 1)
 
 
 SENSORS = ("imu", "acc", "fsr", "imu+fsr", "acc+fsr")  # sensor kinds: acc is an accelerometer alone
@@ -333,18 +360,11 @@ class Detector:
         # the settings the per-sample paths read, each in one unpacking (see _sync, _fsr_sync)
         self._cfg = [0] * 27
         self._cfgf = [0] * 9
+        self._lp = [0] * _LP_N  # (see calibrate)
         self._bias = [0, 0, 0, 0]  # rest samples since the last motion and their gyro sums, for the bias
         self.configure()
         self.calibrate()
-        # MicroPython grows an instance's attribute table only once it is full, so this one
-        # (~150 attributes) would sit in a 167-slot table and a look-up probe long runs of slots,
-        # a software modulo each on an M0. A few more names (the parameters', interned already)
-        # make it grow to 223 slots; removed again, they leave it two-thirds full: about 10%
-        # fewer instructions per sample on vpico. (CPython: a no-op.)
-        for i in range(0, len(PARAMS), 4):
-            setattr(self, PARAMS[i], 0)
-        for i in range(0, len(PARAMS), 4):
-            delattr(self, PARAMS[i])
+        _roomy(self, 2)
 
     # -- configuration -------------------------------------------------
     def _n(self, ms):
@@ -410,10 +430,14 @@ class Detector:
         self.uz = 1024
         self.hx = self.hy = self.hz = 0  # heel-up tilt direction (Q10); 0: not known yet
         self.px = self.py = self.pz = 0  # pitch axis (Q10), heel rising positive
-        k = self.lp_k
-        self.lx = self.ly = 0
-        self.lz = 1000 << k
-        self.sx = self.sy = self.sz = 0  # a slower tilt low-pass while the gyro is quiet (mg << lp_k + 1)
+        # the sample time before, the tilt low-pass (mg << lp_k), the gyro energy's, a slower tilt
+        # low-pass while the gyro is quiet (mg << lp_k + 1) and the samples it has run (0: it starts
+        # at the next), samples in a row with the gyro quiet, rest samples in a row, the next
+        # slot of the |a|^2 ring (see _LP_*)
+        lp = self._lp
+        for i in range(_LP_N):
+            lp[i] = 0
+        lp[_LP_Z] = 1000 << self.lp_k
         # the rest limits; the still stand raises them above the sensor's own noise
         self.za2 = self.za2_p
         self.zg2 = self.zg2_p
@@ -430,13 +454,8 @@ class Detector:
         self.h_min = self.f_min = self.m_min = self.l_min = 1 << 20  # above any ADC count
         self.h_lp = self.f_lp = 0
         self.mag2 = 1000000
-        self.g2_lp = 0
         self.bgx = self.bgy = self.bgz = 0  # gyro bias (0.1 dps)
-        self.t_prev = 0
         self.quiet = False
-        self.q_n = 0  # rest samples in a row
-        self.gq_n = 0  # samples in a row with the gyro quiet
-        self.sm_n = 0  # samples the slower low-pass has run (0: it starts at the next)
         self.mv = False  # in a motion (its samples go to the history)
         self.landed = False  # the motion has come to rest (it is judged when the rest settles)
         self.h_n = 0  # history entries of the motion so far
@@ -459,7 +478,6 @@ class Detector:
         self.h_base = self.h_rng = self.f_rng = 0
         self.h_clear_t = 0
         self.t_turn = _NEVER  # the last sample the gyro was not quiet
-        self.ring_i = 0
         for i in range(_RING):
             self._ring[i] = 1000000
         self.pk_above = False
@@ -565,29 +583,28 @@ class Detector:
                     gz = _GYRO_MAX
                 elif gz < -_GYRO_MAX:
                     gz = -_GYRO_MAX
-            dt = t - self.t_prev
-            self.t_prev = t
+            # the low-passes and the rest test's counters: one unpacking, written back one by one
+            lp = self._lp
+            t_prev, lx, ly, lz, g2_lp, sx, sy, sz, n, gq_n, q_n, i = lp
+            dt = t - t_prev
+            lp[_LP_T] = t
             if dt > _DT_MAX_MS:
                 dt = _DT_MAX_MS
             elif dt < 1:
                 dt = 1
-            lx = self.lx
-            ly = self.ly
-            lz = self.lz
             lx += ax - (lx >> k)
             ly += ay - (ly >> k)
             lz += az - (lz >> k)
-            self.lx = lx
-            self.ly = ly
-            self.lz = lz
+            lp[_LP_X] = lx
+            lp[_LP_Y] = ly
+            lp[_LP_Z] = lz
             x = lx >> k
             y = ly >> k
             z = lz >> k
             mag2 = ax * ax + ay * ay + az * az
             self.mag2 = mag2
-            i = self.ring_i
             self._ring[i] = mag2
-            self.ring_i = (i + 1) & (_RING - 1)
+            lp[_LP_RING] = (i + 1) & (_RING - 1)
             # landing impact peaks, with a refractory gap so ringing counts once
             if mag2 > pk_hi2:
                 if not self.pk_above:
@@ -610,9 +627,8 @@ class Detector:
                 wx = (ax - x) >> 2
                 wy = (ay - y) >> 2
                 wz = (az - z) >> 2
-            g2_lp = self.g2_lp
             g2_lp += (wx * wx + wy * wy + wz * wz - g2_lp) >> 1  # short: a jolt's energy must not linger
-            self.g2_lp = g2_lp
+            lp[_LP_G2] = g2_lp
             quiet = False
             mv = self.mv
             if mv and g2_lp > self.pk_g2:
@@ -628,14 +644,10 @@ class Detector:
             if g2_lp < self.zg2_m:
                 # steady: the tilt low-pass keeps up with a slower one, started where the gyro fell
                 # quiet (a swing's acceleration changes slowly, but far: the slower one lags behind)
-                gq_n = self.gq_n + 1
-                self.gq_n = gq_n
+                gq_n += 1
+                lp[_LP_GQ] = gq_n
                 k += 1
-                n = self.sm_n
                 if n:
-                    sx = self.sx
-                    sy = self.sy
-                    sz = self.sz
                     sx += x - (sx >> k)
                     sy += y - (sy >> k)
                     sz += z - (sz >> k)
@@ -643,9 +655,9 @@ class Detector:
                     sx = x << k
                     sy = y << k
                     sz = z << k
-                self.sx = sx
-                self.sy = sy
-                self.sz = sz
+                lp[_LP_SX] = sx
+                lp[_LP_SY] = sy
+                lp[_LP_SZ] = sz
                 dx = (x - (sx >> k)) >> 2
                 dy = (y - (sy >> k)) >> 2
                 dz = (z - (sz >> k)) >> 2
@@ -655,18 +667,18 @@ class Detector:
                 quiet = d2 < self.za2_m and (self.pk_g2 >= fast2 or r_lo2 < x * x + y * y + z * z < r_hi2)
                 # not settling down for zupt_ms: the slower one starts again from here (a strike's
                 # jolt, or a slow drift, must not keep the foot from a rest for long)
-                self.sm_n = 0 if not quiet and n >= zupt_n else n + 1
+                lp[_LP_SN] = 0 if not quiet and n >= zupt_n else n + 1
             else:
                 gq_n = 0
-                self.gq_n = 0
-                self.sm_n = 0
+                lp[_LP_GQ] = 0
+                lp[_LP_SN] = 0
                 self.t_turn = t
             self.quiet = quiet
             if quiet:
-                q_n = self.q_n + 1
+                q_n += 1
             else:
                 q_n = 0
-            self.q_n = q_n
+            lp[_LP_Q] = q_n
             # the motion history: every sample of a motion, and a few rest samples before it
             h = self._hist
             tracked = False
@@ -1005,9 +1017,10 @@ class Detector:
             c.g0z = u[2]
         else:
             k = self.lp_k
-            c.g0x = self.lx >> k
-            c.g0y = self.ly >> k
-            c.g0z = self.lz >> k
+            lp = self._lp
+            c.g0x = lp[_LP_X] >> k
+            c.g0y = lp[_LP_Y] >> k
+            c.g0z = lp[_LP_Z] >> k
         c.t_lift = t
         ms = 0
         j = _HW
@@ -1708,7 +1721,8 @@ class Detector:
             j += _HW
         # the heel as it rests now: the accelerometer's tilt
         k = self.lp_k
-        pitch = ((self.lx >> k) * self.hx + (self.ly >> k) * self.hy + (self.lz >> k) * self.hz) >> 10
+        lp = self._lp
+        pitch = ((lp[_LP_X] >> k) * self.hx + (lp[_LP_Y] >> k) * self.hy + (lp[_LP_Z] >> k) * self.hz) >> 10
         self.pf_base = pitch
         self.pf = pitch
         self.th = 0
@@ -1812,18 +1826,20 @@ class Detector:
             if self.fresh:
                 # start the low-pass at the first sample: a short stand is enough
                 self.fresh = False
-                self.lx = _clamp(ax, _ACC_MAX_MG) << k
-                self.ly = _clamp(ay, _ACC_MAX_MG) << k
-                self.lz = _clamp(az, _ACC_MAX_MG) << k
-                self.sm_n = 0  # the steadiness reference restarts from the settled low-pass
+                lp = self._lp
+                lp[_LP_X] = _clamp(ax, _ACC_MAX_MG) << k
+                lp[_LP_Y] = _clamp(ay, _ACC_MAX_MG) << k
+                lp[_LP_Z] = _clamp(az, _ACC_MAX_MG) << k
+                lp[_LP_SN] = 0  # the steadiness reference restarts from the settled low-pass
                 return
             # still: not turning, |a| about 1 g (the steadiness limit is not known before the stand)
-            x = self.lx >> k
-            y = self.ly >> k
-            z = self.lz >> k
+            lp = self._lp
+            x = lp[_LP_X] >> k
+            y = lp[_LP_Y] >> k
+            z = lp[_LP_Z] >> k
             m2 = x * x + y * y + z * z
             # (0.7..1.3 g: an accelerometer's scale can be that far off; it is learned here)
-            steady = self.g2_lp < self.zg2_p and 490000 < m2 < 1690000
+            steady = lp[_LP_G2] < self.zg2_p and 490000 < m2 < 1690000
         else:
             d = heel - self.h_lp
             e = fore - self.f_lp
@@ -1848,7 +1864,7 @@ class Detector:
             c.cal_z += _clamp(az, _ACC_MAX_MG)
             # (capped: one jolt must not make every later rest look still)
             c.cal_d2 += self.d2 if self.d2 < 64 * self.za2_p else 64 * self.za2_p
-            c.cal_g2 += self.g2_lp
+            c.cal_g2 += self._lp[_LP_G2]
         if self.fsr:
             c.cal_h += heel >> 4
             c.cal_f += fore >> 4
@@ -1897,9 +1913,10 @@ class Detector:
         c = self.cold
         if self.imu:
             k = self.lp_k
-            x = self.lx >> k
-            y = self.ly >> k
-            z = self.lz >> k
+            lp = self._lp
+            x = lp[_LP_X] >> k
+            y = lp[_LP_Y] >> k
+            z = lp[_LP_Z] >> k
             risen = False
             if self.quiet:  # (at rest |a| is about 1 g: its square stays a small int)
                 up = (x * self.ux + y * self.uy + z * self.uz) >> 10
@@ -2061,7 +2078,7 @@ class Detector:
             self.impact2 = 0
             if self.imu:
                 n = self.ring_n
-                j = self.ring_i
+                j = self._lp[_LP_RING]
                 for _ in range(n):
                     j = (j - 1) % _RING
                     if self._ring[j] > self.impact2:
