@@ -122,7 +122,9 @@ _LP_SN = const(8)
 _LP_GQ = const(9)
 _LP_Q = const(10)
 _LP_RING = const(11)
-_LP_N = const(12)
+_LP_PRE = const(12)
+_LP_PRE_N = const(13)
+_LP_N = const(14)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
 # One flat tuple, not a tuple per row: on the pod each small tuple costs RAM (see `params`).
@@ -433,7 +435,8 @@ class Detector:
         # the sample time before, the tilt low-pass (mg << lp_k), the gyro energy's, a slower tilt
         # low-pass while the gyro is quiet (mg << lp_k + 1) and the samples it has run (0: it starts
         # at the next), samples in a row with the gyro quiet, rest samples in a row, the next
-        # slot of the |a|^2 ring (see _LP_*)
+        # slot of the |a|^2 ring, the next pre-roll slot while resting and the rest samples in the
+        # pre-roll (up to _PRE) (see _LP_*)
         lp = self._lp
         for i in range(_LP_N):
             lp[i] = 0
@@ -448,19 +451,14 @@ class Detector:
         self.za2_m = self.za2  # the limits now: raised during a hard motion
         self.zg2_m = self.zg2
         self.pk_g2 = 0  # the motion's peak gyro energy
-        self.d2 = 0
         self.fresh = True  # no sample yet: the low-pass starts at the first one
         self.h_ref = self.f_ref = 0
         self.h_min = self.f_min = self.m_min = self.l_min = 1 << 20  # above any ADC count
         self.h_lp = self.f_lp = 0
-        self.mag2 = 1000000
         self.bgx = self.bgy = self.bgz = 0  # gyro bias (0.1 dps)
-        self.quiet = False
         self.mv = False  # in a motion (its samples go to the history)
         self.landed = False  # the motion has come to rest (it is judged when the rest settles)
         self.h_n = 0  # history entries of the motion so far
-        self.h_pre = 0  # next pre-roll slot while resting
-        self.pre_n = 0  # rest samples in the pre-roll (up to _PRE)
         self.h_dec = 1  # samples per history entry (a long motion halves its resolution)
         self.h_acc = 0  # samples summed into the current entry
         self.pitch_mg = 0
@@ -548,6 +546,7 @@ class Detector:
         self.n_ev = 0
         imu = self.imu
         quiet = False
+        d2 = mag2 = 0  # (the steadiness, for the calibration; |a|^2, for the impact)
         if imu:
             # -- the IMU: the settings in one unpacking (see _sync), locals instead of repeated
             # attribute look-ups, clamps inline
@@ -585,7 +584,7 @@ class Detector:
                     gz = -_GYRO_MAX
             # the low-passes and the rest test's counters: one unpacking, written back one by one
             lp = self._lp
-            t_prev, lx, ly, lz, g2_lp, sx, sy, sz, n, gq_n, q_n, i = lp
+            t_prev, lx, ly, lz, g2_lp, sx, sy, sz, n, gq_n, q_n, i, pre, pre_n = lp
             dt = t - t_prev
             lp[_LP_T] = t
             if dt > _DT_MAX_MS:
@@ -602,7 +601,6 @@ class Detector:
             y = ly >> k
             z = lz >> k
             mag2 = ax * ax + ay * ay + az * az
-            self.mag2 = mag2
             self._ring[i] = mag2
             lp[_LP_RING] = (i + 1) & (_RING - 1)
             # landing impact peaks, with a refractory gap so ringing counts once
@@ -662,7 +660,6 @@ class Detector:
                 dy = (y - (sy >> k)) >> 2
                 dz = (z - (sz >> k)) >> 2
                 d2 = dx * dx + dy * dy + dz * dz
-                self.d2 = d2
                 # (and 1 g on the pod: a swing's steady push is no rest, though steady)
                 quiet = d2 < self.za2_m and (self.pk_g2 >= fast2 or r_lo2 < x * x + y * y + z * z < r_hi2)
                 # not settling down for zupt_ms: the slower one starts again from here (a strike's
@@ -673,7 +670,6 @@ class Detector:
                 lp[_LP_GQ] = 0
                 lp[_LP_SN] = 0
                 self.t_turn = t
-            self.quiet = quiet
             if quiet:
                 q_n += 1
             else:
@@ -697,7 +693,7 @@ class Detector:
                     i += 1
                     self.h_n = i
                     if i >= _HN:
-                        self._halve()
+                        Detector._halve(self)
                 else:
                     Detector._keep(self, h, dt if quiet else -dt, ax, ay, az, gx, gy, gz)
                 if self.landed:
@@ -707,10 +703,10 @@ class Detector:
                         if Detector._jolt(self):
                             self.landed = False  # (one motion still: it starts from the rest before the jolt)
                         else:
-                            self._track(t, True)
+                            Detector._track(self, t, True)
                             tracked = True
                     elif q_n >= settle_n:
-                        self._track(t, False)
+                        Detector._track(self, t, False)
                         tracked = True
                     else:
                         b = self._bias
@@ -722,11 +718,10 @@ class Detector:
                     self.landed = True
                     self.cold.t_rest = t - (q_n - 1) * dt
                 elif t - self.cold.t_lift >= _MOTION_MAX_MS:
-                    self._track(t, False)
+                    Detector._track(self, t, False)
                     tracked = True
             elif quiet:
-                i = self.h_pre
-                j = i * _HW
+                j = pre * _HW
                 h[j] = dt
                 h[j + 1] = ax
                 h[j + 2] = ay
@@ -734,8 +729,9 @@ class Detector:
                 h[j + 4] = gx
                 h[j + 5] = gy
                 h[j + 6] = gz
-                self.h_pre = (i + 1) & (_PRE - 1)
-                self.pre_n += 1
+                lp[_LP_PRE] = (pre + 1) & (_PRE - 1)
+                if pre_n < _PRE:
+                    lp[_LP_PRE_N] = pre_n + 1
                 b = self._bias
                 bn = b[0]
                 if bn < 4096:
@@ -744,7 +740,7 @@ class Detector:
                     b[2] += gy
                     b[3] += gz
             else:
-                self._lift(t, dt, ax, ay, az, gx, gy, gz)
+                Detector._lift(self, t, dt, ax, ay, az, gx, gy, gz)
             if tracked:
                 # (a landing above may have taught the pitch axis, or turned it round)
                 px = self.px
@@ -870,6 +866,8 @@ class Detector:
                         else:
                             self.on_imu = t - self.lp_delay_ms
                 self.s_imu = s
+        st = self.state  # (the pads change no state)
+        sf = 0
         if self.fsr:
             # -- the pads
             fore = med + lat
@@ -881,7 +879,7 @@ class Detector:
                         self.h_min = heel
                     if fore < f_min:
                         self.f_min = fore
-                    self._fsr_levels()
+                    Detector._fsr_levels(self)
                 if med < m_min:
                     self.m_min = med
                 if lat < l_min:
@@ -906,7 +904,8 @@ class Detector:
             else:
                 s = 1
             self.s_fsr = s
-            if on and imu and self.state == ST_SET:
+            sf = s
+            if on and imu and st == ST_SET:
                 # forefoot share on the big-toe side, scaled down to stay a small int (an FSR-only
                 # pod's: _push_share, after its steps)
                 m = med - m_min
@@ -915,7 +914,6 @@ class Detector:
                 m = lat - l_min
                 if m > 0 and self.lat_sum < _TH_CAP:
                     self.lat_sum += m >> 4
-        st = self.state
         if st == ST_SET:
             if not imu:
                 Detector._fsr_steps(self, t, med + lat)
@@ -935,15 +933,15 @@ class Detector:
                         self.hsum += self.pitch_mg
                         self.hn += 1
             # an absent sensor's score stays 0; most samples: heel up, nothing to do
-            score = self.s_imu + self.s_fsr
+            score = self.s_imu + sf
             if self.heel_down or score >= self.down_at:
-                Detector._heel(self, t, score, heel)
+                Detector._heel(self, t, score, heel, mag2)
             else:
                 self.cand_n = 0
         elif st == ST_READY:
-            self._ready(t)
+            Detector._ready(self, t, quiet)
         else:
-            self._calibrating(t, ax, ay, az, heel, med + lat)
+            Detector._calibrating(self, t, ax, ay, az, heel, med + lat, d2)
         return self.n_ev
 
     def _sync(self):
@@ -982,17 +980,18 @@ class Detector:
     def _lift(self, t, dt, ax, ay, az, gx, gy, gz):
         """A motion starts: keep the rest samples before it, in time order, as its first entries."""
         h = self._hist
-        n = self.pre_n
+        lp = self._lp
+        n = lp[_LP_PRE_N]
         if n >= _PRE:
             n = _PRE
-            s = self.h_pre
+            s = lp[_LP_PRE]
             if s:
                 # rotate the full pre-roll ring so its oldest entry comes first: three reversals
                 _reverse(h, 0, s)
                 _reverse(h, s, _PRE)
                 _reverse(h, 0, _PRE)
-        self.h_pre = 0
-        self.pre_n = 0
+        lp[_LP_PRE] = 0
+        lp[_LP_PRE_N] = 0
         self.h_n = n
         self.h_dec = self.dec0
         self.h_acc = 0
@@ -1510,9 +1509,10 @@ class Detector:
         self.landed = False
         self.zg2_m = self.zg2  # back to the rest limits
         self.za2_m = self.za2
-        self.h_pre = 0
+        lp = self._lp
+        lp[_LP_PRE] = 0
+        lp[_LP_PRE_N] = 0
         self.h_n = 0
-        self.pre_n = 0
         if n <= 2 or self.state == ST_CAL:
             if moved_on:
                 Detector._go_on(self, t, 0, n_all)
@@ -1819,7 +1819,7 @@ class Detector:
         k[8] = self.f_off
 
     # -- calibration and set start ---------------------------------------
-    def _calibrating(self, t, ax, ay, az, heel, fore):
+    def _calibrating(self, t, ax, ay, az, heel, fore, d2):
         c = self.cold
         if self.imu:
             k = self.lp_k
@@ -1863,7 +1863,8 @@ class Detector:
             c.cal_y += _clamp(ay, _ACC_MAX_MG)
             c.cal_z += _clamp(az, _ACC_MAX_MG)
             # (capped: one jolt must not make every later rest look still)
-            c.cal_d2 += self.d2 if self.d2 < 64 * self.za2_p else 64 * self.za2_p
+            # (d2 is this sample's: still, the gyro was quiet enough for update to reckon it)
+            c.cal_d2 += d2 if d2 < 64 * self.za2_p else 64 * self.za2_p
             c.cal_g2 += self._lp[_LP_G2]
         if self.fsr:
             c.cal_h += heel >> 4
@@ -1909,7 +1910,7 @@ class Detector:
             self._set_axis(c.ax_x, c.ax_y, c.ax_z)  # what an earlier set taught
         self._emit(EV_CALIBRATED, t, self.ux, self.uy, self.uz, self.h_ref, self.f_ref, 0, 0, 0)
 
-    def _ready(self, t):
+    def _ready(self, t, quiet):
         c = self.cold
         if self.imu:
             k = self.lp_k
@@ -1918,7 +1919,7 @@ class Detector:
             y = lp[_LP_Y] >> k
             z = lp[_LP_Z] >> k
             risen = False
-            if self.quiet:  # (at rest |a| is about 1 g: its square stays a small int)
+            if quiet:  # (at rest |a| is about 1 g: its square stays a small int)
                 up = (x * self.ux + y * self.uy + z * self.uz) >> 10
                 risen = x * x + y * y + z * z - up * up > self.rise2 and up > 0
         else:
@@ -2056,7 +2057,7 @@ class Detector:
             self.stride_mm, self.clear_mm,
         )
 
-    def _heel(self, t, s, heel):
+    def _heel(self, t, s, heel, mag2):
         """Heel state machine on the summed sensor score s (0..2 per sensor); heel: the pad's reading."""
         if not self.heel_down:
             if s < self.down_at:
@@ -2086,8 +2087,8 @@ class Detector:
             self.load_peak = 0
             return
         if self.imu:
-            if t - self.onset_t < _IMPACT_MS and self.mag2 > self.impact2:
-                self.impact2 = self.mag2
+            if t - self.onset_t < _IMPACT_MS and mag2 > self.impact2:
+                self.impact2 = mag2
         if self.fsr and heel > self.load_peak:
             self.load_peak = heel
         if s <= self.up_at:
