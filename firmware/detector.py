@@ -125,6 +125,14 @@ _LP_RING = const(11)
 _LP_PRE = const(12)
 _LP_PRE_N = const(13)
 _LP_N = const(14)
+# one stance's counts (Detector._stn, see _new_stance)
+_ST_RUN = const(0)
+_ST_BEST = const(1)
+_ST_HSUM = const(2)
+_ST_HN = const(3)
+_ST_MED = const(4)
+_ST_LAT = const(5)
+_ST_N = const(6)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
 # One flat tuple, not a tuple per row: on the pod each small tuple costs RAM (see `params`).
@@ -363,6 +371,7 @@ class Detector:
         self._cfg = [0] * 27
         self._cfgf = [0] * 9
         self._lp = [0] * _LP_N  # (see calibrate)
+        self._stn = [0] * _ST_N  # (see _new_stance)
         self._bias = [0, 0, 0, 0]  # rest samples since the last motion and their gyro sums, for the bias
         self.configure()
         self.calibrate()
@@ -511,12 +520,11 @@ class Detector:
         self._new_stance()
 
     def _new_stance(self):
-        self.run_n = 0
-        self.best_run = 0
-        self.hsum = 0
-        self.hn = 0
-        self.med_sum = 0
-        self.lat_sum = 0
+        # the still samples in a row, the most of them, heel heights summed (and how many), the
+        # forefoot loads on the big-toe side and the other, summed (see _ST_*)
+        sn = self._stn
+        for i in range(_ST_N):
+            sn[i] = 0
         self.rebounds = 0
 
     # -- events --------------------------------------------------------
@@ -908,12 +916,17 @@ class Detector:
             if on and imu and st == ST_SET:
                 # forefoot share on the big-toe side, scaled down to stay a small int (an FSR-only
                 # pod's: _push_share, after its steps)
+                sn = self._stn
                 m = med - m_min
-                if m > 0 and self.med_sum < _TH_CAP:
-                    self.med_sum += m >> 4
+                if m > 0:
+                    v = sn[_ST_MED]
+                    if v < _TH_CAP:
+                        sn[_ST_MED] = v + (m >> 4)
                 m = lat - l_min
-                if m > 0 and self.lat_sum < _TH_CAP:
-                    self.lat_sum += m >> 4
+                if m > 0:
+                    v = sn[_ST_LAT]
+                    if v < _TH_CAP:
+                        sn[_ST_LAT] = v + (m >> 4)
         if st == ST_SET:
             if not imu:
                 Detector._fsr_steps(self, t, med + lat)
@@ -922,16 +935,18 @@ class Detector:
             elif self.in_step:
                 # one stance sample: the longest still pause, heel height at the top (inline: a
                 # call costs more than its body; _stance counts an FSR-only pod's)
+                sn = self._stn
                 if self.heel_down or not quiet:
-                    self.run_n = 0
+                    sn[_ST_RUN] = 0
                 else:
-                    run = self.run_n + 1
-                    self.run_n = run
-                    if run > self.best_run:
-                        self.best_run = run
-                    if self.hn < 30000:
-                        self.hsum += self.pitch_mg
-                        self.hn += 1
+                    run = sn[_ST_RUN] + 1
+                    sn[_ST_RUN] = run
+                    if run > sn[_ST_BEST]:
+                        sn[_ST_BEST] = run
+                    n = sn[_ST_HN]
+                    if n < 30000:
+                        sn[_ST_HSUM] += self.pitch_mg
+                        sn[_ST_HN] = n + 1
             # an absent sensor's score stays 0; most samples: heel up, nothing to do
             score = self.s_imu + sf
             if self.heel_down or score >= self.down_at:
@@ -1976,25 +1991,27 @@ class Detector:
         # forefoot share on the big-toe side, scaled down to stay a small int
         m = med - self.m_min
         l = lat - self.l_min
-        if m > 0 and self.med_sum < _TH_CAP:
-            self.med_sum += m >> 4
-        if l > 0 and self.lat_sum < _TH_CAP:
-            self.lat_sum += l >> 4
+        sn = self._stn
+        if m > 0 and sn[_ST_MED] < _TH_CAP:
+            sn[_ST_MED] += m >> 4
+        if l > 0 and sn[_ST_LAT] < _TH_CAP:
+            sn[_ST_LAT] += l >> 4
 
     def _stance(self, fore):
         """One stance sample of an FSR-only pod: the pause at the top of the step (an IMU's
         stance sample is counted inline in update)."""
+        sn = self._stn
         if self.heel_down:
-            self.run_n = 0  # a heel on the floor is neither the top of the step nor a pause there
+            sn[_ST_RUN] = 0  # a heel on the floor is neither the top of the step nor a pause there
             return
         d = fore - self.f_lp
         lim = self.f_rng * self.p.fsr_pause_pct // 100
         if self.fore_on and -lim < d < lim:
-            self.run_n += 1
-            if self.run_n > self.best_run:
-                self.best_run = self.run_n
+            sn[_ST_RUN] += 1
+            if sn[_ST_RUN] > sn[_ST_BEST]:
+                sn[_ST_BEST] = sn[_ST_RUN]
         else:
-            self.run_n = 0
+            sn[_ST_RUN] = 0
 
     def _fsr_steps(self, t, fore):
         if self.fore_on:
@@ -2009,7 +2026,7 @@ class Detector:
             if self.unload_cnt == 0:
                 self.unload_t0 = t
             self.unload_cnt += 1
-            self.run_n = 0
+            self._stn[_ST_RUN] = 0
 
     def _landing(self, t_land, t_liftoff, stride_mm, clear_mm):
         if self.heel_down and self.onset_t < t_liftoff:
@@ -2030,14 +2047,16 @@ class Detector:
     def _emit_step(self, t_end):
         p = self.p
         heel_mm = UNKNOWN
-        if self.imu and self.hn:
-            heel_mm = self.hsum // self.hn * p.foot_mm // 1000
+        sn = self._stn
+        if self.imu and sn[_ST_HN]:
+            heel_mm = sn[_ST_HSUM] // sn[_ST_HN] * p.foot_mm // 1000
         med_pct = UNKNOWN
-        tot = self.med_sum + self.lat_sum
+        med = sn[_ST_MED]
+        tot = med + sn[_ST_LAT]
         if self.fsr and tot > 0:
-            # divide first: med_sum * 100 could pass a 32-bit port's small-int range
+            # divide first: med * 100 could pass a 32-bit port's small-int range
             d = tot // 100
-            med_pct = self.med_sum // d if d else self.med_sum * 100 // tot
+            med_pct = med // d if d else med * 100 // tot
         peaks = 1 + self.rebounds
         if self.imu:
             n = 0
@@ -2053,7 +2072,7 @@ class Detector:
         if stance < 0:
             stance = 0
         self._emit(
-            EV_STEP, self.land_t, stance, heel_mm, self.best_run * 1000 // p.rate_hz, peaks, med_pct, self.steps,
+            EV_STEP, self.land_t, stance, heel_mm, sn[_ST_BEST] * 1000 // p.rate_hz, peaks, med_pct, self.steps,
             self.stride_mm, self.clear_mm,
         )
 
