@@ -124,7 +124,9 @@ _LP_Q = const(10)
 _LP_RING = const(11)
 _LP_PRE = const(12)
 _LP_PRE_N = const(13)
-_LP_N = const(14)
+_LP_W = const(14)
+_LP_UP = const(15)
+_LP_N = const(16)
 # one stance's counts (Detector._stn, see _new_stance)
 _ST_RUN = const(0)
 _ST_BEST = const(1)
@@ -445,7 +447,8 @@ class Detector:
         # low-pass while the gyro is quiet (mg << lp_k + 1) and the samples it has run (0: it starts
         # at the next), samples in a row with the gyro quiet, rest samples in a row, the next
         # slot of the |a|^2 ring, the next pre-roll slot while resting and the rest samples in the
-        # pre-roll (up to _PRE) (see _LP_*)
+        # pre-roll (up to _PRE), the turn about the pitch axis on the sample before, samples in a
+        # row with the heel up (see _LP_*)
         lp = self._lp
         for i in range(_LP_N):
             lp[i] = 0
@@ -474,8 +477,6 @@ class Detector:
         self.pf = 0
         self.pf_base = 0
         self.th = 0
-        self.w_prev = 0
-        self.up_n = 0
         self.struck = False
         self.dn_seen = False
         self.strike_t = _NEVER
@@ -592,7 +593,7 @@ class Detector:
                     gz = -_GYRO_MAX
             # the low-passes and the rest test's counters: one unpacking, written back one by one
             lp = self._lp
-            t_prev, lx, ly, lz, g2_lp, sx, sy, sz, n, gq_n, q_n, i, pre, pre_n = lp
+            t_prev, lx, ly, lz, g2_lp, sx, sy, sz, n, gq_n, q_n, i, pre, pre_n, w_prev, up_n = lp
             dt = t - t_prev
             lp[_LP_T] = t
             if dt > _DT_MAX_MS:
@@ -619,7 +620,7 @@ class Detector:
                         self._peak_t[self.pk_i] = t
                         self.pk_i = (self.pk_i + 1) % _PEAKS
                     self.pk_last = t
-            elif mag2 < pk_lo2 and self.pk_above:
+            elif self.pk_above and mag2 < pk_lo2:
                 self.pk_above = False
             # the zero-velocity test: gyro energy (bias removed, dps^2) low, and the tilt low-pass
             # steady since the rest began (a slow tilt or a gentle push moves it as surely as a jolt)
@@ -822,23 +823,23 @@ class Detector:
                     if pf < up_mg and not self.struck:
                         # the first reversal is the strike; the foot's ringing after it is not
                         half = strike >> 1
-                        self.strike_t = t - dt * (w + half) // (w - self.w_prev)
+                        self.strike_t = t - dt * (w + half) // (w - w_prev)
                         self.struck = True
-                self.w_prev = w
+                lp[_LP_W] = w
                 if pf > up_mg or (w > strike and pf > down_mg):
                     # (the heel rolling up off the floor at heel-off is up already)
                     s = 0
                     # the heel is up again (resting up there, or up a while: longer than the gyro's
                     # drift lifts it between a strike and the foot settling): that strike dates no contact
-                    n = self.up_n + 1
-                    self.up_n = n
-                    if quiet or (n >= up_confirm_n and gyro):
+                    up_n += 1
+                    lp[_LP_UP] = up_n
+                    if quiet or (up_n >= up_confirm_n and gyro):
                         self.strike_t = _NEVER
                         self.cross_t = _NEVER
                         self.struck = False
                 else:
-                    if self.up_n:
-                        self.up_n = 0
+                    if up_n:
+                        lp[_LP_UP] = 0
                     # (the gyro at rest, the heel not sinking on: it has stopped)
                     s = 2 if pf < down_mg and gq_n and w > -(strike >> 2) else 1
                     if mv and not gyro and not self.landed:
