@@ -1331,9 +1331,11 @@ class Detector:
             px = rx
             py = ry
             pz = rz
-            # (pairs of tests, not chained ones: those cost more bytecode on the pod)
-            if ex < _ANGLE_SAFE and ex > -_ANGLE_SAFE and ey < _ANGLE_SAFE and ey > -_ANGLE_SAFE \
-                    and ez < _ANGLE_SAFE and ez > -_ANGLE_SAFE:
+            # (one test first: every axis within 2^19 < _ANGLE_SAFE, as nearly always; then pairs of
+            # tests, not chained ones: those cost more bytecode on the pod)
+            if not ((ex + 524288) | (ey + 524288) | (ez + 524288)) >> 20 or (
+                    ex < _ANGLE_SAFE and ex > -_ANGLE_SAFE and ey < _ANGLE_SAFE and ey > -_ANGLE_SAFE
+                    and ez < _ANGLE_SAFE and ez > -_ANGLE_SAFE):
                 ex = (ex * _HALF_ANGLE + 6400) // 12800  # rounded: a floor's bias would turn the track
                 ey = (ey * _HALF_ANGLE + 6400) // 12800
                 ez = (ez * _HALF_ANGLE + 6400) // 12800
@@ -1405,7 +1407,8 @@ class Detector:
             fx = ax
             fy = ay
             fz = az
-            if vx > _V_MAX or vx < -_V_MAX or vy > _V_MAX or vy < -_V_MAX or vz > _V_MAX or vz < -_V_MAX:
+            if ((vx + 16777216) | (vy + 16777216) | (vz + 16777216)) >> 25 and (
+                    vx > _V_MAX or vx < -_V_MAX or vy > _V_MAX or vy < -_V_MAX or vz > _V_MAX or vz < -_V_MAX):
                 vx = _clamp(vx, _V_MAX)
                 vy = _clamp(vy, _V_MAX)
                 vz = _clamp(vz, _V_MAX)
@@ -1415,7 +1418,8 @@ class Detector:
             x = sx // 1000
             y = sy // 1000
             z = sz // 1000
-            if x > 32000 or x < -32000 or y > 32000 or y < -32000 or z > 32000 or z < -32000:
+            if ((x + 16384) | (y + 16384) | (z + 16384)) >> 15 and (
+                    x > 32000 or x < -32000 or y > 32000 or y < -32000 or z > 32000 or z < -32000):
                 x = _clamp(x, 32000)
                 y = _clamp(y, 32000)
                 z = _clamp(z, 32000)
@@ -1537,7 +1541,7 @@ class Detector:
         r = self._rest
         g = self._g
         u = self._u
-        clipped = Detector._declip(self, n)
+        clipped = self.gyro and Detector._declip(self, n)  # (an accelerometer alone: no rates yet)
         k_rests = Detector._rests(self, n)
         # each rest's gravity (mg, in the pod's frame): the low-passes at the first and the last,
         # the mean of an inner one's samples (read before the integration overwrites them)
