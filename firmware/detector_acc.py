@@ -169,26 +169,34 @@ def _jump_t(d, a, b, t, t_end, lim, first):
     # the time of the largest jump above lim (or, with `first`, of the first) in a..b
     h = d._hist
     best_t = _NEVER
+    # (the entries before the _ACC_STRIKE_MS window only pass on their time: skipped through)
+    t0 = t_end - _ACC_STRIKE_MS
     j = a * _HW
+    while a < b and t < t0:
+        dt = h[j + _HW]
+        t += dt if dt > 0 else -dt
+        j += _HW
+        a += 1
     px = h[j + 1] >> 2
     py = h[j + 2] >> 2
     pz = h[j + 3] >> 2
     j += _HW
     for _ in range(b - a):
+        if t > t_end:
+            break  # (past the window: time only grows)
         dt = h[j]
         if dt < 0:
             dt = -dt
         x = h[j + 1] >> 2
         y = h[j + 2] >> 2
         z = h[j + 3] >> 2
-        if t_end - _ACC_STRIKE_MS <= t <= t_end:
-            d2 = (x - px) * (x - px) + (y - py) * (y - py) + (z - pz) * (z - pz)
-            if d2 > lim:
-                best_t = t  # (the entry before the jump ends here)
-                if first:
-                    return best_t
-                lim = d2
-                _jump_top = d2
+        d2 = (x - px) * (x - px) + (y - py) * (y - py) + (z - pz) * (z - pz)
+        if d2 > lim:
+            best_t = t  # (the entry before the jump ends here)
+            if first:
+                return best_t
+            lim = d2
+            _jump_top = d2
         t += dt
         px = x
         py = y
