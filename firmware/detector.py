@@ -1572,8 +1572,12 @@ class Detector:
             j += _HW
         for i in range(1, k_rests):
             e = (r[2 * i] + r[2 * i + 1]) >> 1
-            if i == k_rests - 1 and not moved_on:
-                e = r[2 * i + 1] - 1  # (moved on: the later half stays raw, the next motion's start)
+            if i == k_rests - 1 and not moved_on and not self.gyro:
+                # an accelerometer alone: on to the end of the last rest (its turn, from the tilts,
+                # needs it; moved on: the later half stays raw, the next motion's start). With a
+                # gyro the track ends at the rest's middle too: as exact a zero velocity there, and
+                # a quarter fewer entries to integrate at the landing
+                e = r[2 * i + 1] - 1
             if e <= s:
                 continue
             g0x = g[3 * i - 3]
