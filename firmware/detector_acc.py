@@ -32,10 +32,6 @@ _ANCHOR_MG = const(60)  # entries this steady (each side), reading 1 g, show gra
 _jump_top = 0  # the landing's largest jump (see strike)
 
 
-def _clamp(v, lim):
-    return lim if v > lim else (-lim if v < -lim else v)
-
-
 def motion(d, s, e, t, i):
     """A stretch of the motion, raw history entries s..e (s at time t) ending at rest i, before
     its track: its turn (see rates) written where the gyro's rates go; returns its strike
@@ -113,9 +109,13 @@ def rates(d, a, b, g0x, g0y, g0z, g1x, g1y, g1z):
         cx = ((y >> 2) * (pz >> 2) - (z >> 2) * (py >> 2)) * 573 // 62500
         cy = ((z >> 2) * (px >> 2) - (x >> 2) * (pz >> 2)) * 573 // 62500
         cz = ((x >> 2) * (py >> 2) - (y >> 2) * (px >> 2)) * 573 // 62500
-        rx = _clamp(cx * 1000 // t, _GYRO_MAX)
-        ry = _clamp(cy * 1000 // t, _GYRO_MAX)
-        rz = _clamp(cz * 1000 // t, _GYRO_MAX)
+        rx = cx * 1000 // t
+        ry = cy * 1000 // t
+        rz = cz * 1000 // t
+        if ((rx + 16384) | (ry + 16384) | (rz + 16384)) >> 15:  # (clamped inline: a call costs more)
+            rx = _GYRO_MAX if rx > _GYRO_MAX else (-_GYRO_MAX if rx < -_GYRO_MAX else rx)
+            ry = _GYRO_MAX if ry > _GYRO_MAX else (-_GYRO_MAX if ry < -_GYRO_MAX else ry)
+            rz = _GYRO_MAX if rz > _GYRO_MAX else (-_GYRO_MAX if rz < -_GYRO_MAX else rz)
         m = k * _HW
         for _ in range(i + 1 - k):
             h[m + 4] = rx
