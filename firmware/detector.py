@@ -279,10 +279,10 @@ def _roomy(obj, k):
     """
     for j in range(k):
         for i in range(0, len(PARAMS), 4):
-            setattr(obj, "_" * j + PARAMS[i], 0)
+            setattr(obj, "_" * j + str(PARAMS[i]), 0)
     for j in range(k):
         for i in range(0, len(PARAMS), 4):
-            delattr(obj, "_" * j + PARAMS[i])
+            delattr(obj, "_" * j + str(PARAMS[i]))
 
 
 def _reverse(h, a, b):
