@@ -447,6 +447,7 @@ class App:
     def step(self):
         """One pass of the loop; returns True if it did any work."""
         busy = False
+        lines = self.enc.lines
         if self.running and not self.source.done:
             if self.timer is None and self.sample_due():
                 busy = True
@@ -458,9 +459,12 @@ class App:
         now = self.clock()
         self.cues.service(now)
         log = self.enc.log
-        if log is not None and log.service(self):
+        # a pass that sent lines (each stalls the loop, the samples waiting in the ring) leaves its
+        # log write and heartbeat to the next: one pass's stalls stay within what the ring covers
+        quiet = self.enc.lines == lines
+        if log is not None and log.service(self, quiet):
             busy = True
-        if ticks_diff(now, self.last_hb) >= self.cfg.get("heartbeat_ms", 1000):
+        if quiet and ticks_diff(now, self.last_hb) >= self.cfg.get("heartbeat_ms", 1000):
             self.last_hb = now
             self.status()
         return busy
@@ -470,6 +474,9 @@ class App:
         if n:
             self._events(n)
         self.src_state = "end"
+        log = self.enc.log
+        if log is not None and log.ending:
+            log.service(self)  # (the recording is over: the set's end goes to flash now)
         self.status()
         if self.cfg.get("exit_at_end"):
             self.quit = True

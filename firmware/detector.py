@@ -18,15 +18,15 @@ drop or a weight shift in place turns the foot about the forefoot and travels
 almost nothing. Rotation alone is never the judge.
 
 Where each decision is made:
-  - the foot rests or moves ............ _imu_in (quiet test, `zupt_*` parameters)
+  - the foot rests or moves ............ update (quiet test, `zupt_*` parameters)
   - gravity and the flat foot .......... _calibrating (still and flat, `calib_ms`)
   - the set starts ..................... _ready (rise onto the toes) or _track (a first step)
   - a motion was a step, its stride .... _track (travel along the track, `step_min_mm`)
-  - heel height ........................ _imu_in (accelerometer tilt at rest, gyro in motion)
+  - heel height ........................ update (accelerometer tilt at rest, gyro in motion)
   - the pitch axis and its sign ........ _ready (the rise) and _track (the direction of travel)
-  - heel contact, onset, impact ........ _imu_in (score), _heel / _heel_up (state, dating)
+  - heel contact, onset, impact ........ update (score), _heel / _heel_up (state, dating)
   - the set ends ....................... _heel (heels down `set_end_ms` after the last step)
-  - FSR pads ........................... _fsr_in, _fsr_steps, _fsr_stance
+  - FSR pads ........................... update, _fsr_steps, _stance
 """
 
 from array import array
@@ -80,6 +80,7 @@ _PEAKS = const(8)  # recent landing-peak times
 _TH_CAP = const(1 << 28)  # gyro pitch sum: a long motion without rest stays a small int
 _FSR_MIN_RANGE = const(2000)  # counts: thresholds need some spread before a baseline is seen
 _STRIKE_WINDOW_MS = const(400)  # a heel strike dates a contact confirmed this soon after it
+_SWING_MIN_MS = const(150)  # an accelerometer alone: a foot moving this long has left the floor
 _IMPACT_MS = const(160)  # the impact is the largest |a| this long before and after the onset
 _PEAK_GAP_MS = const(80)  # landing peaks closer than this are one peak (ringing)
 _PEAK_SPAN_MS = const(300)  # landing peaks up to this long after the landing count for it
@@ -115,6 +116,32 @@ _SPLITS = const(6)  # steps found in one motion, at most (each is an event: see 
 _STOP_MM = const(10)  # a foot advancing less than this ...
 _STOP_MS = const(200)  # ... for this long has stopped (a heel bobbing in stance travels ~0)
 _FAST_MS = const(50)  # advancing _STOP_MM this fast (20 cm/s) is a swing: a bob or drift creeps
+# the per-sample low-passes and counters (Detector._lp: one unpacking per sample, see calibrate)
+_LP_T = const(0)
+_LP_X = const(1)
+_LP_Y = const(2)
+_LP_Z = const(3)
+_LP_G2 = const(4)
+_LP_SX = const(5)
+_LP_SY = const(6)
+_LP_SZ = const(7)
+_LP_SN = const(8)
+_LP_GQ = const(9)
+_LP_Q = const(10)
+_LP_RING = const(11)
+_LP_PRE = const(12)
+_LP_PRE_N = const(13)
+_LP_W = const(14)
+_LP_UP = const(15)
+_LP_N = const(16)
+# one stance's counts (Detector._stn, see _new_stance)
+_ST_RUN = const(0)
+_ST_BEST = const(1)
+_ST_HSUM = const(2)
+_ST_HN = const(3)
+_ST_MED = const(4)
+_ST_LAT = const(5)
+_ST_N = const(6)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
 # One flat tuple, not a tuple per row: on the pod each small tuple costs RAM (see `params`).
@@ -249,6 +276,22 @@ def _unit(out, x, y, z, scale):
     return m << s
 
 
+def _roomy(obj, k):
+    """Make obj's attribute table roomier: k * 28 names set and removed again.
+
+    MicroPython grows an instance's table only once it is full, so a large one sits nearly full
+    and a look-up probes long runs of slots, a software modulo each on an M0. The extra names
+    (the parameters', and those with a '_' before them) make it grow past its attributes; removed,
+    they leave it one to two thirds empty: fewer instructions per sample on vpico. (CPython: a no-op.)
+    """
+    for j in range(k):
+        for i in range(0, len(PARAMS), 4):
+            setattr(obj, "_" * j + str(PARAMS[i]), 0)
+    for j in range(k):
+        for i in range(0, len(PARAMS), 4):
+            delattr(obj, "_" * j + str(PARAMS[i]))
+
+
 def _reverse(h, a, b):
     """Reverse the order of history entries a..b-1 in place."""
     b -= 1
@@ -290,11 +333,10 @@ class _Cold:
         self.v_cut = 0  # ... where the pod moved up to this fast (mm/s)
         self.t_trust = 0  # when the last motion that began at a rest began (cuts carry it on)
         self.t_cut = 0  # a cut is tried from here on
-        self.bias_n = 0
-        self.bias_x = self.bias_y = self.bias_z = 0  # gyro sums at rest, for the bias
         self.bias_w = 0  # rest samples the bias is the mean of (up to _BIAS_W)
         self.first_t = _NEVER  # a walking set's first strike, from the history (see _first_strike)
         self.w_cut = 0  # the entries a tilt correction is spread over turned this fast (see _attitude)
+        _roomy(self, 1)
 
 
 SENSORS = ("imu", "acc", "fsr", "imu+fsr", "acc+fsr")  # sensor kinds: acc is an accelerometer alone
@@ -338,8 +380,15 @@ class Detector:
         self._k = array("i", [0] * 3)  # the tilt correction of a motion (Q10 rad)
         self._rest = array("h", [0] * (2 * _RESTS))  # the rests in a motion: first, last entry + 1
         self._g = array("h", [0] * (3 * _RESTS))  # gravity at each rest (mg)
+        # the settings the per-sample paths read, each in one unpacking (see _sync, _fsr_sync)
+        self._cfg = [0] * 27
+        self._cfgf = [0] * 9
+        self._lp = [0] * _LP_N  # (see calibrate)
+        self._stn = [0] * _ST_N  # (see _new_stance)
+        self._bias = [0, 0, 0, 0]  # rest samples since the last motion and their gyro sums, for the bias
         self.configure()
         self.calibrate()
+        _roomy(self, 2)
 
     # -- configuration -------------------------------------------------
     def _n(self, ms):
@@ -396,6 +445,7 @@ class Detector:
         self.up_at = 1 if both else 0
         if hasattr(self, "h_min"):  # a parameter changed after start-up
             self._fsr_levels()
+            Detector._sync(self)
 
     def calibrate(self):
         """Forget gravity and the set; learn again from the next still, flat stand."""
@@ -405,10 +455,16 @@ class Detector:
         self.uz = 1024
         self.hx = self.hy = self.hz = 0  # heel-up tilt direction (Q10); 0: not known yet
         self.px = self.py = self.pz = 0  # pitch axis (Q10), heel rising positive
-        k = self.lp_k
-        self.lx = self.ly = 0
-        self.lz = 1000 << k
-        self.sx = self.sy = self.sz = 0  # a slower tilt low-pass while the gyro is quiet (mg << lp_k + 1)
+        # the sample time before, the tilt low-pass (mg << lp_k), the gyro energy's, a slower tilt
+        # low-pass while the gyro is quiet (mg << lp_k + 1) and the samples it has run (0: it starts
+        # at the next), samples in a row with the gyro quiet, rest samples in a row, the next
+        # slot of the |a|^2 ring, the next pre-roll slot while resting and the rest samples in the
+        # pre-roll (up to _PRE), the turn about the pitch axis on the sample before, samples in a
+        # row with the heel up (see _LP_*)
+        lp = self._lp
+        for i in range(_LP_N):
+            lp[i] = 0
+        lp[_LP_Z] = 1000 << self.lp_k
         # the rest limits; the still stand raises them above the sensor's own noise
         self.za2 = self.za2_p
         self.zg2 = self.zg2_p
@@ -419,33 +475,21 @@ class Detector:
         self.za2_m = self.za2  # the limits now: raised during a hard motion
         self.zg2_m = self.zg2
         self.pk_g2 = 0  # the motion's peak gyro energy
-        self.d2 = 0
         self.fresh = True  # no sample yet: the low-pass starts at the first one
         self.h_ref = self.f_ref = 0
         self.h_min = self.f_min = self.m_min = self.l_min = 1 << 20  # above any ADC count
         self.h_lp = self.f_lp = 0
-        self.mag2 = 1000000
-        self.g2_lp = 0
         self.bgx = self.bgy = self.bgz = 0  # gyro bias (0.1 dps)
-        self.t_prev = 0
         self.gap_t = _NEVER  # the last gap in the samples during a motion
-        self.quiet = False
-        self.q_n = 0  # rest samples in a row
-        self.gq_n = 0  # samples in a row with the gyro quiet
-        self.sm_n = 0  # samples the slower low-pass has run (0: it starts at the next)
         self.mv = False  # in a motion (its samples go to the history)
         self.landed = False  # the motion has come to rest (it is judged when the rest settles)
         self.h_n = 0  # history entries of the motion so far
-        self.h_pre = 0  # next pre-roll slot while resting
-        self.pre_n = 0  # rest samples in the pre-roll (up to _PRE)
         self.h_dec = 1  # samples per history entry (a long motion halves its resolution)
         self.h_acc = 0  # samples summed into the current entry
         self.pitch_mg = 0
         self.pf = 0
         self.pf_base = 0
         self.th = 0
-        self.w_prev = 0
-        self.up_n = 0
         self.struck = False
         self.dn_seen = False
         self.strike_t = _NEVER
@@ -453,10 +497,8 @@ class Detector:
         self.cross_slow = 0  # the heel crossed slowly (an accelerometer alone: 0..2, see _acc_heel)
         self.cold = _Cold()
         self.h_base = self.h_rng = self.f_rng = 0
-        self.heel_raw = self.fore_raw = 0
         self.h_clear_t = 0
         self.t_turn = _NEVER  # the last sample the gyro was not quiet
-        self.ring_i = 0
         for i in range(_RING):
             self._ring[i] = 1000000
         self.pk_above = False
@@ -469,6 +511,7 @@ class Detector:
         self.fore_on = False
         self.steps = 0
         self._fsr_levels()
+        Detector._sync(self)
         self._new_set_state()
 
     def _new_set_state(self):
@@ -491,12 +534,11 @@ class Detector:
         self._new_stance()
 
     def _new_stance(self):
-        self.run_n = 0
-        self.best_run = 0
-        self.hsum = 0
-        self.hn = 0
-        self.med_sum = 0
-        self.lat_sum = 0
+        # the still samples in a row, the most of them, heel heights summed (and how many), the
+        # forefoot loads on the big-toe side and the other, summed (see _ST_*)
+        sn = self._stn
+        for i in range(_ST_N):
+            sn[i] = 0
         self.rebounds = 0
 
     # -- events --------------------------------------------------------
@@ -520,362 +562,487 @@ class Detector:
     # -- per sample ----------------------------------------------------
     def update(self, t, ax, ay, az, gx, gy, gz, heel, med, lat):
         """Process one sample (t in ms; mg, mdps, ADC counts). Returns the number of new events."""
-        # methods called through the class: looking them up on the instance first costs a
-        # full miss in its large attribute table, on every sample
+        # One method, the IMU's and the pads' parts inline: on the pod a call costs more than
+        # most of what it would do. Methods are called through the class: looking them up on
+        # the instance first costs a full miss in its large attribute table.
         self.n_ev = 0
-        if self.imu:
-            Detector._imu_in(self, t, ax, ay, az, gx, gy, gz)
-        if self.fsr:
-            Detector._fsr_in(self, t, heel, med, lat)
-        st = self.state
-        if st == ST_SET:
-            if not self.imu:
-                Detector._fsr_steps(self, t)
-            elif self.in_step:
-                # one stance sample: the longest still pause, heel height at the top (inline: a
-                # call costs more than its body; _stance counts an FSR-only pod's)
-                if self.heel_down or not self.quiet:
-                    self.run_n = 0
-                else:
-                    run = self.run_n + 1
-                    self.run_n = run
-                    if run > self.best_run:
-                        self.best_run = run
-                    if self.hn < 30000:
-                        self.hsum += self.pitch_mg
-                        self.hn += 1
-            if self.fsr and self.fore_on:
-                Detector._push_share(self, med, lat)
-            # an absent sensor's score stays 0; most samples: heel up, nothing to do
-            score = self.s_imu + self.s_fsr
-            if self.heel_down or score >= self.down_at:
-                Detector._heel(self, t, score)
-            else:
-                self.cand_n = 0
-        elif st == ST_READY:
-            self._ready(t)
-        else:
-            self._calibrating(t, ax, ay, az, heel, med + lat)
-        return self.n_ev
-
-    def _imu_in(self, t, ax, ay, az, gx, gy, gz):
-        # the hot path: locals instead of repeated attribute look-ups, clamps inline
-        if ax > _ACC_MAX_MG:
-            ax = _ACC_MAX_MG
-        elif ax < -_ACC_MAX_MG:
-            ax = -_ACC_MAX_MG
-        if ay > _ACC_MAX_MG:
-            ay = _ACC_MAX_MG
-        elif ay < -_ACC_MAX_MG:
-            ay = -_ACC_MAX_MG
-        if az > _ACC_MAX_MG:
-            az = _ACC_MAX_MG
-        elif az < -_ACC_MAX_MG:
-            az = -_ACC_MAX_MG
-        gx //= 100  # 0.1 dps
-        gy //= 100
-        gz //= 100
-        if gx > _GYRO_MAX:
-            gx = _GYRO_MAX
-        elif gx < -_GYRO_MAX:
-            gx = -_GYRO_MAX
-        if gy > _GYRO_MAX:
-            gy = _GYRO_MAX
-        elif gy < -_GYRO_MAX:
-            gy = -_GYRO_MAX
-        if gz > _GYRO_MAX:
-            gz = _GYRO_MAX
-        elif gz < -_GYRO_MAX:
-            gz = -_GYRO_MAX
-        dt = t - self.t_prev
-        self.t_prev = t
-        if dt > _DT_MAX_MS:
-            dt = _DT_MAX_MS
-        elif dt < 1:
-            dt = 1
-        k = self.lp_k
-        lx = self.lx
-        ly = self.ly
-        lz = self.lz
-        lx += ax - (lx >> k)
-        ly += ay - (ly >> k)
-        lz += az - (lz >> k)
-        self.lx = lx
-        self.ly = ly
-        self.lz = lz
-        x = lx >> k
-        y = ly >> k
-        z = lz >> k
-        mag2 = ax * ax + ay * ay + az * az
-        self.mag2 = mag2
-        i = self.ring_i
-        self._ring[i] = mag2
-        self.ring_i = (i + 1) & (_RING - 1)
-        # landing impact peaks, with a refractory gap so ringing counts once
-        if mag2 > self.pk_hi2:
-            if not self.pk_above:
-                self.pk_above = True
-                if t - self.pk_last >= _PEAK_GAP_MS:
-                    self._peak_t[self.pk_i] = t
-                    self.pk_i = (self.pk_i + 1) % _PEAKS
-                self.pk_last = t
-        elif mag2 < self.pk_lo2:
-            self.pk_above = False
-        # the zero-velocity test: gyro energy (bias removed, dps^2) low, and the tilt low-pass
-        # steady since the rest began (a slow tilt or a gentle push moves it as surely as a jolt)
-        gyro = self.gyro
-        if gyro:
-            wx = (gx - self.bgx) // 10
-            wy = (gy - self.bgy) // 10
-            wz = (gz - self.bgz) // 10
-        else:
-            # an accelerometer alone: its deviation from the tilt low-pass stands in for the
-            # gyro (4 mg units: the rest limit zupt_dps reads as 4 * zupt_dps mg)
-            wx = (ax - x) >> 2
-            wy = (ay - y) >> 2
-            wz = (az - z) >> 2
-        g2_lp = self.g2_lp
-        g2_lp += (wx * wx + wy * wy + wz * wz - g2_lp) >> 1  # short: a jolt's energy must not linger
-        self.g2_lp = g2_lp
+        imu = self.imu
         quiet = False
-        mv = self.mv
-        if mv and g2_lp > self.pk_g2:
-            # a foot that swung hard rests less quietly (ordinary walking's stance rolls and
-            # jolts): the rest limits rise with the motion's peak, a rate of 1/8 of it, up to 4x
-            self.pk_g2 = g2_lp
-            f = g2_lp >> 6
-            if f > self.zg2_m:
-                if f > _RAISE_MAX * self.zg2:
-                    f = _RAISE_MAX * self.zg2
-                self.zg2_m = f
-                self.za2_m = self.za2 * f // self.zg2
-        if g2_lp < self.zg2_m:
-            # steady: the tilt low-pass keeps up with a slower one, started where the gyro fell
-            # quiet (a swing's acceleration changes slowly, but far: the slower one lags behind)
-            self.gq_n += 1
-            k += 1
-            n = self.sm_n
-            if n:
-                sx = self.sx
-                sy = self.sy
-                sz = self.sz
-                sx += x - (sx >> k)
-                sy += y - (sy >> k)
-                sz += z - (sz >> k)
+        d2 = mag2 = 0  # (the steadiness, for the calibration; |a|^2, for the impact)
+        if imu:
+            # -- the IMU: the settings in one unpacking (see _sync), locals instead of repeated
+            # attribute look-ups, clamps inline
+            (k, pk_hi2, pk_lo2, gyro, bgx, bgy, bgz, fast2, r_lo2, r_hi2, zupt_n, settle_n, px, py, pz, hx, hy, hz,
+             floor_mg, up_mg, strike, down_mg, up_confirm_n, g_lo2, g_hi2, zg2, za2) = self._cfg
+            # (one test first: every axis well inside its clamp, as nearly always)
+            if ((ax + 8192) | (ay + 8192) | (az + 8192)) >> 14:
+                if ax > _ACC_MAX_MG:
+                    ax = _ACC_MAX_MG
+                elif ax < -_ACC_MAX_MG:
+                    ax = -_ACC_MAX_MG
+                if ay > _ACC_MAX_MG:
+                    ay = _ACC_MAX_MG
+                elif ay < -_ACC_MAX_MG:
+                    ay = -_ACC_MAX_MG
+                if az > _ACC_MAX_MG:
+                    az = _ACC_MAX_MG
+                elif az < -_ACC_MAX_MG:
+                    az = -_ACC_MAX_MG
+            gx //= 100  # 0.1 dps
+            gy //= 100
+            gz //= 100
+            if ((gx + 16384) | (gy + 16384) | (gz + 16384)) >> 15:
+                if gx > _GYRO_MAX:
+                    gx = _GYRO_MAX
+                elif gx < -_GYRO_MAX:
+                    gx = -_GYRO_MAX
+                if gy > _GYRO_MAX:
+                    gy = _GYRO_MAX
+                elif gy < -_GYRO_MAX:
+                    gy = -_GYRO_MAX
+                if gz > _GYRO_MAX:
+                    gz = _GYRO_MAX
+                elif gz < -_GYRO_MAX:
+                    gz = -_GYRO_MAX
+            # the low-passes and the rest test's counters: one unpacking, written back one by one
+            lp = self._lp
+            t_prev, lx, ly, lz, g2_lp, sx, sy, sz, n, gq_n, q_n, i, pre, pre_n, w_prev, up_n = lp
+            dt = t - t_prev
+            lp[_LP_T] = t
+            if dt > _DT_MAX_MS:
+                dt = _DT_MAX_MS
+            elif dt < 1:
+                dt = 1
+            lx += ax - (lx >> k)
+            ly += ay - (ly >> k)
+            lz += az - (lz >> k)
+            lp[_LP_X] = lx
+            lp[_LP_Y] = ly
+            lp[_LP_Z] = lz
+            x = lx >> k
+            y = ly >> k
+            z = lz >> k
+            mag2 = ax * ax + ay * ay + az * az
+            self._ring[i] = mag2
+            lp[_LP_RING] = (i + 1) & (_RING - 1)
+            # landing impact peaks, with a refractory gap so ringing counts once
+            if mag2 > pk_hi2:
+                if not self.pk_above:
+                    self.pk_above = True
+                    if t - self.pk_last >= _PEAK_GAP_MS:
+                        self._peak_t[self.pk_i] = t
+                        self.pk_i = (self.pk_i + 1) % _PEAKS
+                    self.pk_last = t
+            elif self.pk_above and mag2 < pk_lo2:
+                self.pk_above = False
+            # the zero-velocity test: gyro energy (bias removed, dps^2) low, and the tilt low-pass
+            # steady since the rest began (a slow tilt or a gentle push moves it as surely as a jolt)
+            if gyro:
+                wx = (gx - bgx) // 10
+                wy = (gy - bgy) // 10
+                wz = (gz - bgz) // 10
             else:
-                sx = x << k
-                sy = y << k
-                sz = z << k
-            self.sx = sx
-            self.sy = sy
-            self.sz = sz
-            dx = (x - (sx >> k)) >> 2
-            dy = (y - (sy >> k)) >> 2
-            dz = (z - (sz >> k)) >> 2
-            d2 = dx * dx + dy * dy + dz * dz
-            self.d2 = d2
-            # (and 1 g on the pod: a swing's steady push is no rest, though steady)
-            quiet = d2 < self.za2_m and (self.pk_g2 >= self.fast2 or self.r_lo2 < x * x + y * y + z * z < self.r_hi2)
-            # not settling down for zupt_ms: the slower one starts again from here (a strike's
-            # jolt, or a slow drift, must not keep the foot from a rest for long)
-            self.sm_n = 0 if not quiet and n >= self.zupt_n else n + 1
-        else:
-            self.gq_n = 0
-            self.sm_n = 0
-            self.t_turn = t
-        self.quiet = quiet
-        if quiet:
-            self.q_n += 1
-        else:
-            self.q_n = 0
-        # the motion history: every sample of a motion, and a few rest samples before it
-        h = self._hist
-        if mv:
-            if self.h_acc == 0 and self.h_dec == 1:
-                # at full resolution the sample is an entry (_keep's common case, inline)
-                j = self.h_n * _HW
-                h[j] = dt if quiet else -dt
+                # an accelerometer alone: its deviation from the tilt low-pass stands in for the
+                # gyro (4 mg units: the rest limit zupt_dps reads as 4 * zupt_dps mg)
+                wx = (ax - x) >> 2
+                wy = (ay - y) >> 2
+                wz = (az - z) >> 2
+            g2_lp += (wx * wx + wy * wy + wz * wz - g2_lp) >> 1  # short: a jolt's energy must not linger
+            lp[_LP_G2] = g2_lp
+            quiet = False
+            mv = self.mv
+            if mv and g2_lp > self.pk_g2:
+                # a foot that swung hard rests less quietly (ordinary walking's stance rolls and
+                # jolts): the rest limits rise with the motion's peak, a rate of 1/8 of it, up to 4x
+                self.pk_g2 = g2_lp
+                f = g2_lp >> 6
+                if f > self.zg2_m:
+                    if f > _RAISE_MAX * zg2:
+                        f = _RAISE_MAX * zg2
+                    self.zg2_m = f
+                    self.za2_m = za2 * f // zg2
+            if g2_lp < self.zg2_m:
+                # steady: the tilt low-pass keeps up with a slower one, started where the gyro fell
+                # quiet (a swing's acceleration changes slowly, but far: the slower one lags behind)
+                gq_n += 1
+                lp[_LP_GQ] = gq_n
+                k += 1
+                if n:
+                    sx += x - (sx >> k)
+                    sy += y - (sy >> k)
+                    sz += z - (sz >> k)
+                else:
+                    sx = x << k
+                    sy = y << k
+                    sz = z << k
+                lp[_LP_SX] = sx
+                lp[_LP_SY] = sy
+                lp[_LP_SZ] = sz
+                dx = (x - (sx >> k)) >> 2
+                dy = (y - (sy >> k)) >> 2
+                dz = (z - (sz >> k)) >> 2
+                d2 = dx * dx + dy * dy + dz * dz
+                # (and 1 g on the pod: a swing's steady push is no rest, though steady)
+                quiet = d2 < self.za2_m and (self.pk_g2 >= fast2 or r_lo2 < x * x + y * y + z * z < r_hi2)
+                # not settling down for zupt_ms: the slower one starts again from here (a strike's
+                # jolt, or a slow drift, must not keep the foot from a rest for long)
+                lp[_LP_SN] = 0 if not quiet and n >= zupt_n else n + 1
+            else:
+                gq_n = 0
+                lp[_LP_GQ] = 0
+                lp[_LP_SN] = 0
+                self.t_turn = t
+            if quiet:
+                q_n += 1
+            else:
+                q_n = 0
+            lp[_LP_Q] = q_n
+            # the motion history: every sample of a motion, and a few rest samples before it
+            h = self._hist
+            tracked = False
+            if mv:
+                if self.h_acc == 0 and self.h_dec == 1:
+                    # at full resolution the sample is an entry (_keep's common case, inline)
+                    i = self.h_n
+                    j = i * _HW
+                    h[j] = dt if quiet else -dt
+                    h[j + 1] = ax
+                    h[j + 2] = ay
+                    h[j + 3] = az
+                    h[j + 4] = gx
+                    h[j + 5] = gy
+                    h[j + 6] = gz
+                    i += 1
+                    self.h_n = i
+                    if i >= _HN:
+                        Detector._halve(self)
+                else:
+                    Detector._keep(self, h, dt if quiet else -dt, ax, ay, az, gx, gy, gz)
+                if self.landed:
+                    # landed: the motion is judged once the rest settles (a landing still shakes
+                    # the pod for a while), or as soon as the foot moves on
+                    if not quiet:
+                        if Detector._jolt(self):
+                            self.landed = False  # (one motion still: it starts from the rest before the jolt)
+                        else:
+                            Detector._track(self, t, True)
+                            tracked = True
+                    elif q_n >= settle_n:
+                        Detector._track(self, t, False)
+                        tracked = True
+                    else:
+                        b = self._bias
+                        b[0] += 1
+                        b[1] += gx
+                        b[2] += gy
+                        b[3] += gz
+                elif quiet and q_n >= zupt_n:
+                    self.landed = True
+                    self.cold.t_rest = t - (q_n - 1) * dt
+                    if self.pitch_mg > down_mg:
+                        # landed with the heel resting clear of the floor: a strike before this rest
+                        # touched nothing (a heel that sinks later reaches the floor on its own)
+                        self.strike_t = _NEVER
+                elif t - self.cold.t_lift >= _STEP_MAX_MS:
+                    # longer than a step without a rest: cut it where the foot stood (a heel bobbing
+                    # in stance), trying again a little later if it did not; judged as it is at last
+                    c = self.cold
+                    if t - c.t_lift >= _MOTION_MAX_MS:
+                        Detector._track(self, t, False)
+                        tracked = True
+                    elif gyro and t >= c.t_cut and self.state != ST_CAL:
+                        if Detector._cut(self, t):
+                            tracked = True
+                        else:
+                            c.t_cut = t + _CUT_RETRY_MS
+            elif quiet:
+                j = pre * _HW
+                h[j] = dt
                 h[j + 1] = ax
                 h[j + 2] = ay
                 h[j + 3] = az
                 h[j + 4] = gx
                 h[j + 5] = gy
                 h[j + 6] = gz
-                j = self.h_n + 1
-                self.h_n = j
-                if j >= _HN:
-                    self._halve()
+                lp[_LP_PRE] = (pre + 1) & (_PRE - 1)
+                if pre_n < _PRE:
+                    lp[_LP_PRE_N] = pre_n + 1
+                b = self._bias
+                bn = b[0]
+                if bn < 4096:
+                    b[0] = bn + 1
+                    b[1] += gx
+                    b[2] += gy
+                    b[3] += gz
             else:
-                Detector._keep(self, h, dt if quiet else -dt, ax, ay, az, gx, gy, gz)
-            if self.landed:
-                # landed: the motion is judged once the rest settles (a landing still shakes
-                # the pod for a while), or as soon as the foot moves on
-                if not quiet:
-                    if Detector._jolt(self):
-                        self.landed = False  # (one motion still: it starts from the rest before the jolt)
+                Detector._lift(self, t, dt, ax, ay, az, gx, gy, gz)
+            if tracked:
+                # (a landing above may have taught the pitch axis, or turned it round)
+                px = self.px
+                py = self.py
+                pz = self.pz
+                hx = self.hx
+                hy = self.hy
+                hz = self.hz
+            if px or py or pz:  # (no pitch axis yet: no heel height)
+                # rotation rate about the learned pitch axis (0.1 dps), positive = heel rising
+                w = (gx * px + gy * py + gz * pz) >> 10
+                pitch = (x * hx + y * hy + z * hz) >> 10
+                self.pitch_mg = pitch
+                # heel height: the accelerometer's tilt at rest, carried through motion by the gyro
+                # (no low-pass lag when the heel lifts, no swing accelerations in it: a foot carried
+                # at a fixed angle can look quiet for a moment in mid-swing)
+                mv = self.mv  # (the history above may have ended the motion, or begun one)
+                if not gyro:
+                    # an accelerometer alone: its tilt wherever the pod is steady and reads 1 g (at
+                    # rest; a heel lowered or sinking slowly), else the last seen (no gyro carries it)
+                    if mv and not self.landed and not (gq_n >= zupt_n and g_lo2 < x * x + y * y + z * z < g_hi2):
+                        self.cross_slow = 0
+                        pf = self.pf
                     else:
-                        self._track(t, True)
-                elif self.q_n >= self.settle_n:
-                    self._track(t, False)
+                        old = self.pf
+                        self.pf = pitch
+                        pf = pitch
+                        cs = self.cross_slow
+                        if pitch < floor_mg <= old and cs == 2:
+                            # the tilt low-pass, seen all the way down from above heel_down_mm, came
+                            # down through floor level: the heel did (sinking, or lowered slowly), its
+                            # delay before. (A tilt held through a motion and read again at its landing
+                            # crosses nothing: the strike dates that; a heel resting on the floor
+                            # crosses it back and forth.)
+                            self.cross_t = t - self.lp_delay_ms - dt * (floor_mg - pitch) // (old - pitch)
+                        # (1: the tilt is seen on this sample; 2, and was seen above heel_down_mm
+                        # since it was last not)
+                        self.cross_slow = 2 if pitch > down_mg or cs == 2 else 1
+                elif not mv or self.landed or (
+                        gq_n >= zupt_n and self.pk_g2 >= _FAST_G2 and g_lo2 < x * x + y * y + z * z < g_hi2):
+                    # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
+                    # any more with 1 g on the pod: the accelerometer tells the heel
+                    self.pf_base = pitch
+                    self.th = 0
+                    self.pf = pitch
+                    pf = pitch
                 else:
-                    c = self.cold
-                    c.bias_n += 1
-                    c.bias_x += gx
-                    c.bias_y += gy
-                    c.bias_z += gz
-            elif quiet and self.q_n >= self.zupt_n:
-                self.landed = True
-                self.cold.t_rest = t - (self.q_n - 1) * dt
-                if self.pitch_mg > self.down_mg:
-                    # landed with the heel resting clear of the floor: a strike before this rest
-                    # touched nothing (a heel that sinks later reaches the floor on its own)
-                    self.strike_t = _NEVER
-            elif t - self.cold.t_lift >= _STEP_MAX_MS:
-                # longer than a step without a rest: cut it where the foot stood (a heel bobbing
-                # in stance), trying again a little later if it did not; judged as it is at last
-                c = self.cold
-                if t - c.t_lift >= _MOTION_MAX_MS:
-                    self._track(t, False)
-                elif gyro and t >= c.t_cut and self.state != ST_CAL and not Detector._cut(self, t):
-                    c.t_cut = t + _CUT_RETRY_MS
-        elif quiet:
-            i = self.h_pre
-            j = i * _HW
-            h[j] = dt
-            h[j + 1] = ax
-            h[j + 2] = ay
-            h[j + 3] = az
-            h[j + 4] = gx
-            h[j + 5] = gy
-            h[j + 6] = gz
-            self.h_pre = (i + 1) & (_PRE - 1)
-            self.pre_n += 1
-            c = self.cold
-            if c.bias_n < 4096:
-                c.bias_n += 1
-                c.bias_x += gx
-                c.bias_y += gy
-                c.bias_z += gz
-        else:
-            self._lift(t, dt, ax, ay, az, gx, gy, gz)
-        px = self.px
-        if px == 0 and self.py == 0 and self.pz == 0:
-            return  # no pitch axis yet: no heel height
-        # rotation rate about the learned pitch axis (0.1 dps), positive = heel rising
-        w = (gx * px + gy * self.py + gz * self.pz) >> 10
-        pitch = (x * self.hx + y * self.hy + z * self.hz) >> 10
-        self.pitch_mg = pitch
-        # heel height: the accelerometer's tilt at rest, carried through motion by the gyro
-        # (no low-pass lag when the heel lifts, no swing accelerations in it: a foot carried
-        # at a fixed angle can look quiet for a moment in mid-swing)
-        mv = self.mv  # (the history above may have ended the motion, or begun one)
-        if not gyro:
-            pf = self._acc.heel(self, t, dt, pitch, x * x + y * y + z * z)  # type: ignore[union-attr]
-        elif not mv or self.landed or (
-                self.gq_n >= self.zupt_n and self.pk_g2 >= _FAST_G2 and self.g_lo2 < x * x + y * y + z * z < self.g_hi2):
-            # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
-            # any more with 1 g on the pod: the accelerometer tells the heel
-            self.pf_base = pitch
-            self.th = 0
-            self.pf = pitch
-            pf = pitch
-        else:
-            th = self.th + w * dt
-            if dt > self.gap_ms:
-                self.gap_t = t  # a link's gap hid part of the turn: the height is a guess till the rest
-            if -_TH_CAP < th < _TH_CAP:
-                self.th = th
-            # 0.1 dps * ms -> mg of the heel-height projection (1000 mg per rad): / 573
-            pf = self.pf_base + self.th // 573
-            # the heel turning down through floor level (3 mm): where it reached the floor
-            old = self.pf
-            self.pf = pf
-            f = self.floor_mg
-            if pf < f <= old:
-                self.cross_t = t - dt * (f - pf) // (old - pf)
-                self.cross_slow = w > -(self.strike >> 2)
-            elif pf < -_TOES_UP * f:
-                # toes up, beyond what a heel on the floor allows: the forefoot is in the air, the
-                # "heel height" a pitch says is no height (walking: the strike dates the contact)
-                self.cross_t = _NEVER
-        up_mg = self.up_mg
-        strike = self.strike
-        # a heel strike: the heel-down turn of the late swing (or a drop) reverses, heel low
-        # (dated where the fast turn ends: a heel stopped by the floor need not rebound)
-        if w < -strike:
-            self.dn_seen = True
-        elif w > -(strike >> 1) and self.dn_seen:
-            self.dn_seen = False
-            if pf < up_mg and not self.struck:
-                # the first reversal is the strike; the foot's ringing after it is not
-                half = strike >> 1
-                self.strike_t = t - dt * (w + half) // (w - self.w_prev)
-                self.struck = True
-        self.w_prev = w
-        if pf > up_mg or (w > strike and pf > self.down_mg):
-            # (the heel rolling up off the floor at heel-off is up already)
-            s = 0
-            # the heel is up again (resting up there, or up a while: longer than the gyro's
-            # drift lifts it between a strike and the foot settling): that strike dates no contact
-            self.up_n += 1
-            if quiet or (self.up_n >= self.up_confirm_n and gyro):
-                self.strike_t = _NEVER
-                self.cross_t = _NEVER
-                self.struck = False
-        else:
-            if self.up_n:
-                self.up_n = 0
-            # (the gyro at rest, the heel not sinking on: it has stopped)
-            s = 2 if pf < self.down_mg and self.gq_n and w > -(strike >> 2) else 1
-            if s == 2 and mv and pitch >= up_mg and (
-                    t - self.cold.t_trust > _STEP_MAX_MS or self.gap_t >= self.cold.t_trust):
-                # the gyro carried the height through a motion longer than a step without a rest
-                # (a heel bobbing in stance: its drift adds up), or across a gap in the samples:
-                # the accelerometer's tilt must agree that the heel is low
-                s = 1
-            if mv and not gyro and not self.landed:
-                s = self._acc.moving(self, t)  # type: ignore[union-attr]
-        if s == 2 and self.s_imu != 2:
-            # date the onset where the heel reached the floor: its height crossing floor level
-            # on the way down, else the strike (the heel-down turn reversing), else where it
-            # stopped turning
-            if not gyro:
-                self.on_imu = self._acc.onset(self, t, dt)  # type: ignore[union-attr]
-                self.cold.first_t = _NEVER
-            elif self.cold.first_t != _NEVER:
-                # the first contact of a set begun by walking: its strike, found in the history
-                self.on_imu = self.cold.first_t
-                self.cold.first_t = _NEVER
-            elif t - self.cross_t <= _STRIKE_WINDOW_MS:
-                self.on_imu = self.cross_t
-                if self.cross_slow and self.t_turn + dt > self.cross_t:
-                    # sinking slowly past floor level (as a heel height from a tilt, it is a
-                    # few mm uncertain): it touched where it stopped
-                    self.on_imu = self.t_turn + dt
-            elif t - self.strike_t <= _STRIKE_WINDOW_MS:
-                self.on_imu = self.strike_t
+                    th = self.th + w * dt
+                    if -_TH_CAP < th < _TH_CAP:
+                        self.th = th
+                    else:
+                        th = self.th
+                    if dt > self.gap_ms:
+                        self.gap_t = t  # a link's gap hid part of the turn: the height is a guess till the rest
+                    # 0.1 dps * ms -> mg of the heel-height projection (1000 mg per rad): / 573
+                    pf = self.pf_base + th // 573
+                    # the heel turning down through floor level (3 mm): where it reached the floor
+                    old = self.pf
+                    self.pf = pf
+                    if pf < floor_mg <= old:
+                        self.cross_t = t - dt * (floor_mg - pf) // (old - pf)
+                        self.cross_slow = w > -(strike >> 2)
+                    elif pf < -_TOES_UP * floor_mg:
+                        # toes up, beyond what a heel on the floor allows: the forefoot is in the air, the
+                        # "heel height" a pitch says is no height (walking: the strike dates the contact)
+                        self.cross_t = _NEVER
+                # a heel strike: the heel-down turn of the late swing (or a drop) reverses, heel low
+                # (dated where the fast turn ends: a heel stopped by the floor need not rebound)
+                if w < -strike:
+                    self.dn_seen = True
+                elif w > -(strike >> 1) and self.dn_seen:
+                    self.dn_seen = False
+                    if pf < up_mg and not self.struck:
+                        # the first reversal is the strike; the foot's ringing after it is not
+                        half = strike >> 1
+                        self.strike_t = t - dt * (w + half) // (w - w_prev)
+                        self.struck = True
+                lp[_LP_W] = w
+                if pf > up_mg or (w > strike and pf > down_mg):
+                    # (the heel rolling up off the floor at heel-off is up already)
+                    s = 0
+                    # the heel is up again (resting up there, or up a while: longer than the gyro's
+                    # drift lifts it between a strike and the foot settling): that strike dates no contact
+                    up_n += 1
+                    lp[_LP_UP] = up_n
+                    if quiet or (up_n >= up_confirm_n and gyro):
+                        self.strike_t = _NEVER
+                        self.cross_t = _NEVER
+                        self.struck = False
+                else:
+                    if up_n:
+                        lp[_LP_UP] = 0
+                    # (the gyro at rest, the heel not sinking on: it has stopped)
+                    s = 2 if pf < down_mg and gq_n and w > -(strike >> 2) else 1
+                    if s == 2 and mv and pitch >= up_mg:
+                        c = self.cold
+                        if t - c.t_trust > _STEP_MAX_MS or self.gap_t >= c.t_trust:
+                            # the gyro carried the height through a motion longer than a step without
+                            # a rest (a heel bobbing in stance: its drift adds up), or across a gap in
+                            # the samples: the accelerometer's tilt must agree that the heel is low
+                            s = 1
+                    if mv and not gyro and not self.landed:
+                        # an accelerometer alone does not see the heel move: a foot moving for a
+                        # swing's time (now, and since it lifted or rested for a moment, on a
+                        # landing's shake) has left the floor; a heel down in a stance stays still,
+                        # or shifts briefly (a foot carried steadily in mid-swing reads a tilt, yet
+                        # is not down)
+                        c = self.cold
+                        s = 0 if gq_n == 0 and t - (c.t_lift if c.t_lift > c.t_rest else c.t_rest) >= _SWING_MIN_MS else 1
+                if s == 2 and self.s_imu != 2:
+                    # date the onset where the heel reached the floor: its height crossing floor level
+                    # on the way down, else the strike (the heel-down turn reversing), else where it
+                    # stopped turning
+                    if not gyro:
+                        self.on_imu = self._acc.onset(self, t, dt)  # type: ignore[union-attr]
+                        self.cold.first_t = _NEVER
+                    elif self.cold.first_t != _NEVER:
+                        # the first contact of a set begun by walking: its strike, found in the history
+                        self.on_imu = self.cold.first_t
+                        self.cold.first_t = _NEVER
+                    elif t - self.cross_t <= _STRIKE_WINDOW_MS:
+                        self.on_imu = self.cross_t
+                        if self.cross_slow and self.t_turn + dt > self.cross_t:
+                            # sinking slowly past floor level (as a heel height from a tilt, it is a
+                            # few mm uncertain): it touched where it stopped
+                            self.on_imu = self.t_turn + dt
+                    elif t - self.strike_t <= _STRIKE_WINDOW_MS:
+                        self.on_imu = self.strike_t
+                    else:
+                        if t - self.t_turn <= _STRIKE_WINDOW_MS:
+                            self.on_imu = self.t_turn + dt
+                        else:
+                            self.on_imu = t - self.lp_delay_ms
+                self.s_imu = s
+        st = self.state  # (the pads change no state)
+        sf = 0
+        if self.fsr:
+            # -- the pads
+            fore = med + lat
+            h_min, f_min, m_min, l_min, h_touch, h_on, h_off, f_on, f_off = self._cfgf  # (see _fsr_sync)
+            if heel < h_min or fore < f_min or med < m_min or lat < l_min:
+                # the lowest reading seen is the unloaded baseline until one is calibrated
+                if heel < h_min or fore < f_min:
+                    if heel < h_min:
+                        self.h_min = heel
+                    if fore < f_min:
+                        self.f_min = fore
+                    Detector._fsr_levels(self)
+                if med < m_min:
+                    self.m_min = med
+                if lat < l_min:
+                    self.l_min = lat
+                Detector._fsr_sync(self)
+                h_min, f_min, m_min, l_min, h_touch, h_on, h_off, f_on, f_off = self._cfgf
+            if not imu:  # steadiness of the loads: the calibration and pause without an IMU
+                self.h_lp += (heel - self.h_lp) >> 2
+                self.f_lp += (fore - self.f_lp) >> 2
+            if heel <= h_touch:
+                self.h_clear_t = t  # the heel pad was clear of the floor here
+            on = self.fore_on
+            if on:
+                if fore < f_off:
+                    self.fore_on = on = False
+            elif fore > f_on:
+                self.fore_on = on = True
+            if heel > h_on:
+                s = 2
+            elif heel < h_off:
+                s = 0
             else:
-                if t - self.t_turn <= _STRIKE_WINDOW_MS:
-                    self.on_imu = self.t_turn + dt
+                s = 1
+            self.s_fsr = s
+            sf = s
+            if on and imu and st == ST_SET:
+                # forefoot share on the big-toe side, scaled down to stay a small int (an FSR-only
+                # pod's: _push_share, after its steps)
+                sn = self._stn
+                m = med - m_min
+                if m > 0:
+                    v = sn[_ST_MED]
+                    if v < _TH_CAP:
+                        sn[_ST_MED] = v + (m >> 4)
+                m = lat - l_min
+                if m > 0:
+                    v = sn[_ST_LAT]
+                    if v < _TH_CAP:
+                        sn[_ST_LAT] = v + (m >> 4)
+        if st == ST_SET:
+            if not imu:
+                Detector._fsr_steps(self, t, med + lat)
+                if self.fore_on:
+                    Detector._push_share(self, med, lat)  # (an IMU pod's: with the pads, above)
+            elif self.in_step:
+                # one stance sample: the longest still pause, heel height at the top (inline: a
+                # call costs more than its body; _stance counts an FSR-only pod's)
+                sn = self._stn
+                if self.heel_down or not quiet:
+                    sn[_ST_RUN] = 0
                 else:
-                    self.on_imu = t - self.lp_delay_ms
-        self.s_imu = s
+                    run = sn[_ST_RUN] + 1
+                    sn[_ST_RUN] = run
+                    if run > sn[_ST_BEST]:
+                        sn[_ST_BEST] = run
+                    n = sn[_ST_HN]
+                    if n < 30000:
+                        sn[_ST_HSUM] += self.pitch_mg
+                        sn[_ST_HN] = n + 1
+            # an absent sensor's score stays 0; most samples: heel up, nothing to do
+            score = self.s_imu + sf
+            if self.heel_down or score >= self.down_at:
+                Detector._heel(self, t, score, heel, mag2)
+            else:
+                self.cand_n = 0
+        elif st == ST_READY:
+            Detector._ready(self, t, quiet)
+        else:
+            Detector._calibrating(self, t, ax, ay, az, heel, med + lat, d2)
+        return self.n_ev
+
+    def _sync(self):
+        """The settings the per-sample path reads, into self._cfg (one unpacking there, not a look-up
+        each): after any of them changes."""
+        k = self._cfg
+        k[0] = self.lp_k
+        k[1] = self.pk_hi2
+        k[2] = self.pk_lo2
+        k[3] = self.gyro
+        k[4] = self.bgx
+        k[5] = self.bgy
+        k[6] = self.bgz
+        k[7] = self.fast2
+        k[8] = self.r_lo2
+        k[9] = self.r_hi2
+        k[10] = self.zupt_n
+        k[11] = self.settle_n
+        k[12] = self.px
+        k[13] = self.py
+        k[14] = self.pz
+        k[15] = self.hx
+        k[16] = self.hy
+        k[17] = self.hz
+        k[18] = self.floor_mg
+        k[19] = self.up_mg
+        k[20] = self.strike
+        k[21] = self.down_mg
+        k[22] = self.up_confirm_n
+        k[23] = self.g_lo2
+        k[24] = self.g_hi2
+        k[25] = self.zg2
+        k[26] = self.za2
 
     # -- the motion history ----------------------------------------------
     def _lift(self, t, dt, ax, ay, az, gx, gy, gz):
         """A motion starts: keep the rest samples before it, in time order, as its first entries."""
         h = self._hist
-        n = self.pre_n
+        lp = self._lp
+        n = lp[_LP_PRE_N]
         if n >= _PRE:
             n = _PRE
-            s = self.h_pre
+            s = lp[_LP_PRE]
             if s:
                 # rotate the full pre-roll ring so its oldest entry comes first: three reversals
                 _reverse(h, 0, s)
                 _reverse(h, s, _PRE)
                 _reverse(h, 0, _PRE)
-        self.h_pre = 0
-        self.pre_n = 0
+        lp[_LP_PRE] = 0
+        lp[_LP_PRE_N] = 0
         self.h_n = n
         self.h_dec = self.dec0
         self.h_acc = 0
@@ -900,9 +1067,10 @@ class Detector:
             c.g0z = u[2]
         else:
             k = self.lp_k
-            c.g0x = self.lx >> k
-            c.g0y = self.ly >> k
-            c.g0z = self.lz >> k
+            lp = self._lp
+            c.g0x = lp[_LP_X] >> k
+            c.g0y = lp[_LP_Y] >> k
+            c.g0z = lp[_LP_Z] >> k
         c.t_lift = t
         c.t_trust = t
         c.t_cut = 0
@@ -915,14 +1083,19 @@ class Detector:
             j += _HW
         c.t_start = t - ms - self.dt_ms  # the track's time origin: its first (rest) entry
         # the gyro's bias: a running mean over the last rests (a short rest alone is too noisy)
-        m = c.bias_n
+        b = self._bias
+        m = b[0]
         if m >= 4:
             w = c.bias_w
-            self.bgx = (self.bgx * w + c.bias_x) // (w + m)
-            self.bgy = (self.bgy * w + c.bias_y) // (w + m)
-            self.bgz = (self.bgz * w + c.bias_z) // (w + m)
+            self.bgx = (self.bgx * w + b[1]) // (w + m)
+            self.bgy = (self.bgy * w + b[2]) // (w + m)
+            self.bgz = (self.bgz * w + b[3]) // (w + m)
             c.bias_w = w + m if w + m < _BIAS_W else _BIAS_W
-        c.bias_n = c.bias_x = c.bias_y = c.bias_z = 0
+            k = self._cfg
+            k[4] = self.bgx
+            k[5] = self.bgy
+            k[6] = self.bgz
+        b[0] = b[1] = b[2] = b[3] = 0
 
     def _go_on(self, t, a, n_all):
         """A motion begins at t from a rest the last one ended in: history entries a..n_all-1
@@ -1362,9 +1535,11 @@ class Detector:
             px = rx
             py = ry
             pz = rz
-            # (pairs of tests, not chained ones: those cost more bytecode on the pod)
-            if ex < _ANGLE_SAFE and ex > -_ANGLE_SAFE and ey < _ANGLE_SAFE and ey > -_ANGLE_SAFE \
-                    and ez < _ANGLE_SAFE and ez > -_ANGLE_SAFE:
+            # (one test first: every axis within 2^19 < _ANGLE_SAFE, as nearly always; then pairs of
+            # tests, not chained ones: those cost more bytecode on the pod)
+            if not ((ex + 524288) | (ey + 524288) | (ez + 524288)) >> 20 or (
+                    ex < _ANGLE_SAFE and ex > -_ANGLE_SAFE and ey < _ANGLE_SAFE and ey > -_ANGLE_SAFE
+                    and ez < _ANGLE_SAFE and ez > -_ANGLE_SAFE):
                 ex = (ex * _HALF_ANGLE + 6400) // 12800  # rounded: a floor's bias would turn the track
                 ey = (ey * _HALF_ANGLE + 6400) // 12800
                 ez = (ez * _HALF_ANGLE + 6400) // 12800
@@ -1436,7 +1611,8 @@ class Detector:
             fx = ax
             fy = ay
             fz = az
-            if vx > _V_MAX or vx < -_V_MAX or vy > _V_MAX or vy < -_V_MAX or vz > _V_MAX or vz < -_V_MAX:
+            if ((vx + 16777216) | (vy + 16777216) | (vz + 16777216)) >> 25 and (
+                    vx > _V_MAX or vx < -_V_MAX or vy > _V_MAX or vy < -_V_MAX or vz > _V_MAX or vz < -_V_MAX):
                 vx = _clamp(vx, _V_MAX)
                 vy = _clamp(vy, _V_MAX)
                 vz = _clamp(vz, _V_MAX)
@@ -1446,7 +1622,8 @@ class Detector:
             x = sx // 1000
             y = sy // 1000
             z = sz // 1000
-            if x > 32000 or x < -32000 or y > 32000 or y < -32000 or z > 32000 or z < -32000:
+            if ((x + 16384) | (y + 16384) | (z + 16384)) >> 15 and (
+                    x > 32000 or x < -32000 or y > 32000 or y < -32000 or z > 32000 or z < -32000):
                 x = _clamp(x, 32000)
                 y = _clamp(y, 32000)
                 z = _clamp(z, 32000)
@@ -1556,9 +1733,10 @@ class Detector:
         self.landed = False
         self.zg2_m = self.zg2  # back to the rest limits
         self.za2_m = self.za2
-        self.h_pre = 0
+        lp = self._lp
+        lp[_LP_PRE] = 0
+        lp[_LP_PRE_N] = 0
         self.h_n = 0
-        self.pre_n = 0
         if n <= 2 or self.state == ST_CAL:
             if moved_on:
                 Detector._go_on(self, t, 0, n_all)
@@ -1567,7 +1745,7 @@ class Detector:
         r = self._rest
         g = self._g
         u = self._u
-        clipped = Detector._declip(self, n)
+        clipped = self.gyro and Detector._declip(self, n)  # (an accelerometer alone: no rates yet)
         k_rests = Detector._rests(self, n)
         # each rest's gravity (mg, in the pod's frame): the low-passes at the first and the last,
         # the mean of an inner one's samples (read before the integration overwrites them)
@@ -1603,8 +1781,12 @@ class Detector:
             j += _HW
         for i in range(1, k_rests):
             e = (r[2 * i] + r[2 * i + 1]) >> 1
-            if i == k_rests - 1 and not moved_on:
-                e = r[2 * i + 1] - 1  # (moved on: the later half stays raw, the next motion's start)
+            if i == k_rests - 1 and not moved_on and not self.gyro:
+                # an accelerometer alone: on to the end of the last rest (its turn, from the tilts,
+                # needs it; moved on: the later half stays raw, the next motion's start). With a
+                # gyro the track ends at the rest's middle too: as exact a zero velocity there, and
+                # a quarter fewer entries to integrate at the landing
+                e = r[2 * i + 1] - 1
             if e <= s:
                 continue
             g0x = g[3 * i - 3]
@@ -1857,7 +2039,8 @@ class Detector:
             j += _HW
         # the heel as it rests now: the accelerometer's tilt
         k = self.lp_k
-        pitch = ((self.lx >> k) * self.hx + (self.ly >> k) * self.hy + (self.lz >> k) * self.hz) >> 10
+        lp = self._lp
+        pitch = ((lp[_LP_X] >> k) * self.hx + (lp[_LP_Y] >> k) * self.hy + (lp[_LP_Z] >> k) * self.hz) >> 10
         self.pf_base = pitch
         self.pf = pitch
         self.th = 0
@@ -1910,6 +2093,7 @@ class Detector:
         self.hx = (uy * az - uz * ay) >> 10
         self.hy = (uz * ax - ux * az) >> 10
         self.hz = (ux * ay - uy * ax) >> 10
+        Detector._sync(self)
 
     def _walk_start(self, t_lift):
         # a first step from standing starts the set too
@@ -1938,27 +2122,42 @@ class Detector:
         self.f_rng = rng
         self.f_on = base + rng * p.fsr_fore_on_pct // 100
         self.f_off = base + rng * p.fsr_fore_off_pct // 100
+        Detector._fsr_sync(self)
+
+    def _fsr_sync(self):
+        k = self._cfgf
+        k[0] = self.h_min
+        k[1] = self.f_min
+        k[2] = self.m_min
+        k[3] = self.l_min
+        k[4] = self.h_touch
+        k[5] = self.h_on
+        k[6] = self.h_off
+        k[7] = self.f_on
+        k[8] = self.f_off
 
     # -- calibration and set start ---------------------------------------
-    def _calibrating(self, t, ax, ay, az, heel, fore):
+    def _calibrating(self, t, ax, ay, az, heel, fore, d2):
         c = self.cold
         if self.imu:
             k = self.lp_k
             if self.fresh:
                 # start the low-pass at the first sample: a short stand is enough
                 self.fresh = False
-                self.lx = _clamp(ax, _ACC_MAX_MG) << k
-                self.ly = _clamp(ay, _ACC_MAX_MG) << k
-                self.lz = _clamp(az, _ACC_MAX_MG) << k
-                self.sm_n = 0  # the steadiness reference restarts from the settled low-pass
+                lp = self._lp
+                lp[_LP_X] = _clamp(ax, _ACC_MAX_MG) << k
+                lp[_LP_Y] = _clamp(ay, _ACC_MAX_MG) << k
+                lp[_LP_Z] = _clamp(az, _ACC_MAX_MG) << k
+                lp[_LP_SN] = 0  # the steadiness reference restarts from the settled low-pass
                 return
             # still: not turning, |a| about 1 g (the steadiness limit is not known before the stand)
-            x = self.lx >> k
-            y = self.ly >> k
-            z = self.lz >> k
+            lp = self._lp
+            x = lp[_LP_X] >> k
+            y = lp[_LP_Y] >> k
+            z = lp[_LP_Z] >> k
             m2 = x * x + y * y + z * z
             # (0.7..1.3 g: an accelerometer's scale can be that far off; it is learned here)
-            steady = self.g2_lp < self.zg2_p and 490000 < m2 < 1690000
+            steady = lp[_LP_G2] < self.zg2_p and 490000 < m2 < 1690000
         else:
             d = heel - self.h_lp
             e = fore - self.f_lp
@@ -1982,8 +2181,9 @@ class Detector:
             c.cal_y += _clamp(ay, _ACC_MAX_MG)
             c.cal_z += _clamp(az, _ACC_MAX_MG)
             # (capped: one jolt must not make every later rest look still)
-            c.cal_d2 += self.d2 if self.d2 < 64 * self.za2_p else 64 * self.za2_p
-            c.cal_g2 += self.g2_lp
+            # (d2 is this sample's: still, the gyro was quiet enough for update to reckon it)
+            c.cal_d2 += d2 if d2 < 64 * self.za2_p else 64 * self.za2_p
+            c.cal_g2 += self._lp[_LP_G2]
         if self.fsr:
             c.cal_h += heel >> 4
             c.cal_f += fore >> 4
@@ -2017,6 +2217,7 @@ class Detector:
                 self.zg2 = f
             self.za2_m = self.za2
             self.zg2_m = self.zg2
+            Detector._sync(self)
         if self.fsr:
             self.h_ref = (c.cal_h // n) << 4
             self.f_ref = (c.cal_f // n) << 4
@@ -2027,15 +2228,16 @@ class Detector:
             self._set_axis(c.ax_x, c.ax_y, c.ax_z)  # what an earlier set taught
         self._emit(EV_CALIBRATED, t, self.ux, self.uy, self.uz, self.h_ref, self.f_ref, 0, 0, 0)
 
-    def _ready(self, t):
+    def _ready(self, t, quiet):
         c = self.cold
         if self.imu:
             k = self.lp_k
-            x = self.lx >> k
-            y = self.ly >> k
-            z = self.lz >> k
+            lp = self._lp
+            x = lp[_LP_X] >> k
+            y = lp[_LP_Y] >> k
+            z = lp[_LP_Z] >> k
             risen = False
-            if self.quiet:  # (at rest |a| is about 1 g: its square stays a small int)
+            if quiet:  # (at rest |a| is about 1 g: its square stays a small int)
                 up = (x * self.ux + y * self.uy + z * self.uz) >> 10
                 risen = x * x + y * y + z * z - up * up > self.rise2 and up > 0
         else:
@@ -2092,27 +2294,29 @@ class Detector:
         # forefoot share on the big-toe side, scaled down to stay a small int
         m = med - self.m_min
         l = lat - self.l_min
-        if m > 0 and self.med_sum < _TH_CAP:
-            self.med_sum += m >> 4
-        if l > 0 and self.lat_sum < _TH_CAP:
-            self.lat_sum += l >> 4
+        sn = self._stn
+        if m > 0 and sn[_ST_MED] < _TH_CAP:
+            sn[_ST_MED] += m >> 4
+        if l > 0 and sn[_ST_LAT] < _TH_CAP:
+            sn[_ST_LAT] += l >> 4
 
-    def _stance(self):
+    def _stance(self, fore):
         """One stance sample of an FSR-only pod: the pause at the top of the step (an IMU's
         stance sample is counted inline in update)."""
+        sn = self._stn
         if self.heel_down:
-            self.run_n = 0  # a heel on the floor is neither the top of the step nor a pause there
+            sn[_ST_RUN] = 0  # a heel on the floor is neither the top of the step nor a pause there
             return
-        d = self.fore_raw - self.f_lp
+        d = fore - self.f_lp
         lim = self.f_rng * self.p.fsr_pause_pct // 100
         if self.fore_on and -lim < d < lim:
-            self.run_n += 1
-            if self.run_n > self.best_run:
-                self.best_run = self.run_n
+            sn[_ST_RUN] += 1
+            if sn[_ST_RUN] > sn[_ST_BEST]:
+                sn[_ST_BEST] = sn[_ST_RUN]
         else:
-            self.run_n = 0
+            sn[_ST_RUN] = 0
 
-    def _fsr_steps(self, t):
+    def _fsr_steps(self, t, fore):
         if self.fore_on:
             if self.unload_cnt:
                 if self.unload_cnt >= self.swing_n:
@@ -2120,12 +2324,12 @@ class Detector:
                 elif self.in_step:
                     self.rebounds += 1  # a brief unload in stance: a bounce
                 self.unload_cnt = 0
-            self._stance()
+            Detector._stance(self, fore)
         else:
             if self.unload_cnt == 0:
                 self.unload_t0 = t
             self.unload_cnt += 1
-            self.run_n = 0
+            self._stn[_ST_RUN] = 0
 
     def _landing(self, t_land, t_liftoff, stride_mm, clear_mm):
         if self.heel_down and self.onset_t < t_liftoff:
@@ -2146,14 +2350,16 @@ class Detector:
     def _emit_step(self, t_end):
         p = self.p
         heel_mm = UNKNOWN
-        if self.imu and self.hn:
-            heel_mm = self.hsum // self.hn * p.foot_mm // 1000
+        sn = self._stn
+        if self.imu and sn[_ST_HN]:
+            heel_mm = sn[_ST_HSUM] // sn[_ST_HN] * p.foot_mm // 1000
         med_pct = UNKNOWN
-        tot = self.med_sum + self.lat_sum
+        med = sn[_ST_MED]
+        tot = med + sn[_ST_LAT]
         if self.fsr and tot > 0:
-            # divide first: med_sum * 100 could pass a 32-bit port's small-int range
+            # divide first: med * 100 could pass a 32-bit port's small-int range
             d = tot // 100
-            med_pct = self.med_sum // d if d else self.med_sum * 100 // tot
+            med_pct = med // d if d else med * 100 // tot
         peaks = 1 + self.rebounds
         if self.imu:
             n = 0
@@ -2169,12 +2375,12 @@ class Detector:
         if stance < 0:
             stance = 0
         self._emit(
-            EV_STEP, self.land_t, stance, heel_mm, self.best_run * 1000 // p.rate_hz, peaks, med_pct, self.steps,
+            EV_STEP, self.land_t, stance, heel_mm, sn[_ST_BEST] * 1000 // p.rate_hz, peaks, med_pct, self.steps,
             self.stride_mm, self.clear_mm,
         )
 
-    def _heel(self, t, s):
-        """Heel state machine on the summed sensor score s (0..2 per sensor)."""
+    def _heel(self, t, s, heel, mag2):
+        """Heel state machine on the summed sensor score s (0..2 per sensor); heel: the pad's reading."""
         if not self.heel_down:
             if s < self.down_at:
                 self.cand_n = 0
@@ -2195,7 +2401,7 @@ class Detector:
             self.impact2 = 0
             if self.imu:
                 n = self.ring_n
-                j = self.ring_i
+                j = self._lp[_LP_RING]
                 for _ in range(n):
                     j = (j - 1) % _RING
                     if self._ring[j] > self.impact2:
@@ -2203,10 +2409,10 @@ class Detector:
             self.load_peak = 0
             return
         if self.imu:
-            if t - self.onset_t < _IMPACT_MS and self.mag2 > self.impact2:
-                self.impact2 = self.mag2
-        if self.fsr and self.heel_raw > self.load_peak:
-            self.load_peak = self.heel_raw
+            if t - self.onset_t < _IMPACT_MS and mag2 > self.impact2:
+                self.impact2 = mag2
+        if self.fsr and heel > self.load_peak:
+            self.load_peak = heel
         if s <= self.up_at:
             # (an accelerometer alone sees the heel leave when the foot has moved for a while:
             # it left when the motion began)
@@ -2266,36 +2472,3 @@ class Detector:
             return UNKNOWN
         return self.pitch_mg * self.p.foot_mm // 1000
 
-    # -- FSR per sample ----------------------------------------------------
-    def _fsr_in(self, t, heel, med, lat):
-        fore = med + lat
-        # the lowest reading seen is the unloaded baseline until one is calibrated
-        if heel < self.h_min or fore < self.f_min:
-            if heel < self.h_min:
-                self.h_min = heel
-            if fore < self.f_min:
-                self.f_min = fore
-            self._fsr_levels()
-        if med < self.m_min:
-            self.m_min = med
-        if lat < self.l_min:
-            self.l_min = lat
-        if not self.imu:  # steadiness of the loads: the calibration and pause without an IMU
-            self.h_lp += (heel - self.h_lp) >> 2
-            self.f_lp += (fore - self.f_lp) >> 2
-        if heel <= self.h_touch:
-            self.h_clear_t = t  # the heel pad was clear of the floor here
-        self.heel_raw = heel
-        self.fore_raw = fore
-        if self.fore_on:
-            if fore < self.f_off:
-                self.fore_on = False
-        elif fore > self.f_on:
-            self.fore_on = True
-        if heel > self.h_on:
-            s = 2
-        elif heel < self.h_off:
-            s = 0
-        else:
-            s = 1
-        self.s_fsr = s

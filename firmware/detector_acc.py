@@ -8,7 +8,8 @@ Without rates the foot's turn is known only where it reads gravity: at rest, and
 wherever it is carried steadily at 1 g in between. A turn it cannot see tilts gravity
 into the track by centimetres, so a step is also a foot that moved for a swing's time
 and struck the floor as it stopped; the heel is seen only while the foot rests, and a
-contact is dated by the strike before that rest.
+contact is dated by the strike before that rest. (Its per-sample part, the heel's height
+and score while the foot moves, is inline in Detector.update: a call costs more there.)
 """
 
 try:
@@ -24,27 +25,11 @@ _HW = const(7)  # history entry: dt, ax, ay, az, gx, gy, gz
 _NEVER = const(-100000)
 _GYRO_MAX = const(32000)
 _STRIKE_WINDOW_MS = const(400)
+_SWING_MIN_MS = const(150)  # a foot moving this long has left the floor
 # this path's
 _ACC_STRIKE_MS = const(250)  # a landing's strike comes this soon before the foot stops
 _ANCHOR_MG = const(60)  # entries this steady (each side), reading 1 g, show gravity
-_SWING_MIN_MS = const(150)  # a foot moving this long has left the floor
 _jump_top = 0  # the landing's largest jump (see strike)
-
-
-def _clamp(v, lim):
-    return lim if v > lim else (-lim if v < -lim else v)
-
-
-def moving(d, t):
-    """The heel's score (0..2) while the foot moves: it does not see the heel move.
-
-    A foot moving for a swing's time (now, and since it lifted or rested for a moment, on a
-    landing's shake) has left the floor: a heel down in a stance stays still, or shifts
-    briefly; a foot carried steadily in mid-swing reads a tilt, yet is not down (its swing's
-    acceleration tilts it, too).
-    """
-    c = d.cold
-    return 0 if d.gq_n == 0 and t - (c.t_lift if c.t_lift > c.t_rest else c.t_rest) >= _SWING_MIN_MS else 1
 
 
 def motion(d, s, e, t, i):
@@ -59,26 +44,6 @@ def motion(d, s, e, t, i):
         d.strike_t = strike_t
     return strike_t
 
-
-def heel(d, t, dt, pitch, m2):
-    """The heel height (mg of tilt) of an accelerometer alone: its tilt wherever the pod is
-    steady and reads 1 g (at rest; a heel lowered or sinking slowly), else the last seen."""
-    if d.mv and not d.landed and not (d.gq_n >= d.zupt_n and d.g_lo2 < m2 < d.g_hi2):
-        d.cross_slow = 0
-        return d.pf  # moving: no gyro carries the heel
-    old = d.pf
-    d.pf = pitch
-    f = d.floor_mg
-    if pitch < f <= old and d.cross_slow == 2:
-        # the tilt low-pass, seen all the way down from above heel_down_mm, came down
-        # through floor level: the heel did (sinking, or lowered slowly), its delay before.
-        # (A tilt held through a motion and read again at its landing crosses nothing: the
-        # strike dates that; a heel resting on the floor crosses it back and forth.)
-        d.cross_t = t - d.lp_delay_ms - dt * (f - pitch) // (old - pitch)
-    # (an accelerometer alone: 1, the tilt is seen on this sample; 2, and was seen above
-    # heel_down_mm since it was last not)
-    d.cross_slow = 2 if pitch > d.down_mg or d.cross_slow == 2 else 1
-    return pitch
 
 def onset(d, t, dt):
     """When the heel reached the floor, for an accelerometer alone: the landing's strike
@@ -144,9 +109,13 @@ def rates(d, a, b, g0x, g0y, g0z, g1x, g1y, g1z):
         cx = ((y >> 2) * (pz >> 2) - (z >> 2) * (py >> 2)) * 573 // 62500
         cy = ((z >> 2) * (px >> 2) - (x >> 2) * (pz >> 2)) * 573 // 62500
         cz = ((x >> 2) * (py >> 2) - (y >> 2) * (px >> 2)) * 573 // 62500
-        rx = _clamp(cx * 1000 // t, _GYRO_MAX)
-        ry = _clamp(cy * 1000 // t, _GYRO_MAX)
-        rz = _clamp(cz * 1000 // t, _GYRO_MAX)
+        rx = cx * 1000 // t
+        ry = cy * 1000 // t
+        rz = cz * 1000 // t
+        if ((rx + 16384) | (ry + 16384) | (rz + 16384)) >> 15:  # (clamped inline: a call costs more)
+            rx = _GYRO_MAX if rx > _GYRO_MAX else (-_GYRO_MAX if rx < -_GYRO_MAX else rx)
+            ry = _GYRO_MAX if ry > _GYRO_MAX else (-_GYRO_MAX if ry < -_GYRO_MAX else ry)
+            rz = _GYRO_MAX if rz > _GYRO_MAX else (-_GYRO_MAX if rz < -_GYRO_MAX else rz)
         m = k * _HW
         for _ in range(i + 1 - k):
             h[m + 4] = rx
@@ -200,26 +169,34 @@ def _jump_t(d, a, b, t, t_end, lim, first):
     # the time of the largest jump above lim (or, with `first`, of the first) in a..b
     h = d._hist
     best_t = _NEVER
+    # (the entries before the _ACC_STRIKE_MS window only pass on their time: skipped through)
+    t0 = t_end - _ACC_STRIKE_MS
     j = a * _HW
+    while a < b and t < t0:
+        dt = h[j + _HW]
+        t += dt if dt > 0 else -dt
+        j += _HW
+        a += 1
     px = h[j + 1] >> 2
     py = h[j + 2] >> 2
     pz = h[j + 3] >> 2
     j += _HW
     for _ in range(b - a):
+        if t > t_end:
+            break  # (past the window: time only grows)
         dt = h[j]
         if dt < 0:
             dt = -dt
         x = h[j + 1] >> 2
         y = h[j + 2] >> 2
         z = h[j + 3] >> 2
-        if t_end - _ACC_STRIKE_MS <= t <= t_end:
-            d2 = (x - px) * (x - px) + (y - py) * (y - py) + (z - pz) * (z - pz)
-            if d2 > lim:
-                best_t = t  # (the entry before the jump ends here)
-                if first:
-                    return best_t
-                lim = d2
-                _jump_top = d2
+        d2 = (x - px) * (x - px) + (y - py) * (y - py) + (z - pz) * (z - pz)
+        if d2 > lim:
+            best_t = t  # (the entry before the jump ends here)
+            if first:
+                return best_t
+            lim = d2
+            _jump_top = d2
         t += dt
         px = x
         py = y

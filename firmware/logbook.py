@@ -71,6 +71,7 @@ class Log:
         self.seq = 0
         self.name = None  # the file records go to (created at its first write; None: a new EVT file)
         self.set_open = False  # that file is a set still under way
+        self.ending = False  # the set has ended: its last batch is written from the loop (see end_set)
 
     def _path(self, name):
         return self.dir + "/" + name
@@ -78,6 +79,7 @@ class Log:
     # -- appending -------------------------------------------------------
     def start(self, kind, up):
         """Begin a new file (SET at a set_start, EVT at boot or after a finished set), headed by H."""
+        self.ending = False
         self.flush()
         self.close()
         self.name = "%06d%s" % (self.no, kind)
@@ -87,7 +89,13 @@ class Log:
         self.add("H", up, self.head)
 
     def end_set(self):
-        """The set's last record is in: write it out; what follows goes to a new EVT file."""
+        """The set's last record is in: it is written out from the app's loop (`service`), in a
+        pass that sent no line (the lines ending a set have stalled this one already: a write more
+        and the ring of samples could overflow); what follows goes to a new EVT file."""
+        self.ending = True
+
+    def _end(self):
+        self.ending = False
         self.flush()
         self.close()
         self.name = None
@@ -95,6 +103,8 @@ class Log:
 
     def add(self, kind, up, payload):
         """One record into the batch (written later); dropped and counted when the log is full."""
+        if self.ending:
+            self._end()  # (a record after the set's end: the set is written out first)
         if self.name is None:
             self.start(EVT, up)
         if self.full:
@@ -115,11 +125,15 @@ class Log:
         self.n = i + size
         self.seq += 1
 
-    def service(self, app):
-        """From the app's loop: write a batch that has waited FLUSH_MS; say it once (an E log_full
-        line and a cue) when the log has no room left; step a PC's `log` or `pull`. True if busy."""
-        if self.n and app.now() - self.t_first >= FLUSH_MS:
-            self.flush()
+    def service(self, app, quiet=True):
+        """From the app's loop: write out a set that ended, or a batch that has waited FLUSH_MS,
+        in a `quiet` pass (one that sent no line); say it once (an E log_full line and a cue) when
+        the log has no room left; step a PC's `log` or `pull`. True if busy."""
+        if quiet:
+            if self.ending:
+                self._end()
+            elif self.n and app.now() - self.t_first >= FLUSH_MS:
+                self.flush()
         if self.full != self.told:
             self.told = self.full
             if self.full:

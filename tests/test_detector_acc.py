@@ -56,7 +56,7 @@ def test_the_accelerometer_path_shares_the_detectors_constants():
         return dict(re.findall(r"^(_[A-Z_0-9]+) = const\((-?\d+)\)", text, re.M))
 
     det, acc = consts("detector.py"), consts("detector_acc.py")
-    shared = {"_HW", "_NEVER", "_GYRO_MAX", "_STRIKE_WINDOW_MS"}
+    shared = {"_HW", "_NEVER", "_GYRO_MAX", "_STRIKE_WINDOW_MS", "_SWING_MIN_MS"}
     assert shared <= set(det) and shared <= set(acc)
     assert {k: det[k] for k in shared} == {k: acc[k] for k in shared}
 
