@@ -1900,6 +1900,7 @@ class Detector:
             self._learn_axis((uy * fz - uz * fy) >> 10, (uz * fx - ux * fz) >> 10, (ux * fy - uy * fx) >> 10)
             if self.state != ST_SET:
                 Detector._first_strike(self, r[2 * k_rests - 2])
+        t0 = c.t_start  # (the next motion's _go_on below moves it)
         if moved_on:
             # the next motion goes on from the later half of this rest (kept raw above)
             a = r[2 * k_rests - 2]
@@ -1915,7 +1916,7 @@ class Detector:
         for i in range(n_split):
             o = i * 3
             # the last step lands where the foot came to rest; one inside the motion, at its rest
-            t_land = c.t_rest if i == n_split - 1 else c.t_start + split[o]
+            t_land = c.t_rest if i == n_split - 1 else t0 + split[o]
             if self.state != ST_SET:
                 self._walk_start(t_lift)
             self._landing(t_land, t_lift, split[o + 1], split[o + 2])

@@ -187,3 +187,15 @@ def test_a_heel_bobbing_in_every_stance_counts_every_step(mount_pos):
             assert not [e for e in events if e["type"] == "heel_contact"]
     assert want == 60
     assert got >= 57
+
+
+def test_steps_found_inside_one_motion_are_dated_in_order():
+    # sweep set 86 (52 Hz, a heel bobbing at 4.7 Hz): motions that ran over two steps and went on
+    # without a settled rest. Each step inside one is dated where the foot stopped, on that
+    # motion's clock (before: on the next motion's, a step dated after the one that followed it)
+    d = robustness.draw(86)
+    sim = simulate(d.cfg)
+    for foot in ("left", "right"):
+        times = [e["t_ms"] for e in detect(robustness._recording(sim[foot])) if e["type"] == "step"]
+        assert len(times) >= 14
+        assert times == sorted(times), times
