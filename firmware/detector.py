@@ -588,22 +588,25 @@ class Detector:
                     az = _ACC_MAX_MG
                 elif az < -_ACC_MAX_MG:
                     az = -_ACC_MAX_MG
-            gx //= 100  # 0.1 dps
-            gy //= 100
-            gz //= 100
-            if ((gx + 16384) | (gy + 16384) | (gz + 16384)) >> 15:
-                if gx > _GYRO_MAX:
-                    gx = _GYRO_MAX
-                elif gx < -_GYRO_MAX:
-                    gx = -_GYRO_MAX
-                if gy > _GYRO_MAX:
-                    gy = _GYRO_MAX
-                elif gy < -_GYRO_MAX:
-                    gy = -_GYRO_MAX
-                if gz > _GYRO_MAX:
-                    gz = _GYRO_MAX
-                elif gz < -_GYRO_MAX:
-                    gz = -_GYRO_MAX
+            if gyro:
+                gx //= 100  # 0.1 dps
+                gy //= 100
+                gz //= 100
+                if ((gx + 16384) | (gy + 16384) | (gz + 16384)) >> 15:
+                    if gx > _GYRO_MAX:
+                        gx = _GYRO_MAX
+                    elif gx < -_GYRO_MAX:
+                        gx = -_GYRO_MAX
+                    if gy > _GYRO_MAX:
+                        gy = _GYRO_MAX
+                    elif gy < -_GYRO_MAX:
+                        gy = -_GYRO_MAX
+                    if gz > _GYRO_MAX:
+                        gz = _GYRO_MAX
+                    elif gz < -_GYRO_MAX:
+                        gz = -_GYRO_MAX
+            else:  # an accelerometer alone (its slots hold zeros): nothing to scale or clamp
+                gx = gy = gz = 0
             # the low-passes and the rest test's counters: one unpacking, written back one by one
             lp = self._lp
             t_prev, lx, ly, lz, g2_lp, sx, sy, sz, n, gq_n, q_n, i, pre, pre_n, w_prev, up_n = lp
@@ -786,7 +789,7 @@ class Detector:
                 hz = self.hz
             if px or py or pz:  # (no pitch axis yet: no heel height)
                 # rotation rate about the learned pitch axis (0.1 dps), positive = heel rising
-                w = (gx * px + gy * py + gz * pz) >> 10
+                w = (gx * px + gy * py + gz * pz) >> 10 if gyro else 0
                 pitch = (x * hx + y * hy + z * hz) >> 10
                 self.pitch_mg = pitch
                 # heel height: the accelerometer's tilt at rest, carried through motion by the gyro
