@@ -1227,7 +1227,6 @@ class Detector:
         gz = u[2]
         if not Detector._still_at(self, p, q, gx, gy, gz):
             return False
-        h = self._hist
         # entries q-1..q+1 are the rest it ended at (and the next motion's start); what they
         # read beside gravity there (p's, turned on to q) is the bob's turning round, not a
         # motion of the foot
@@ -1867,32 +1866,18 @@ class Detector:
                 fx = u[0]
                 fy = u[1]
                 fz = u[2]
-                if d >= 2 * need and t_ms > _STEP_MAX_MS and self.gyro and n_split < _SPLITS - 1:
-                    # long enough for two steps: the foot may have stood without resting (a heel
-                    # bobbing in stance), so the steps it made are looked for on the track itself
-                    n_split = Detector._steps_in(self, s, e, t_ms, ms, n_split, ux, uy, uz, up, d)
+                if n_split < _SPLITS and self.gyro:
+                    # its length and clearance; and when it is long enough for two steps, the
+                    # steps on its track (a heel bobbing in stance keeps the foot from a rest)
+                    n_split = Detector._steps_in(self, s, e, t_ms, ms, n_split, ux, uy, uz, up, d,
+                                                 d >= 2 * need and t_ms > _STEP_MAX_MS and n_split < _SPLITS - 1)
                 elif n_split < _SPLITS:
-                    # clearance: the highest point above the line from rest to rest
-                    top = 0
-                    tt = 0
-                    j = (s + 1) * _HW
-                    for _ in range(e - s):
-                        dt = h[j]
-                        tt += dt if dt > 0 else -dt
-                        f = (tt << 10) // t_ms  # (a shift: cheaper than a product on the pod)
-                        z = ((h[j + 1] - ((vex * tt // 2000) * f >> 10)) * ux
-                             + (h[j + 2] - ((vey * tt // 2000) * f >> 10)) * uy
-                             + (h[j + 3] - ((vez * tt // 2000) * f >> 10)) * uz) >> 10
-                        z -= up * tt // t_ms
-                        if z > top:
-                            top = z
-                        j += _HW
-                    o = n_split * 3
-                    split[o] = ms + t_ms  # landing: the middle of the next rest, ...
                     # (an accelerometer alone measures no length: the swing's turn it cannot see
                     # tilts gravity into the track by centimetres)
-                    split[o + 1] = d if self.gyro else UNKNOWN
-                    split[o + 2] = top if self.gyro else UNKNOWN
+                    o = n_split * 3
+                    split[o] = ms + t_ms  # landing: the middle of the next rest
+                    split[o + 1] = UNKNOWN
+                    split[o + 2] = UNKNOWN
                     n_split += 1
             elif chord < _BOB_CHORD and (self.turn_q2 >= _BOB_Q2 or not self.gyro):
                 bob = True  # turned a few degrees and came back: the heel bobbed
@@ -1941,12 +1926,14 @@ class Detector:
                 self._emit(EV_HEEL, self.cold.first_t, t - self.cold.first_t, impact, UNKNOWN, 0, 0, 0, 0, 0)
             self.cold.first_t = _NEVER
 
-    def _steps_in(self, s, e, t_ms, ms, n, ux, uy, uz, up, d):
-        """The steps on a stretch of track (entries s..e, integrated, t_ms long) that travelled
-        two steps' length or more from rest to rest. A step is the foot advancing `step_min_mm`
-        along the direction of travel (self._u) and then stopping: advancing less than _STOP_MM
-        for _STOP_MS (a heel bobbing in stance, or a weight shift, moves the pod but does not
-        carry it forwards). Adds them to self._split from slot n; returns the new count.
+    def _steps_in(self, s, e, t_ms, ms, n, ux, uy, uz, up, d, search):
+        """The step or steps on a stretch of track (entries s..e, integrated, t_ms long, d mm
+        over the floor) that is a step: each one's landing, length and clearance (the highest
+        point above the line from rest to rest) go to self._split from slot n; returns the new
+        count. With `search` (a stretch two steps long or more), a step is the foot advancing
+        `step_min_mm` along the direction of travel (self._u) and then stopping: advancing less
+        than _STOP_MM for _STOP_MS (a heel bobbing in stance, or a weight shift, moves the pod
+        but does not carry it forwards); without, the stretch is one step.
         """
         h = self._hist
         u = self._u
@@ -1978,6 +1965,8 @@ class Detector:
             c = ((x * ux + y * uy + z * uz) >> 10) - up * tt // t_ms
             if c > top:
                 top = c
+            if not search:
+                continue
             a = (x * tx + y * ty + z * tz) >> 10
             if a > mark + _STOP_MM:
                 if tt - t_mark <= _FAST_MS:
