@@ -134,6 +134,26 @@ _LP_PRE_N = const(13)
 _LP_W = const(14)
 _LP_UP = const(15)
 _LP_N = const(16)
+# an integration's state (Detector._integrate's `st`): the entry it ended at, then its
+# locals (rates and acceleration before, rotation, velocity, position, largest turn, ms, count)
+_IS_A = const(0)
+_IS_T = const(18)  # (its ms; a turn alone's: the weight)
+_IS_N = const(20)
+# ... and the landing's, run ahead (Detector._ahead, its own list): its start, the last
+# rest's first entry, the gravity and gyro bias it began with
+_AH_S = const(0)
+_AH_LAST = const(1)
+_AH_G0X = const(2)
+_AH_G0Y = const(3)
+_AH_G0Z = const(4)
+_AH_BX = const(5)
+_AH_BY = const(6)
+_AH_BZ = const(7)
+_AH_STAGE = const(8)  # what it runs: the track (_AHS_TRACK), or first the turn alone (_AHS_TURN)
+_AH_L = const(9)  # ... to this entry: where the foot landed, for a clipped gyro's tilt fix
+_AH_W = const(10)  # the tilt fix's weight (0: none; see _attitude)
+_AHS_TRACK = const(0)
+_AHS_TURN = const(1)
 # one stance's counts (Detector._stn, see _new_stance)
 _ST_RUN = const(0)
 _ST_BEST = const(1)
@@ -336,6 +356,10 @@ class _Cold:
         self.bias_w = 0  # rest samples the bias is the mean of (up to _BIAS_W)
         self.first_t = _NEVER  # a walking set's first strike, from the history (see _first_strike)
         self.w_cut = 0  # the entries a tilt correction is spread over turned this fast (see _attitude)
+        self.clip = False  # the motion's gyro clipped, and its history was mended (see _declip)
+        self.ah = [0] * _IS_N  # the landing's integration, run ahead while its rest settles
+        self.ahs = [-1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]  # ... where it began (see _AH_*; -1: none)
+        self.ahr = [0, 0, 0, 0, 0, 0, -1]  # ... and an accelerometer alone's turn (see detector_acc.rates)
         _roomy(self, 1)
 
 
@@ -374,6 +398,7 @@ class Detector:
         # the motion history (empty on an FSR-only pod: one type for the checker) and the splits of
         # a motion into steps (t_ms, stride, clearance per step)
         self._hist = array("h", [0] * (_HW * _HN)) if imu else array("h")
+        self._pos = array("h", [0] * (3 * _HN)) if imu else array("h")  # the track (mm) per entry
         self._split = array("i", [0] * (3 * _SPLITS))
         self._u = array("i", [0] * 3)  # scratch vector for _unit and _tilt
         self._q = array("i", [0] * 4)  # the rotation being integrated (Q14)
@@ -727,6 +752,7 @@ class Detector:
                     if not quiet:
                         if Detector._jolt(self):
                             self.landed = False  # (one motion still: it starts from the rest before the jolt)
+                            self.cold.ahs[_AH_S] = -1
                         else:
                             Detector._track(self, t, True)
                             tracked = True
@@ -739,6 +765,10 @@ class Detector:
                         b[1] += gx
                         b[2] += gy
                         b[3] += gz
+                        if self.cold.ahs[_AH_S] >= 0:
+                            # (done within zupt_ms more, if it can be: a foot in ordinary walking
+                            # moves on before its rest has settled)
+                            Detector._ahead(self, 2 * zupt_n - q_n if 2 * zupt_n - q_n > 1 else 1)
                 elif quiet and q_n >= zupt_n:
                     self.landed = True
                     self.cold.t_rest = t - (q_n - 1) * dt
@@ -746,6 +776,8 @@ class Detector:
                         # landed with the heel resting clear of the floor: a strike before this rest
                         # touched nothing (a heel that sinks later reaches the floor on its own)
                         self.strike_t = _NEVER
+                    if self.state != ST_CAL:
+                        Detector._ahead_start(self)
                 elif t - self.cold.t_lift >= _STEP_MAX_MS:
                     # longer than a step without a rest: cut it where the foot stood (a heel bobbing
                     # in stance), trying again a little later if it did not; judged as it is at last
@@ -1058,6 +1090,8 @@ class Detector:
         c = self.cold
         self.mv = True
         self.landed = False
+        self.cold.ahs[_AH_S] = -1
+        c.clip = False
         self.pk_g2 = 0
         # gravity at its start: the mean of the older half of those rest entries (the newer
         # ones may already hold the start of the motion, and so may the low-pass)
@@ -1155,6 +1189,7 @@ class Detector:
     def _halve(self):
         """The history is full: merge pairs of entries (half the time resolution) to make room."""
         h = self._hist
+        self.cold.ahs[_AH_S] = -1
         n = self.h_n // 2
         for i in range(n):
             a = 2 * i * _HW
@@ -1209,6 +1244,7 @@ class Detector:
         n = self.h_n
         if n < 32:
             return False
+        self.cold.ahs[_AH_S] = -1  # (the entries it ends at are rewritten below)
         q = Detector._quietest(self, n >> 1, n - 2)
         h = self._hist
         j = q * _HW
@@ -1219,7 +1255,7 @@ class Detector:
         p = Detector._quietest(self, q - (n >> 2), q - 1 - (n >> 4))
         # gravity in the pod's frame at p: the start's, turned by the gyro's turn to p
         c = self.cold
-        Detector._integrate(self, 0, p, 0, 0, 0, -1)
+        Detector._integrate(self, 0, p, 0, 0, 0, -1, None)
         Detector._tilt(self, c.g0x, c.g0y, c.g0z)
         u = self._u
         gx = u[0]
@@ -1230,7 +1266,7 @@ class Detector:
         # entries q-1..q+1 are the rest it ended at (and the next motion's start); what they
         # read beside gravity there (p's, turned on to q) is the bob's turning round, not a
         # motion of the foot
-        Detector._integrate(self, p, q, 0, 0, 0, -1)
+        Detector._integrate(self, p, q, 0, 0, 0, -1, None)
         Detector._tilt(self, gx, gy, gz)
         ms = 0
         j = (q + 1) * _HW
@@ -1267,8 +1303,7 @@ class Detector:
         t_trust = c.t_trust
         Detector._begin(self, t, m)
         c.t_trust = t_trust  # (the heel height the gyro carries still comes from that rest)
-        # (its start's gravity: the rest's, not the mean over its motion; the landing's
-        # integration overwrote those entries with the track)
+        # (its start's gravity: the rest's, not the mean over its motion, which the bob pushed)
         c.g0x = gx
         c.g0y = gy
         c.g0z = gz
@@ -1456,47 +1491,23 @@ class Detector:
         returns the weight to spread it by: the entries that turned nearly as fast as the
         fastest (a gyro errs there: it saturates, or its scale is off). 0 when they agree.
         """
-        h = self._hist
-        bx = self.bgx
-        by = self.bgy
-        bz = self.bgz
-        top = 0  # the fastest turn (sum over the axes, 0.1 dps)
-        j = (a + 1) * _HW
-        for _ in range(b - a):
-            # |rate - bias| summed (not abs(): see _begin)
-            x = h[j + 4] - bx
-            y = h[j + 5] - by
-            z = h[j + 6] - bz
-            w = (x if x > 0 else -x) + (y if y > 0 else -y) + (z if z > 0 else -z)
-            if w > top:
-                top = w
-            j += _HW
-        self.cold.w_cut = top - (top >> 3)
+        _fastest(self, a, b)
         # the turn alone (no track), and the weight of the entries it is spread over
-        weight = Detector._integrate(self, a, b, 0, 0, 0, -1)
-        if weight == 0:
-            return 0
-        Detector._tilt(self, ux, uy, uz)
-        u = self._u
-        # the small rotation (end frame) taking the integrated tilt to the measured one: g1 x g_int
-        k = self._k
-        k[0] = (gy * u[2] - gz * u[1]) >> 10
-        k[1] = (gz * u[0] - gx * u[2]) >> 10
-        k[2] = (gx * u[1] - gy * u[0]) >> 10
-        m = k[0] * k[0] + k[1] * k[1] + k[2] * k[2]
-        if m < _TILT_OK_Q10 * _TILT_OK_Q10 or m > _TILT_FIX_Q10 * _TILT_FIX_Q10:
-            return 0  # they agree; or so far apart that the rest was none (the foot still moved)
-        return weight
+        weight = Detector._integrate(self, a, b, 0, 0, 0, -1, None)
+        return _fix(self, weight, ux, uy, uz, gx, gy, gz)
 
-    def _integrate(self, a, b, g0x, g0y, g0z, weight):
+    def _integrate(self, a, b, g0x, g0y, g0z, weight, st):
         """Integrate history entries a+1..b (strapdown, in the pod's frame at entry a). Returns ms.
 
         Leaves the velocity at b (mm/s: the residual to remove) in self.v*_end, the largest
         turn in self.turn_q2 and the rotation from a to b in self._q. The position (mm, not
-        yet de-drifted) overwrites entry slots 1..3. With a `weight`, self._k's tilt
+        yet de-drifted) of entry i goes to self._pos[3i..3i+2]. With a `weight`, self._k's tilt
         correction is spread over the entries (see _attitude); a weight of -1 turns only (no
-        track, the history left as it is) and returns the weight of the entries turning at
-        w_cut or faster.
+        track) and returns the weight of the entries turning at w_cut or faster.
+
+        `st` (a list, see _IS_*) carries an integration on: one that ended at entry a goes on
+        from there (the ms are the whole track's), else one begins at a; its state at b is left
+        in st either way. None: begins at a, and keeps nothing.
         """
         h = self._hist
         bx = self.bgx
@@ -1507,23 +1518,28 @@ class Detector:
         kx = k[0] * 8  # Q10 rad -> Q14 half-angle
         ky = k[1] * 8
         kz = k[2] * 8
-        qw = _Q
-        qx = qy = qz = 0
-        vx = vy = vz = 0  # um/s
-        sx = sy = sz = 0  # um
-        q2max = 0
-        t_ms = 0
-        n_q = 0
-        # trapezoids: each entry's sample and the one before it (time stamps jitter, and a
-        # link's gap leaves a long entry)
         j = a * _HW
-        px = h[j + 4] - bx
-        py = h[j + 5] - by
-        pz = h[j + 6] - bz
-        fx = h[j + 1] - g0x
-        fy = h[j + 2] - g0y
-        fz = h[j + 3] - g0z
+        if st is not None and st[_IS_A] == a:
+            (_, px, py, pz, fx, fy, fz, qw, qx, qy, qz, vx, vy, vz, sx, sy, sz, q2max, t_ms, n_q) = st
+        else:
+            qw = _Q
+            qx = qy = qz = 0
+            vx = vy = vz = 0  # um/s
+            sx = sy = sz = 0  # um
+            q2max = 0
+            t_ms = 0
+            n_q = 0
+            # trapezoids: each entry's sample and the one before it (time stamps jitter, and a
+            # link's gap leaves a long entry)
+            px = h[j + 4] - bx
+            py = h[j + 5] - by
+            pz = h[j + 6] - bz
+            fx = h[j + 1] - g0x
+            fy = h[j + 2] - g0y
+            fz = h[j + 3] - g0z
         j += _HW
+        pos = self._pos
+        o = 3 * a + 3
         for _ in range(b - a):
             dt = h[j]
             if dt < 0:
@@ -1629,11 +1645,33 @@ class Detector:
                 x = _clamp(x, 32000)
                 y = _clamp(y, 32000)
                 z = _clamp(z, 32000)
-            h[j + 1] = x
-            h[j + 2] = y
-            h[j + 3] = z
+            pos[o] = x
+            pos[o + 1] = y
+            pos[o + 2] = z
+            o += 3
             t_ms += dt
             j += _HW
+        if st is not None:
+            st[_IS_A] = b
+            st[1] = px
+            st[2] = py
+            st[3] = pz
+            st[4] = fx
+            st[5] = fy
+            st[6] = fz
+            st[7] = qw
+            st[8] = qx
+            st[9] = qy
+            st[10] = qz
+            st[11] = vx
+            st[12] = vy
+            st[13] = vz
+            st[14] = sx
+            st[15] = sy
+            st[16] = sz
+            st[17] = q2max
+            st[18] = t_ms
+            st[19] = n_q
         q = self._q
         q[0] = qw
         q[1] = qx
@@ -1644,6 +1682,102 @@ class Detector:
         self.vy_end = vy // 1000
         self.vz_end = vz // 1000
         return t_ms
+
+    def _ahead_start(self):
+        """The foot has landed: the landing's integration may begin while its rest settles.
+
+        The motion's track is integrated from the middle of the rest before it (as _rests finds
+        that rest) a few entries per sample (_ahead), never past the middle of the rest it
+        landed in so far: the landing then has only the last entry or two left to do. Nothing
+        changes in what it finds; _track checks that the stretch it integrates is the same.
+        """
+        h = self._hist
+        c = self.cold
+        n = self.h_n
+        i = 0
+        j = 0
+        while i < n and h[j] > 0:  # (the rest before the motion: its pre-roll)
+            i += 1
+            j += _HW
+        m = n if self.h_acc else n - 1  # (the entry being filled: part of the rest too, if quiet)
+        j = m * _HW
+        while m > i and h[j] > 0:  # the run of rest entries the foot landed in
+            m -= 1
+            j -= _HW
+        a = self.cold.ahs
+        a[_AH_S] = i >> 1
+        a[_AH_LAST] = m + 1
+        a[_AH_G0X] = c.g0x
+        a[_AH_G0Y] = c.g0y
+        a[_AH_G0Z] = c.g0z
+        a[_AH_BX] = self.bgx
+        a[_AH_BY] = self.bgy
+        a[_AH_BZ] = self.bgz
+        a[_AH_STAGE] = _AHS_TRACK
+        a[_AH_W] = 0
+        self.cold.ah[_IS_A] = -1
+        r = c.ahr
+        r[0] = 0  # (nothing of its turn yet: no entry's is final)
+        r[1] = i >> 1
+        r[6] = -1
+        if self.gyro and Detector._declip(self, n + (1 if self.h_acc else 0)):
+            # the gyro clipped in the swing: its turn is put right by the tilt (see _attitude),
+            # judged where the foot landed, by the gravity of the rest's later half so far
+            c.clip = True
+            b = (m + 1 + n) >> 1
+            if b > n - 1:
+                b = n - 1
+            a[_AH_L] = b
+            a[_AH_STAGE] = _AHS_TURN
+            _fastest(self, i >> 1, b)
+
+    def _ahead(self, left):
+        """Integrate the landing's next entries: what is left, spread over the `left` samples
+        before the rest settles (see _ahead_start)."""
+        a = self.cold.ahs
+        st = self.cold.ah
+        n = self.h_n
+        s = a[_AH_S]
+        i = st[_IS_A]
+        if i < 0:
+            i = s
+        if a[_AH_STAGE] == _AHS_TURN:
+            # the turn alone first (an entry of it costs about half one of the track's, which
+            # comes after it)
+            b = a[_AH_L]
+            b = i + ((b - i) + 2 * (b - s) + left - 1) // left
+            if b > a[_AH_L]:
+                b = a[_AH_L]
+            Detector._integrate(self, i, b, 0, 0, 0, -1, st)
+            if b == a[_AH_L]:
+                u = self._u
+                # gravity at the start and at the landing, as directions (Q10)
+                _unit(u, a[_AH_G0X], a[_AH_G0Y], a[_AH_G0Z], 1024)
+                ux = u[0]
+                uy = u[1]
+                uz = u[2]
+                Detector._mean_acc(self, b, n)
+                _unit(u, u[0], u[1], u[2], 1024)
+                a[_AH_W] = _fix(self, st[_IS_T], ux, uy, uz, u[0], u[1], u[2])
+                a[_AH_STAGE] = _AHS_TRACK
+                st[_IS_A] = -1
+            return
+        b = (a[_AH_LAST] + n) >> 1  # (the rest's middle can only move later)
+        if b > n - 1:
+            b = n - 1
+        if not self.gyro:
+            # an accelerometer alone: its turn first, as far as the entries read so far tell it
+            # (an entry's needs the one after it), and not past the rest's middle (where a foot
+            # moving on ends its track); the track up to where that is final
+            r = self.cold.ahr
+            if r[0] < b:
+                g = a[_AH_G0X]
+                self._acc.rates(self, s, 1 << 20, g, a[_AH_G0Y], a[_AH_G0Z], g, g, g, r, b - 1)  # type: ignore[union-attr]
+            b = r[1] - 1
+        if b <= i:
+            return
+        b = i + (b - i + left - 1) // left
+        Detector._integrate(self, i, b, a[_AH_G0X], a[_AH_G0Y], a[_AH_G0Z], a[_AH_W], st)
 
     def _jolt(self):
         # the motion so far moved for less than zupt_ms before this rest: a jolt in a stand
@@ -1744,13 +1878,17 @@ class Detector:
                 Detector._go_on(self, t, 0, n_all)
             return  # a blip, not a motion; or no gravity to integrate against yet
         h = self._hist
+        pos = self._pos
         r = self._rest
         g = self._g
         u = self._u
-        clipped = self.gyro and Detector._declip(self, n)  # (an accelerometer alone: no rates yet)
+        # (an accelerometer alone: no rates yet; the history may have been mended already, see
+        # _ahead_start: mended again, nothing changes)
+        raised = self.gyro and Detector._declip(self, n)
+        clipped = raised or c.clip
         k_rests = Detector._rests(self, n)
         # each rest's gravity (mg, in the pod's frame): the low-passes at the first and the last,
-        # the mean of an inner one's samples (read before the integration overwrites them)
+        # the mean of an inner one's samples
         g[0] = c.g0x
         g[1] = c.g0y
         g[2] = c.g0z
@@ -1805,16 +1943,30 @@ class Detector:
             # a settled rest's tilt puts the gyro right; a brief one's may be off (the pod still
             # pushed: a heel's bob turning round), so there the gyro's own turn tells the tilt
             settled = i == k_rests - 1 and not moved_on
+            ah = c.ahs
+            st = c.ah
+            # the landing's integration, begun while the rest settled (_ahead): on from where that
+            # got to, if it ran on this stretch, from this start, with nothing changed since
+            ahead = (k_rests == 2 and ah[_AH_S] == s and ah[_AH_STAGE] == _AHS_TRACK and s <= st[_IS_A] <= e
+                     and not raised and (settled or ah[_AH_W] == 0) and (self.gyro or c.ahr[0] <= e)
+                     and ah[_AH_G0X] == g0x and ah[_AH_G0Y] == g0y and ah[_AH_G0Z] == g0z
+                     and ah[_AH_BX] == self.bgx and ah[_AH_BY] == self.bgy and ah[_AH_BZ] == self.bgz)
             if not self.gyro:
                 # an accelerometer alone: its tilts at the two rests are all it knows of the turn
-                strike_t = self._acc.motion(self, s, e, c.t_start + ms, i)  # type: ignore[union-attr]
+                strike_t = self._acc.motion(self, s, e, c.t_start + ms, i,  # type: ignore[union-attr]
+                                            c.ahr if ahead else None)
                 weight = 0
                 settled = True
+            elif ahead:
+                weight = ah[_AH_W]  # (a clipped gyro's tilt fix, judged at the landing)
             elif settled and clipped:
                 weight = Detector._attitude(self, s, e, ux, uy, uz, gx, gy, gz)
             else:
                 weight = 0
-            t_ms = Detector._integrate(self, s, e, g0x, g0y, g0z, weight)
+            if ahead:
+                t_ms = Detector._integrate(self, st[_IS_A], e, g0x, g0y, g0z, weight, st)
+            else:
+                t_ms = Detector._integrate(self, s, e, g0x, g0y, g0z, weight, None)
             if not settled:
                 Detector._tilt(self, ux, uy, uz)
                 _unit(u, u[0], u[1], u[2], 1024)
@@ -1826,10 +1978,10 @@ class Detector:
             vex = self.vx_end
             vey = self.vy_end
             vez = self.vz_end
-            j = e * _HW
-            dx = h[j + 1] - vex * t_ms // 2000
-            dy = h[j + 2] - vey * t_ms // 2000
-            dz = h[j + 3] - vez * t_ms // 2000
+            j = 3 * e
+            dx = pos[j] - vex * t_ms // 2000
+            dy = pos[j + 1] - vey * t_ms // 2000
+            dz = pos[j + 2] - vez * t_ms // 2000
             up = (dx * ux + dy * uy + dz * uz) >> 10
             d = _unit(u, dx - (up * ux >> 10), dy - (up * uy >> 10), dz - (up * uz >> 10), 1024)
             cx = gx - ux
@@ -1952,16 +2104,19 @@ class Detector:
         fast = False  # ... and at a swing's speed, not creeping (a heel's bob, or drift)
         top = 0
         tt = 0
+        pos = self._pos
         j = (s + 1) * _HW
+        o = 3 * s + 3
         for _ in range(e - s):
             dt = h[j]
             tt += dt if dt > 0 else -dt
             f = (tt << 10) // t_ms
             # de-drifted as in _track: the velocity's error grew linearly from rest to rest
-            x = h[j + 1] - ((vex * tt // 2000) * f >> 10)
-            y = h[j + 2] - ((vey * tt // 2000) * f >> 10)
-            z = h[j + 3] - ((vez * tt // 2000) * f >> 10)
+            x = pos[o] - ((vex * tt // 2000) * f >> 10)
+            y = pos[o + 1] - ((vey * tt // 2000) * f >> 10)
+            z = pos[o + 2] - ((vez * tt // 2000) * f >> 10)
             j += _HW
+            o += 3
             c = ((x * ux + y * uy + z * uz) >> 10) - up * tt // t_ms
             if c > top:
                 top = c
@@ -2464,4 +2619,45 @@ class Detector:
         if not self.imu or self.state != ST_SET:
             return UNKNOWN
         return self.pitch_mg * self.p.foot_mm // 1000
+
+
+# The tilt fix's two halves (see Detector._attitude), called by _ahead too. Functions, not
+# methods: the class's table of names, looked up per sample, stays as roomy as it was.
+
+def _fastest(d, a, b):
+    # the entries a tilt correction is spread over: those turning nearly as fast as the
+    # fastest in a+1..b (cold.w_cut)
+    h = d._hist
+    bx = d.bgx
+    by = d.bgy
+    bz = d.bgz
+    top = 0  # the fastest turn (sum over the axes, 0.1 dps)
+    j = (a + 1) * _HW
+    for _ in range(b - a):
+        # |rate - bias| summed (not abs(): see _begin)
+        x = h[j + 4] - bx
+        y = h[j + 5] - by
+        z = h[j + 6] - bz
+        w = (x if x > 0 else -x) + (y if y > 0 else -y) + (z if z > 0 else -z)
+        if w > top:
+            top = w
+        j += _HW
+    d.cold.w_cut = top - (top >> 3)
+
+def _fix(d, weight, ux, uy, uz, gx, gy, gz):
+    # the tilt correction (d._k) for the turn d._q from gravity u to gravity g, and
+    # its weight (0: none needed, or none possible)
+    if weight == 0:
+        return 0
+    Detector._tilt(d, ux, uy, uz)
+    u = d._u
+    # the small rotation (end frame) taking the integrated tilt to the measured one: g1 x g_int
+    k = d._k
+    k[0] = (gy * u[2] - gz * u[1]) >> 10
+    k[1] = (gz * u[0] - gx * u[2]) >> 10
+    k[2] = (gx * u[1] - gy * u[0]) >> 10
+    m = k[0] * k[0] + k[1] * k[1] + k[2] * k[2]
+    if m < _TILT_OK_Q10 * _TILT_OK_Q10 or m > _TILT_FIX_Q10 * _TILT_FIX_Q10:
+        return 0  # they agree; or so far apart that the rest was none (the foot still moved)
+    return weight
 

@@ -32,14 +32,14 @@ _ANCHOR_MG = const(60)  # entries this steady (each side), reading 1 g, show gra
 _jump_top = 0  # the landing's largest jump (see strike)
 
 
-def motion(d, s, e, t, i):
+def motion(d, s, e, t, i, st):
     """A stretch of the motion, raw history entries s..e (s at time t) ending at rest i, before
-    its track: its turn (see rates) written where the gyro's rates go; returns its strike
-    (see strike), also kept in d.strike_t, or _NEVER."""
+    its track: its turn (see rates; `st`: begun while the rest settled) written where the
+    gyro's rates go; returns its strike (see strike), also kept in d.strike_t, or _NEVER."""
     g = d._g
     g0 = 3 * i - 3
     strike_t = strike(d, s, e, t, _NEVER, _SWING_MIN_MS)
-    rates(d, s, e, g[g0], g[g0 + 1], g[g0 + 2], g[g0 + 3], g[g0 + 4], g[g0 + 5])
+    rates(d, s, e, g[g0], g[g0 + 1], g[g0 + 2], g[g0 + 3], g[g0 + 4], g[g0 + 5], st, e)
     if strike_t != _NEVER:
         d.strike_t = strike_t
     return strike_t
@@ -64,22 +64,31 @@ def onset(d, t, dt):
         return d.t_turn + dt
     return t - d.lp_delay_ms
 
-def rates(d, a, b, g0x, g0y, g0z, g1x, g1y, g1z):
+def rates(d, a, b, g0x, g0y, g0z, g1x, g1y, g1z, st, stop):
     """An accelerometer alone: a turn for raw history entries a+1..b, written where a gyro's
     rates go (0.1 dps). Gravity is known where the foot rests (g0 at a, g1 at b) and where
     it is carried steadily, reading 1 g, in between (a heel resting on the floor for a
     moment inside a motion, a swing's glide); from one such moment to the next the foot
-    turns at an even rate. Without them a turn it cannot see tilts gravity into the track."""
+    turns at an even rate. Without them a turn it cannot see tilts gravity into the track.
+
+    Runs up to entry `stop` (b: the whole). `st` (a list of 7) carries it on: begun at a and
+    stopped before, it goes on from there; its state is left in st either way (entries
+    before st[1] then hold their final rates).
+    """
     h = d._hist
     lo = d.g_lo2
     hi = d.g_hi2
-    px = g0x
-    py = g0y
-    pz = g0z
-    t = 0
-    k = a + 1  # the first entry the next turn is written to
-    j = (a + 1) * _HW
-    for i in range(a + 1, b + 1):
+    if st is not None and st[6] == a and st[0] > a:
+        i0, k, t, px, py, pz, _ = st
+    else:
+        px = g0x
+        py = g0y
+        pz = g0z
+        t = 0
+        k = a + 1  # the first entry the next turn is written to
+        i0 = a + 1
+    j = i0 * _HW
+    for i in range(i0, stop + 1):
         dt = h[j]
         t += dt if dt > 0 else -dt
         if i == b:
@@ -128,10 +137,19 @@ def rates(d, a, b, g0x, g0y, g0z, g1x, g1y, g1z):
         py = y
         pz = z
         j += _HW
-    m = a * _HW
-    h[m + 4] = h[m + _HW + 4]  # (the trapezoids start from the first rate)
-    h[m + 5] = h[m + _HW + 5]
-    h[m + 6] = h[m + _HW + 6]
+    if st is not None:
+        st[0] = stop + 1
+        st[1] = k
+        st[2] = t
+        st[3] = px
+        st[4] = py
+        st[5] = pz
+        st[6] = a
+    if stop == b or k > a + 1:
+        m = a * _HW
+        h[m + 4] = h[m + _HW + 4]  # (the trapezoids start from the first rate)
+        h[m + 5] = h[m + _HW + 5]
+        h[m + 6] = h[m + _HW + 6]
 
 def strike(d, a, b, t, t_end, min_ms):
     """An accelerometer alone: the strike ending the motion in raw history entries a..b (the
