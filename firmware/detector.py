@@ -766,9 +766,9 @@ class Detector:
                         b[2] += gy
                         b[3] += gz
                         if self.cold.ahs[_AH_S] >= 0:
-                            # (done within zupt_ms more, if it can be: a foot in ordinary walking
-                            # moves on before its rest has settled)
-                            Detector._ahead(self, 2 * zupt_n - q_n if 2 * zupt_n - q_n > 1 else 1)
+                            # (done within half of zupt_ms more, if it can be: a foot in ordinary
+                            # walking moves on before its rest has settled)
+                            Detector._ahead(self, (3 * zupt_n >> 1) - q_n if (3 * zupt_n >> 1) - q_n > 1 else 1)
                 elif quiet and q_n >= zupt_n:
                     self.landed = True
                     self.cold.t_rest = t - (q_n - 1) * dt
@@ -777,7 +777,7 @@ class Detector:
                         # touched nothing (a heel that sinks later reaches the floor on its own)
                         self.strike_t = _NEVER
                     if self.state != ST_CAL:
-                        Detector._ahead_start(self)
+                        Detector._ahead_start(self, True)
                 elif t - self.cold.t_lift >= _STEP_MAX_MS:
                     # longer than a step without a rest: cut it where the foot stood (a heel bobbing
                     # in stance), trying again a little later if it did not; judged as it is at last
@@ -790,6 +790,12 @@ class Detector:
                             tracked = True
                         else:
                             c.t_cut = t + _CUT_RETRY_MS
+                if quiet and not self.landed and not tracked and q_n + q_n >= zupt_n and self.state != ST_CAL:
+                    # still for half of zupt_ms: the landing's integration may begin (see _ahead_start)
+                    if q_n == (zupt_n + 1) >> 1:
+                        Detector._ahead_start(self, False)
+                    elif self.cold.ahs[_AH_S] >= 0:
+                        Detector._ahead(self, 2 * zupt_n - q_n)
             elif quiet:
                 j = pre * _HW
                 h[j] = dt
@@ -1683,13 +1689,16 @@ class Detector:
         self.vz_end = vz // 1000
         return t_ms
 
-    def _ahead_start(self):
-        """The foot has landed: the landing's integration may begin while its rest settles.
+    def _ahead_start(self, landed):
+        """The foot is still (half of zupt_ms), or `landed` (all of it): the landing's
+        integration may begin while its rest settles.
 
         The motion's track is integrated from the middle of the rest before it (as _rests finds
         that rest) a few entries per sample (_ahead), never past the middle of the rest it
-        landed in so far: the landing then has only the last entry or two left to do. Nothing
-        changes in what it finds; _track checks that the stretch it integrates is the same.
+        stands in so far: the landing then has only the last entry or two left to do. Nothing
+        changes in what it finds; _track checks that the stretch it integrates is the same. A
+        foot that moves on again soon stood still in mid-motion: what was integrated is the
+        same track's first part, and goes on at the next stillness.
         """
         h = self._hist
         c = self.cold
@@ -1704,32 +1713,42 @@ class Detector:
         while m > i and h[j] > 0:  # the run of rest entries the foot landed in
             m -= 1
             j -= _HW
-        a = self.cold.ahs
-        a[_AH_S] = i >> 1
+        a = c.ahs
+        st = c.ah
         a[_AH_LAST] = m + 1
+        if self.gyro and not c.clip and Detector._declip(self, n + (1 if self.h_acc else 0)):
+            c.clip = True
+        if c.clip:
+            # the gyro clipped in the swing: its turn is put right by the tilt (see _attitude),
+            # judged where the foot landed (its turn alone first, up to the rest's middle so far;
+            # by the gravity from there on, once it has landed)
+            b = (m + 1 + n) >> 1
+            if b > n - 1:
+                b = n - 1
+            w = c.w_cut
+            _fastest(self, i >> 1, b)
+            a[_AH_L] = b
+            if a[_AH_S] == i >> 1 and a[_AH_STAGE] == _AHS_TURN and c.w_cut == w:
+                return  # (begun at a stillness before, as fast a turn the fastest: on from there)
+            a[_AH_STAGE] = _AHS_TURN
+            st[_IS_A] = -1
+        elif a[_AH_S] == i >> 1 and a[_AH_STAGE] == _AHS_TRACK and st[_IS_A] >= 0:
+            return  # (begun at a stillness before: on from there)
+        else:
+            a[_AH_STAGE] = _AHS_TRACK
+            st[_IS_A] = -1
+        a[_AH_S] = i >> 1
         a[_AH_G0X] = c.g0x
         a[_AH_G0Y] = c.g0y
         a[_AH_G0Z] = c.g0z
         a[_AH_BX] = self.bgx
         a[_AH_BY] = self.bgy
         a[_AH_BZ] = self.bgz
-        a[_AH_STAGE] = _AHS_TRACK
         a[_AH_W] = 0
-        self.cold.ah[_IS_A] = -1
         r = c.ahr
         r[0] = 0  # (nothing of its turn yet: no entry's is final)
         r[1] = i >> 1
         r[6] = -1
-        if self.gyro and Detector._declip(self, n + (1 if self.h_acc else 0)):
-            # the gyro clipped in the swing: its turn is put right by the tilt (see _attitude),
-            # judged where the foot landed, by the gravity of the rest's later half so far
-            c.clip = True
-            b = (m + 1 + n) >> 1
-            if b > n - 1:
-                b = n - 1
-            a[_AH_L] = b
-            a[_AH_STAGE] = _AHS_TURN
-            _fastest(self, i >> 1, b)
 
     def _ahead(self, left):
         """Integrate the landing's next entries: what is left, spread over the `left` samples
@@ -1748,8 +1767,9 @@ class Detector:
             b = i + ((b - i) + 2 * (b - s) + left - 1) // left
             if b > a[_AH_L]:
                 b = a[_AH_L]
-            Detector._integrate(self, i, b, 0, 0, 0, -1, st)
-            if b == a[_AH_L]:
+            if b > i:
+                Detector._integrate(self, i, b, 0, 0, 0, -1, st)
+            if b == a[_AH_L] and self.landed:
                 u = self._u
                 # gravity at the start and at the landing, as directions (Q10)
                 _unit(u, a[_AH_G0X], a[_AH_G0Y], a[_AH_G0Z], 1024)
@@ -1948,7 +1968,7 @@ class Detector:
             # the landing's integration, begun while the rest settled (_ahead): on from where that
             # got to, if it ran on this stretch, from this start, with nothing changed since
             ahead = (k_rests == 2 and ah[_AH_S] == s and ah[_AH_STAGE] == _AHS_TRACK and s <= st[_IS_A] <= e
-                     and not raised and (settled or ah[_AH_W] == 0) and (self.gyro or c.ahr[0] <= e)
+                     and not raised and (self.gyro or c.ahr[0] <= e)
                      and ah[_AH_G0X] == g0x and ah[_AH_G0Y] == g0y and ah[_AH_G0Z] == g0z
                      and ah[_AH_BX] == self.bgx and ah[_AH_BY] == self.bgy and ah[_AH_BZ] == self.bgz)
             if not self.gyro:
@@ -2106,17 +2126,17 @@ class Detector:
         tt = 0
         pos = self._pos
         j = (s + 1) * _HW
-        o = 3 * s + 3
+        k = 3 * s + 3  # (the track's entry)
         for _ in range(e - s):
             dt = h[j]
             tt += dt if dt > 0 else -dt
             f = (tt << 10) // t_ms
             # de-drifted as in _track: the velocity's error grew linearly from rest to rest
-            x = pos[o] - ((vex * tt // 2000) * f >> 10)
-            y = pos[o + 1] - ((vey * tt // 2000) * f >> 10)
-            z = pos[o + 2] - ((vez * tt // 2000) * f >> 10)
+            x = pos[k] - ((vex * tt // 2000) * f >> 10)
+            y = pos[k + 1] - ((vey * tt // 2000) * f >> 10)
+            z = pos[k + 2] - ((vez * tt // 2000) * f >> 10)
             j += _HW
-            o += 3
+            k += 3
             c = ((x * ux + y * uy + z * uz) >> 10) - up * tt // t_ms
             if c > top:
                 top = c
