@@ -29,6 +29,11 @@ import vpico  # noqa: E402  (bench/vpico.py)
 FIRMWARE = ROOT / "firmware"
 MP_BENCH = ROOT / "bench" / "mp_bench.py"
 PATHS = ("imu", "acc", "fsr", "imu+fsr", "acc+fsr")  # acc: an accelerometer alone (issue 17)
+# vpico also measures an IMU pod on a heel bobbing in every stance, at 200 Hz: its motions never
+# rest, and the detector cuts them where the foot stood (the costliest landing it does)
+BOB = "imu bobbing"
+BOB_SET = dict(steps=60, sensor="imu", rate_hz=200, bounce=1.0, bounce_deg=8, bounce_hz=4, cadence_spm=100,
+               pause_ms=300, stride_cm=20, swing_ms=450)
 
 # x86-derived Pico conversion (the vpico figures measure the M0 itself). A reference
 # iteration is ~470 x86-64 instructions (callgrind, this build); on an RP2040 at 125 MHz
@@ -212,6 +217,13 @@ def bench_vpico(work, sets200):
         print(f"bench {msg}", file=sys.stderr, flush=True)
 
     def one(path):
+        if path == BOB:
+            rec, _ = simulate(work, "bob_imu", **BOB_SET)
+            try:
+                return vpico.bench_path(rec, work / "vpico_bob", log=log, app=False)
+            except vpico.VpicoError as exc:
+                log(f"vpico {path}: failed: {exc}")
+                return {"error": str(exc)[-600:]}
         set200, steps200 = sets200[path]
         try:
             return vpico.bench_path(set200, work / f"vpico_{path.replace('+', '')}", steps200, log=log)
@@ -222,7 +234,7 @@ def bench_vpico(work, sets200):
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=min(len(PATHS), max(2, os.cpu_count() or 2))) as pool:
         try:
-            paths = dict(zip(PATHS, pool.map(one, PATHS)))
+            paths = dict(zip(PATHS + (BOB,), pool.map(one, PATHS + (BOB,))))
         except BaseException:  # interrupted: stop the boards, so the workers end at once
             vpico.close_all()
             raise
@@ -234,6 +246,9 @@ def bench_vpico(work, sets200):
         "rp2040_conversion": vpico.CONVERSION,
         "target_instr_per_sample": vpico.TARGET_PER_SAMPLE,
         "target_instr_per_landing": vpico.TARGET_PER_LANDING,
+        "ring_model": (f"the app's {vpico.RING_SLOTS}-sample ring at {vpico.RING_RATE_HZ} Hz, each sample taking "
+                       f"its measured cost (and its events' lines) at {vpico.CYCLES_PER_INSTR[1]} cycles/instruction, "
+                       f"{vpico.RP2040_MHZ} MHz"),
         "heap_peak_method": (f"whole app (main.py, boards/unix.json, replaying the set): live heap after a "
                              f"collection every {vpico.HEAP_PEAK_EVERY} samples, highest seen"),
         "vpico_s": round(time.monotonic() - t0, 1),
@@ -290,6 +305,8 @@ VPICO_ROWS = (
     ("RP2040 us / sample, worst", "rp2040_us_per_sample_worst"),
     ("RP2040 us / landing, worst", "rp2040_us_per_landing_worst"),
     ("RP2040 CPU % at 200 Hz (mean)", "rp2040_cpu_pct_200hz"),
+    ("ring at 200 Hz: most samples waiting", "ring_high_water_samples"),
+    ("ring at 200 Hz: samples dropped", "ring_dropped_samples"),
     ("heap-locked samples that failed", "heap_lock_failures"),
     ("heap peak, modules in RAM (bytes)", "heap_peak_ram_bytes"),
     ("heap peak, modules in ROM (bytes)", "heap_peak_rom_bytes"),
@@ -308,19 +325,20 @@ def show_vpico(summary):
     if "skipped" in v:
         print(f"vpico: not measured: {v['skipped']}")
         return
-    per = {p: summary["paths"].get(p, {}).get("vpico", {}) for p in PATHS}
+    cols = PATHS + ((BOB,) if BOB in summary["paths"] else ())
+    per = {p: summary["paths"].get(p, {}).get("vpico", {}) for p in cols}
     t = Table(title="calfwalk pod budget on vpico (virtual Cortex-M0, MicroPython 1.29, 64 KB heap)")
     t.add_column("figure")
-    for p in PATHS:
+    for p in cols:
         t.add_column(p, justify="right")
     for label, key in VPICO_ROWS:
         cells = []
-        for p in PATHS:
+        for p in cols:
             val = per[p].get(key, "error" if "error" in per[p] else "-")
             cells.append(f"{val:,}" if isinstance(val, int) and not isinstance(val, bool) else str(val))
         t.add_row(label, *cells)
     Console(width=160).print(t)
-    for p in PATHS:
+    for p in cols:
         if "error" in per[p]:
             print(f"vpico {p}: {per[p]['error']}")
         for where in ("ram", "rom"):
@@ -329,7 +347,9 @@ def show_vpico(summary):
     print(f"vpico: {v['method']}. Per landing: the worst sample of each stride (step event to step event). "
           f"{v['rp2040_conversion']}. Targets: <= {v['target_instr_per_sample']:,} instructions/sample, "
           f"<= {v['target_instr_per_landing']:,} per landing. Heap peak: {v['heap_peak_method']}; "
-          f"the heap holds 64,000 bytes.")
+          f"the heap holds 64,000 bytes. Ring: {v.get('ring_model', '-')}. {BOB}: {BOB_SET['steps']} steps at "
+          f"{BOB_SET['rate_hz']} Hz, the heel bobbing {BOB_SET['bounce_deg']} deg at {BOB_SET['bounce_hz']} Hz in "
+          f"every stance (its motions are cut where the foot stood); the detector alone.")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ CONVERSION = "RP2040 us = instructions x 1.5-1.65 cycles / 125 MHz (vpico README
 TARGET_PER_SAMPLE = 40_000
 TARGET_PER_LANDING = 2_000_000
 HEAP_PEAK_EVERY = 16  # samples between the heap reads of the peak run
+RING_SLOTS = 64  # the app's sample ring (firmware/app.py)
+RING_RATE_HZ = 200  # the ring model's sampling rate
 
 
 class VpicoError(RuntimeError):
@@ -322,7 +324,37 @@ def cost_figures(c: dict, step_kind: int = 3) -> dict:
         "rp2040_cpu_pct_200hz": round(mean * CYCLES_PER_INSTR[1] / RP2040_MHZ * 200 / 1e4, 1),
         "timer_overhead_instr": c["overhead_instr"],
     }
+    r.update(ring_model(c))
     return r
+
+
+def ring_model(c: dict, rate_hz: int = RING_RATE_HZ, slots: int = RING_SLOTS) -> dict:
+    """The app's sample ring with these measured costs, on an RP2040 (pessimistic cycles/instruction).
+
+    Samples arrive every 1/rate_hz s (the timer), and the loop takes them one by one, each for
+    its measured detector cost plus the protocol lines of its events (their median cost each).
+    Returns the most samples waiting at once and how many a `slots`-sample ring would drop.
+    """
+    period_us = 1e6 / rate_hz
+    per_instr_us = CYCLES_PER_INSTR[1] / RP2040_MHZ
+    line_us = (statistics.median(v for _k, v in c["lines"]) if c["lines"] else 0) * per_instr_us
+    events = c["events"]
+    free_at = 0.0  # when the loop is done with what it has taken
+    starts = []  # when each sample in the ring will be taken from it, in arrival order
+    high = dropped = 0
+    for i, instr in enumerate(c["instr"]):
+        t = i * period_us
+        while starts and starts[0] <= t:  # taken by now
+            starts.pop(0)
+        waiting = len(starts)
+        if waiting >= slots:
+            dropped += 1
+            continue
+        start = max(t, free_at)
+        free_at = start + instr * per_instr_us + len(events.get(i, ())) * line_us
+        starts.append(start)
+        high = max(high, waiting + 1)
+    return {"ring_high_water_samples": high, "ring_dropped_samples": dropped}
 
 
 def parse_app(text: str) -> dict:
@@ -358,8 +390,9 @@ def run_app(board: Board, where: str, csv: str, peak_every: int = 0, timeout: fl
     return r
 
 
-def bench_path(rec_csv: Path, work: Path, want_steps: int | None = None, log=print) -> dict:
-    """Every vpico figure for one recording (a 200-step simulated set of one sensor path)."""
+def bench_path(rec_csv: Path, work: Path, want_steps: int | None = None, log=print, app: bool = True) -> dict:
+    """Every vpico figure for one recording (a 200-step simulated set of one sensor path);
+    without `app`, the detector's costs alone."""
     from calfwalk.rawfile import read_raw
 
     rec = read_raw(str(rec_csv))
@@ -373,7 +406,7 @@ def bench_path(rec_csv: Path, work: Path, want_steps: int | None = None, log=pri
         log(f"vpico {rec.sensor}: instructions per sample over {len(rec.data)} samples ...")
         c = parse_cost(board.exec("import vp_bench; vp_bench.cost('/rom/data/set.bin')", timeout=900))
         r.update(cost_figures(c))
-        for where in ("rom", "ram"):
+        for where in ("rom", "ram") if app else ():
             log(f"vpico {rec.sensor}: whole app, modules in {where.upper()}, 64 KB heap ...")
             plain = run_app(board, where, "set.csv")
             peak = run_app(board, where, "set.csv", peak_every=HEAP_PEAK_EVERY)
