@@ -753,6 +753,8 @@ class Detector:
                         if Detector._jolt(self):
                             self.landed = False  # (one motion still: it starts from the rest before the jolt)
                             self.cold.ahs[_AH_S] = -1
+                        elif Detector._brief(self, t):
+                            self.landed = False  # (one motion still, through the stillness)
                         else:
                             Detector._track(self, t, True)
                             tracked = True
@@ -1798,6 +1800,54 @@ class Detector:
             return
         b = i + (b - i + left - 1) // left
         Detector._integrate(self, i, b, a[_AH_G0X], a[_AH_G0Y], a[_AH_G0Z], a[_AH_W], st)
+
+    def _brief(self, t):
+        """The foot moves on from a brief rest, short of a step from the last one, not for a turn:
+        it stood still in mid-step, not on the floor (a short swing carried at a fixed angle reads
+        1 g and no turn for a moment, as a foot at rest does). The motion goes on through it: a
+        rest there would take the step's velocity away. Judged on the landing's integration, if
+        it ran ahead to where this rest's track would end (else: a rest)."""
+        c = self.cold
+        a = c.ahs
+        st = c.ah
+        if (not self.gyro or a[_AH_S] < 0 or a[_AH_STAGE] != _AHS_TRACK or a[_AH_W] != 0
+                or t - c.t_lift >= _STEP_MAX_MS):
+            return False
+        n = self.h_n + (1 if self.h_acc else 0) - 1  # (the sample at t moves on)
+        e = (a[_AH_LAST] + n) >> 1
+        i = st[_IS_A]
+        if i < a[_AH_S] or i > e or e - i > 16:
+            return False
+        if i < e:
+            # (the last few entries: the same work _track would do next, on from there)
+            Detector._integrate(self, i, e, a[_AH_G0X], a[_AH_G0Y], a[_AH_G0Z], 0, st)
+        t_ms = st[_IS_T]
+        if t_ms <= 0 or st[17] >= _BOB_Q2:
+            return False  # (it turned a few degrees: a heel bobbing in stance, its forefoot down)
+        pos = self._pos
+        j = 3 * e
+        # de-drifted as in _track, and over the floor: gravity's direction at the start off
+        dx = pos[j] - st[11] // 1000 * t_ms // 2000
+        dy = pos[j + 1] - st[12] // 1000 * t_ms // 2000
+        dz = pos[j + 2] - st[13] // 1000 * t_ms // 2000
+        u = self._u
+        _unit(u, a[_AH_G0X], a[_AH_G0Y], a[_AH_G0Z], 1024)
+        ux = u[0]
+        uy = u[1]
+        uz = u[2]
+        up = (dx * ux + dy * uy + dz * uz) >> 10
+        need = self.p.step_min_mm
+        if _unit(u, dx - (up * ux >> 10), dy - (up * uy >> 10), dz - (up * uz >> 10), 1024) >= need:
+            return False
+        # the turn since the start: the tilt now against gravity there (as _track's explains)
+        k = self.lp_k
+        lp = self._lp
+        _unit(u, lp[_LP_X] >> k, lp[_LP_Y] >> k, lp[_LP_Z] >> k, 1024)
+        cx = u[0] - ux
+        cy = u[1] - uy
+        cz = u[2] - uz
+        chord = isqrt(cx * cx + cy * cy + cz * cz)
+        return (self.p.lever_mm * chord * chord >> 21) + _POD_HIGH_MM * chord // 1024 < need
 
     def _jolt(self):
         # the motion so far moved for less than zupt_ms before this rest: a jolt in a stand
