@@ -87,6 +87,7 @@ _PEAK_SPAN_MS = const(300)  # landing peaks up to this long after the landing co
 _LULL_MS = const(150)  # pads: a shorter unload in stance is a bounce, not a swing
 # The motion history: one entry per sample (dt_ms, ax, ay, az in mg, gx, gy, gz in 0.1 dps).
 _HW = const(7)
+_PW = const(7)  # the track per entry (Detector._pos): its position (mm), then its rotation (Q14)
 _HN = const(160)  # entries; a longer motion is kept at half the time resolution, and again
 _PRE = const(8)  # rest samples kept before a motion: its start (the test sees it a few samples late)
 _FLOOR_MM = const(3)  # a heel this low has reached the floor (the shoe's sole gives a little)
@@ -398,7 +399,7 @@ class Detector:
         # the motion history (empty on an FSR-only pod: one type for the checker) and the splits of
         # a motion into steps (t_ms, stride, clearance per step)
         self._hist = array("h", [0] * (_HW * _HN)) if imu else array("h")
-        self._pos = array("h", [0] * (3 * _HN)) if imu else array("h")  # the track (mm) per entry
+        self._pos = array("h", [0] * (_PW * _HN)) if imu else array("h")  # the track per entry (_PW)
         self._split = array("i", [0] * (3 * _SPLITS))
         self._u = array("i", [0] * 3)  # scratch vector for _unit and _tilt
         self._q = array("i", [0] * 4)  # the rotation being integrated (Q14)
@@ -1509,7 +1510,7 @@ class Detector:
 
         Leaves the velocity at b (mm/s: the residual to remove) in self.v*_end, the largest
         turn in self.turn_q2 and the rotation from a to b in self._q. The position (mm, not
-        yet de-drifted) of entry i goes to self._pos[3i..3i+2]. With a `weight`, self._k's tilt
+        yet de-drifted) of entry i goes to self._pos[7i..7i+2], its rotation to 7i+3..7i+6. With a `weight`, self._k's tilt
         correction is spread over the entries (see _attitude); a weight of -1 turns only (no
         track) and returns the weight of the entries turning at w_cut or faster.
 
@@ -1547,7 +1548,7 @@ class Detector:
             fz = h[j + 3] - g0z
         j += _HW
         pos = self._pos
-        o = 3 * a + 3
+        o = _PW * a + _PW
         for _ in range(b - a):
             dt = h[j]
             if dt < 0:
@@ -1656,7 +1657,11 @@ class Detector:
             pos[o] = x
             pos[o + 1] = y
             pos[o + 2] = z
-            o += 3
+            pos[o + 3] = qw
+            pos[o + 4] = qx
+            pos[o + 5] = qy
+            pos[o + 6] = qz
+            o += _PW
             t_ms += dt
             j += _HW
         if st is not None:
@@ -1825,7 +1830,7 @@ class Detector:
         if t_ms <= 0 or st[17] >= _BOB_Q2:
             return False  # (it turned a few degrees: a heel bobbing in stance, its forefoot down)
         pos = self._pos
-        j = 3 * e
+        j = _PW * e
         # de-drifted as in _track, and over the floor: gravity's direction at the start off
         dx = pos[j] - st[11] // 1000 * t_ms // 2000
         dy = pos[j + 1] - st[12] // 1000 * t_ms // 2000
@@ -2048,7 +2053,7 @@ class Detector:
             vex = self.vx_end
             vey = self.vy_end
             vez = self.vz_end
-            j = 3 * e
+            j = _PW * e
             dx = pos[j] - vex * t_ms // 2000
             dy = pos[j + 1] - vey * t_ms // 2000
             dz = pos[j + 2] - vez * t_ms // 2000
@@ -2153,9 +2158,11 @@ class Detector:
         over the floor) that is a step: each one's landing, length and clearance (the highest
         point above the line from rest to rest) go to self._split from slot n; returns the new
         count. With `search` (a stretch two steps long or more), a step is the foot advancing
-        `step_min_mm` along the direction of travel (self._u) and then stopping: advancing less
-        than _STOP_MM for _STOP_MS (a heel bobbing in stance, or a weight shift, moves the pod
-        but does not carry it forwards); without, the stretch is one step.
+        `step_min_mm` along the direction of travel (self._u), beyond what turning about the
+        forefoot explains between where it stood and where it stops (see _arc), and then
+        stopping: advancing less than _STOP_MM for _STOP_MS (a heel bobbing in stance, or a
+        weight shift, moves the pod but does not carry it forwards); without, the stretch is
+        one step.
         """
         h = self._hist
         u = self._u
@@ -2175,8 +2182,11 @@ class Detector:
         top = 0
         tt = 0
         pos = self._pos
+        lever = self.p.lever_mm
         j = (s + 1) * _HW
-        k = 3 * s + 3  # (the track's entry)
+        k = _PW * s + _PW  # (the track's entry)
+        k0 = -1  # ... where the step under way began (-1: the stretch's start)
+        km = -1  # ... and where it advanced farthest
         for _ in range(e - s):
             dt = h[j]
             tt += dt if dt > 0 else -dt
@@ -2186,7 +2196,7 @@ class Detector:
             y = pos[k + 1] - ((vey * tt // 2000) * f >> 10)
             z = pos[k + 2] - ((vez * tt // 2000) * f >> 10)
             j += _HW
-            k += 3
+            k += _PW
             c = ((x * ux + y * uy + z * uz) >> 10) - up * tt // t_ms
             if c > top:
                 top = c
@@ -2198,7 +2208,8 @@ class Detector:
                     fast = True
                 mark = a
                 t_mark = tt
-                if mark - a0 >= need:
+                km = k - _PW
+                if not on and mark - a0 >= need and mark - a0 >= need + _arc(pos, k0, km, ux, uy, uz, lever):
                     on = True
             elif on and fast and tt - t_mark >= _STOP_MS and c < top >> 1 and n < _SPLITS - 1:
                 # (down from the swing's highest point: a swing carried at a fixed angle can
@@ -2209,12 +2220,13 @@ class Detector:
                 split[o + 2] = top
                 n += 1
                 a0 = mark
+                k0 = km
                 on = False
                 fast = False
                 top = 0
         # the rest of the stretch, up to the rest that ended it (all of it when no stop was found)
         a = d - a0
-        if a >= need and fast or a0 == 0:
+        if a0 == 0 or a >= need and fast and a >= need + _arc(pos, k0, _PW * e, ux, uy, uz, lever):
             o = n * 3
             split[o] = ms + t_ms
             split[o + 1] = a
@@ -2689,6 +2701,42 @@ class Detector:
         if not self.imu or self.state != ST_SET:
             return UNKNOWN
         return self.pitch_mg * self.p.foot_mm // 1000
+
+
+def _arc(pos, ka, kb, ux, uy, uz, lever):
+    # what turning about the forefoot explains of the pod's travel between two entries of a track
+    # (their indices in it; -1: its start), as Detector._track's explains: gravity's direction
+    # (ux, uy, uz at the start, Q10) at each, turned back by the rotation there
+    ax = bx = ux
+    ay = by = uy
+    az = bz = uz
+    for i in range(2):
+        k = ka if i == 0 else kb
+        if k < 0:
+            continue
+        qw = pos[k + 3]
+        qx = -pos[k + 4]
+        qy = -pos[k + 5]
+        qz = -pos[k + 6]
+        cx = (qy * uz - qz * uy) >> 13
+        cy = (qz * ux - qx * uz) >> 13
+        cz = (qx * uy - qy * ux) >> 13
+        x = ux + ((qw * cx) >> 14) + ((qy * cz - qz * cy) >> 14)
+        y = uy + ((qw * cy) >> 14) + ((qz * cx - qx * cz) >> 14)
+        z = uz + ((qw * cz) >> 14) + ((qx * cy - qy * cx) >> 14)
+        if i == 0:
+            ax = x
+            ay = y
+            az = z
+        else:
+            bx = x
+            by = y
+            bz = z
+    x = ax - bx
+    y = ay - by
+    z = az - bz
+    chord = isqrt(x * x + y * y + z * z)
+    return (lever * chord * chord >> 21) + _POD_HIGH_MM * chord // 1024
 
 
 # The tilt fix's two halves (see Detector._attitude), called by _ahead too. Functions, not
