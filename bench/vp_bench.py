@@ -275,6 +275,9 @@ def cost(path, fw="/rom/fw", lines=True):
     from machine import mem32
     from time import ticks_diff, ticks_ms
 
+    # (the buffers first, while the heap is one free block: the app and its detector take most of it)
+    buf = array("i", bytes(4 * CHUNK * WIDTH))
+    out = array("i", bytes(4 * CHUNK))
     use_rom(fw)
     import detector
 
@@ -293,8 +296,6 @@ def cost(path, fw="/rom/fw", lines=True):
     ev = det.ev
     w = detector.EV_WIDTH
     cvr = 0xE000E018  # SysTick current value
-    buf = array("i", [0] * (CHUNK * WIDTH))
-    out = array("i", [0] * CHUNK)
     gc.collect()
     # the timer's own cost: the same reads, lock and handler around nothing
     for s in range(CHUNK):

@@ -1174,12 +1174,21 @@ class Detector:
                 dt = -dt
             d1 = d0 + dt
             h[j] = -d1 if neg else d1
-            h[j + 1] = (h[j + 1] * d0 + ax * dt) // d1
-            h[j + 2] = (h[j + 2] * d0 + ay * dt) // d1
-            h[j + 3] = (h[j + 3] * d0 + az * dt) // d1
-            h[j + 4] = (h[j + 4] * d0 + gx * dt) // d1
-            h[j + 5] = (h[j + 5] * d0 + gy * dt) // d1
-            h[j + 6] = (h[j + 6] * d0 + gz * dt) // d1
+            if d0 == dt:
+                # two samples as long: the mean, exactly as below, without a division (the M0 has none)
+                h[j + 1] = (h[j + 1] + ax) >> 1
+                h[j + 2] = (h[j + 2] + ay) >> 1
+                h[j + 3] = (h[j + 3] + az) >> 1
+                h[j + 4] = (h[j + 4] + gx) >> 1
+                h[j + 5] = (h[j + 5] + gy) >> 1
+                h[j + 6] = (h[j + 6] + gz) >> 1
+            else:
+                h[j + 1] = (h[j + 1] * d0 + ax * dt) // d1
+                h[j + 2] = (h[j + 2] * d0 + ay * dt) // d1
+                h[j + 3] = (h[j + 3] * d0 + az * dt) // d1
+                h[j + 4] = (h[j + 4] * d0 + gx * dt) // d1
+                h[j + 5] = (h[j + 5] * d0 + gy * dt) // d1
+                h[j + 6] = (h[j + 6] * d0 + gz * dt) // d1
         else:
             h[j] = dt
             h[j + 1] = ax
