@@ -2087,6 +2087,13 @@ class Detector:
                 fwd = -((u[0] * self.hx + u[1] * self.hy + u[2] * self.hz) >> 10) * d >> 10
                 if fwd >= need:
                     explains = 0
+            elif explains and self.gyro and (self.hx or self.hy or self.hz):
+                # the heel rose: a pod behind the forefoot comes forwards by lever (1 - cos) at
+                # most, and its height over the forefoot takes it back (sin): travel forwards
+                # beyond the first is the foot's own
+                arc = p.lever_mm * chord * chord >> 21
+                if -((u[0] * self.hx + u[1] * self.hy + u[2] * self.hz) >> 10) * d >> 10 >= need + arc:
+                    explains = arc
             if not self.gyro and d < need + explains:
                 acc = self._acc
                 d = acc.stepped(self, d, need, explains, ux, uy, uz, gx, gy, gz, strike_t)  # type: ignore[union-attr]
