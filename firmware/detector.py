@@ -1404,18 +1404,7 @@ class Detector:
 
         The start's up (ux, uy, uz) turned by the conjugate rotation.
         """
-        q = self._q
-        qw = q[0]
-        qx = q[1]
-        qy = q[2]
-        qz = q[3]
-        cx = (qz * uy - qy * uz) >> 13
-        cy = (qx * uz - qz * ux) >> 13
-        cz = (qy * ux - qx * uy) >> 13
-        u = self._u
-        u[0] = ux + ((qw * cx) >> 14) - ((qy * cz - qz * cy) >> 14)
-        u[1] = uy + ((qw * cy) >> 14) - ((qz * cx - qx * cz) >> 14)
-        u[2] = uz + ((qw * cz) >> 14) - ((qx * cy - qy * cx) >> 14)
+        _turn_back(self._u, self._q, 0, ux, uy, uz)
 
     def _rests(self, n):
         """The rests in the motion's history; their (start, end) entries go to self._rest.
@@ -1861,7 +1850,7 @@ class Detector:
         cy = u[1] - uy
         cz = u[2] - uz
         chord = isqrt(cx * cx + cy * cy + cz * cz)
-        return (self.p.lever_mm * chord * chord >> 21) + _POD_HIGH_MM * chord // 1024 < need
+        return _arc_mm(self.p.lever_mm, chord) < need
 
     def _jolt(self):
         # the motion so far moved for less than zupt_ms before this rest: a jolt in a stand
@@ -2078,7 +2067,7 @@ class Detector:
             # (an accelerometer alone does not turn its track: the whole arc, and the tilt it leaks
             # into the track, can pass for travel)
             if self.gyro:
-                explains = (p.lever_mm * chord * chord >> 21) + _POD_HIGH_MM * chord // 1024
+                explains = _arc_mm(p.lever_mm, chord)
             else:
                 explains = p.lever_mm * chord // 1024
             if explains and ((gx - ux) * self.hx + (gy - uy) * self.hy + (gz - uz) * self.hz) < 0:
@@ -2225,7 +2214,7 @@ class Detector:
                 mark = a
                 t_mark = tt
                 km = k - _PW
-                if not on and mark - a0 >= need and mark - a0 >= need + _arc(pos, k0, km, ux, uy, uz, lever):
+                if not on and mark - a0 >= need and mark - a0 >= need + _arc(u, pos, k0, km, ux, uy, uz, lever):
                     on = True
             elif on and fast and tt - t_mark >= _STOP_MS and c < top >> 1 and n < _SPLITS - 1:
                 # (down from the swing's highest point: a swing carried at a fixed angle can
@@ -2242,7 +2231,7 @@ class Detector:
                 top = 0
         # the rest of the stretch, up to the rest that ended it (all of it when no stop was found)
         a = d - a0
-        if a0 == 0 or a >= need and fast and a >= need + _arc(pos, k0, _PW * e, ux, uy, uz, lever):
+        if a0 == 0 or a >= need and fast and a >= need + _arc(u, pos, k0, _PW * e, ux, uy, uz, lever):
             o = n * 3
             split[o] = ms + t_ms
             split[o + 1] = a
@@ -2719,40 +2708,51 @@ class Detector:
         return self.pitch_mg * self.p.foot_mm // 1000
 
 
-def _arc(pos, ka, kb, ux, uy, uz, lever):
-    # what turning about the forefoot explains of the pod's travel between two entries of a track
-    # (their indices in it; -1: its start), as Detector._track's explains: gravity's direction
-    # (ux, uy, uz at the start, Q10) at each, turned back by the rotation there
-    ax = bx = ux
-    ay = by = uy
-    az = bz = uz
-    for i in range(2):
-        k = ka if i == 0 else kb
-        if k < 0:
-            continue
-        qw = pos[k + 3]
-        qx = -pos[k + 4]
-        qy = -pos[k + 5]
-        qz = -pos[k + 6]
-        cx = (qy * uz - qz * uy) >> 13
-        cy = (qz * ux - qx * uz) >> 13
-        cz = (qx * uy - qy * ux) >> 13
-        x = ux + ((qw * cx) >> 14) + ((qy * cz - qz * cy) >> 14)
-        y = uy + ((qw * cy) >> 14) + ((qz * cx - qx * cz) >> 14)
-        z = uz + ((qw * cz) >> 14) + ((qx * cy - qy * cx) >> 14)
-        if i == 0:
-            ax = x
-            ay = y
-            az = z
-        else:
-            bx = x
-            by = y
-            bz = z
-    x = ax - bx
-    y = ay - by
-    z = az - bz
-    chord = isqrt(x * x + y * y + z * z)
+def _turn_back(out, q, o, ux, uy, uz):
+    # (ux, uy, uz) turned by the conjugate of the rotation q[o..o+3] (Q14), into out: a direction
+    # in the start's frame as the pod sees it after that rotation
+    qw = q[o]
+    qx = q[o + 1]
+    qy = q[o + 2]
+    qz = q[o + 3]
+    cx = (qz * uy - qy * uz) >> 13
+    cy = (qx * uz - qz * ux) >> 13
+    cz = (qy * ux - qx * uy) >> 13
+    out[0] = ux + ((qw * cx) >> 14) - ((qy * cz - qz * cy) >> 14)
+    out[1] = uy + ((qw * cy) >> 14) - ((qz * cx - qx * cz) >> 14)
+    out[2] = uz + ((qw * cz) >> 14) - ((qx * cy - qy * cx) >> 14)
+
+
+def _arc_mm(lever, chord):
+    # how far turning by a chord (Q10) about the forefoot moves a pod over the floor, at most:
+    # lever (1 - cos), its distance from the pivot, plus its height over the pivot times sin
     return (lever * chord * chord >> 21) + _POD_HIGH_MM * chord // 1024
+
+
+def _arc(u, pos, ka, kb, ux, uy, uz, lever):
+    # what turning about the forefoot explains of the pod's travel between two entries of a track
+    # (their indices in it; -1: its start): gravity's direction (ux, uy, uz at the start, Q10) at
+    # each, turned back by the rotation there (u: scratch)
+    ax = ux
+    ay = uy
+    az = uz
+    if ka >= 0:
+        _turn_back(u, pos, ka + 3, ux, uy, uz)
+        ax = u[0]
+        ay = u[1]
+        az = u[2]
+    x = ux
+    y = uy
+    z = uz
+    if kb >= 0:
+        _turn_back(u, pos, kb + 3, ux, uy, uz)
+        x = u[0]
+        y = u[1]
+        z = u[2]
+    x -= ax
+    y -= ay
+    z -= az
+    return _arc_mm(lever, isqrt(x * x + y * y + z * z))
 
 
 # The tilt fix's two halves (see Detector._attitude), called by _ahead too. Functions, not

@@ -72,6 +72,23 @@ def _feet(cfg):
     return out
 
 
+def _steps_without_contacts(cfgs):
+    """(steps counted, steps walked) over both feet of each set, none of which reports a heel contact."""
+    got = want = 0
+    for cfg in cfgs:
+        for events, truth in _feet(cfg).values():
+            got += sum(e["type"] == "step" for e in events)
+            want += len(truth["steps"])
+            assert not [e for e in events if e["type"] == "heel_contact"]
+    return got, want
+
+
+def _sweep_foot(k, seed, foot):
+    """One foot's result of sweep set k drawn from `seed`."""
+    (r,) = [r for r in robustness.run_one(robustness.draw(k, seed)) if r.foot == foot]
+    return r
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_swing_turning_only_5_degrees_about_every_axis_is_a_step(seed):
     # a short toe step carried forward at a nearly constant angle (issue 11: counted 0 before)
@@ -161,14 +178,10 @@ def test_steps_are_found_in_a_motion_that_never_rested():
     # a heel bobbing in stance (3.4 degrees at 3.4 Hz) keeps the foot from a rest, so a motion runs
     # over several steps: it is cut where the foot stood, and steps are found on its track where the
     # foot advanced and then stopped. Measured: 120 of 120 steps (before: 76, one per motion)
-    got = want = 0
-    for seed in (1, 2, 3, 4):
-        cfg = SimConfig(steps=30, bounce=0.4, bounce_deg=3.4, bounce_hz=3.4, cadence_spm=123, pause_ms=300,
-                        stride_cm=10.5, swing_ms=440, lift_cm=1.6, swing_turn_deg=11, mount_pos="side", seed=seed)
-        for events, truth in _feet(cfg).values():
-            got += sum(e["type"] == "step" for e in events)
-            want += len(truth["steps"])
-            assert not [e for e in events if e["type"] == "heel_contact"]
+    got, want = _steps_without_contacts(
+        SimConfig(steps=30, bounce=0.4, bounce_deg=3.4, bounce_hz=3.4, cadence_spm=123, pause_ms=300,
+                  stride_cm=10.5, swing_ms=440, lift_cm=1.6, swing_turn_deg=11, mount_pos="side", seed=seed)
+        for seed in (1, 2, 3, 4))
     assert want == 120
     assert got >= 114
 
@@ -178,14 +191,10 @@ def test_a_heel_bobbing_in_every_stance_counts_every_step(mount_pos):
     # 8 degrees at 4 Hz in every stance: the foot never rests from the first step to the last, and
     # its gyro is as busy in stance as in a swing. Measured: 60 of 60 steps per mounting, no contact
     # (before Detector._cut: 46 and 42)
-    got = want = 0
-    for seed in (1, 2):
-        cfg = SimConfig(steps=30, bounce=1.0, bounce_deg=8, bounce_hz=4, cadence_spm=100, pause_ms=300,
-                        stride_cm=20, swing_ms=450, mount_pos=mount_pos, seed=seed)
-        for events, truth in _feet(cfg).values():
-            got += sum(e["type"] == "step" for e in events)
-            want += len(truth["steps"])
-            assert not [e for e in events if e["type"] == "heel_contact"]
+    got, want = _steps_without_contacts(
+        SimConfig(steps=30, bounce=1.0, bounce_deg=8, bounce_hz=4, cadence_spm=100, pause_ms=300,
+                  stride_cm=20, swing_ms=450, mount_pos=mount_pos, seed=seed)
+        for seed in (1, 2))
     assert want == 60
     assert got >= 57
 
@@ -209,8 +218,7 @@ def test_a_stillness_in_mid_step_is_no_rest_but_a_bobbing_heels_is():
     # Held-out set 227 (a heel bobbing 3 degrees in stance): its brief rests between bobs are
     # rests still (merged, the bobs' drift made two false steps)
     for k, foot in ((168, "left"), (40, "left"), (227, "right")):
-        d = robustness.draw(k, HELD_OUT_SEED)
-        (r,) = [r for r in robustness.run_one(d) if r.foot == foot]
+        r = _sweep_foot(k, HELD_OUT_SEED, foot)
         assert r.steps == r.true_steps, (k, foot, r.steps, r.true_steps)
 
 
@@ -221,7 +229,7 @@ def test_a_bobbing_heels_arc_inside_a_long_stretch_is_no_step():
     # counted one step too many; held-out set 189, four too many on each foot, now 1 and 3)
     for k, seed, foot, most in ((33, robustness.BASE_SEED, "left", 0), (79, robustness.BASE_SEED, "right", 0),
                                 (189, HELD_OUT_SEED, "left", 1), (189, HELD_OUT_SEED, "right", 3)):
-        (r,) = [r for r in robustness.run_one(robustness.draw(k, seed)) if r.foot == foot]
+        r = _sweep_foot(k, seed, foot)
         assert 0 <= r.steps - r.true_steps <= most, (k, foot, r.steps, r.true_steps)
 
 
@@ -231,5 +239,5 @@ def test_a_step_that_ends_with_the_heel_higher_travels_beyond_the_rise():
     # sets 55, 119, 136, 178 (sinking heels recovering, a heel drop): each lost the step at which the
     # heel came back up, its travel taken for the whole arc
     for k, foot in ((55, "left"), (119, "right"), (136, "right"), (178, "right")):
-        (r,) = [r for r in robustness.run_one(robustness.draw(k, HELD_OUT_SEED)) if r.foot == foot]
+        r = _sweep_foot(k, HELD_OUT_SEED, foot)
         assert r.steps == r.true_steps, (k, foot, r.steps, r.true_steps)
