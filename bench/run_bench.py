@@ -98,7 +98,7 @@ def compile_mpy(mpy_cross, out_dir):
 
 def simulate(out_dir, name, **kw):
     sys.path.insert(0, str(ROOT / "host"))
-    from calfwalk.simulate import SimConfig, write_simulation
+    from calfwalk.sim.simulate import SimConfig, write_simulation
 
     cfg = SimConfig(feet="left", mount="random", **kw)
     paths = write_simulation(cfg, str(out_dir / name))

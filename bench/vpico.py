@@ -393,7 +393,7 @@ def run_app(board: Board, where: str, csv: str, peak_every: int = 0, timeout: fl
 def bench_path(rec_csv: Path, work: Path, want_steps: int | None = None, log=print, app: bool = True) -> dict:
     """Every vpico figure for one recording (a 200-step simulated set of one sensor path);
     without `app`, the detector's costs alone."""
-    from calfwalk.rawfile import read_raw
+    from calfwalk.files.rawfile import read_raw
 
     rec = read_raw(str(rec_csv))
     work.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,7 @@ def mpy_cross() -> str:
 
 def simulate_set(tmp_path, name="set", **kw):
     """Write a simulated set; returns (paths of raw files, truth dict)."""
-    from calfwalk.simulate import HeelTouch, SimConfig, write_simulation
+    from calfwalk.sim.simulate import HeelTouch, SimConfig, write_simulation
 
     touches = [t if isinstance(t, HeelTouch) else HeelTouch(*t) for t in kw.pop("heel_touches", [])]
     cfg = SimConfig(heel_touches=touches, **kw)

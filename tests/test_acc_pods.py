@@ -14,10 +14,11 @@ import json
 import numpy as np
 import pytest
 
-from calfwalk import datasets, robustness
-from calfwalk.cli import analyze_recordings, main
-from calfwalk.rawfile import read_raw
-from calfwalk.summary import NO_GYRO, summarise
+from calfwalk.eval import datasets, robustness
+from calfwalk.cli import main
+from calfwalk.analysis.pipeline import analyze_recordings
+from calfwalk.files.rawfile import read_raw
+from calfwalk.analysis.summary import NO_GYRO, summarise
 
 from conftest import simulate_set
 
@@ -120,8 +121,9 @@ def test_one_acc_foot_beside_an_imu_foot_keeps_the_imus_strides():
 @pytest.mark.parametrize("sensor,feet", [("acc", "both"), ("acc+fsr", "left")])
 def test_record_acc_pods_over_pty_raw_and_extract(tmp_path, micropython, capsys, sensor, feet):
     from calfwalk.demo import _comparable
-    from calfwalk.podsim import PodProcess
-    from calfwalk.session import read_session, summarise_session
+    from calfwalk.sim.podsim import PodProcess
+    from calfwalk.files.session import read_session
+    from calfwalk.analysis.pipeline import summarise_session
 
     paths, _ = simulate_set(tmp_path, sensor=sensor, feet=feet, **SET)
     session = tmp_path / "acc.cwlog"
@@ -153,7 +155,7 @@ def test_record_acc_pods_over_pty_raw_and_extract(tmp_path, micropython, capsys,
 # ------------------------------------------------------------------ report and history
 
 def test_report_of_acc_files_draws_the_heel_height(tmp_path, capsys, acc_set):
-    from calfwalk import report
+    from calfwalk.output import report
 
     paths, _ = acc_set
     data = report.from_raw([read_raw(p) for p in paths])
@@ -269,7 +271,8 @@ def test_acc_replay_is_the_same_under_micropython_and_locks_no_allocation(tmp_pa
     assert mp[0].startswith("calibrated,")  # the detector ran on the accelerometer's samples
     assert mp == cp == locked
     # and those events are what the host's replay (calfwalk analyze) reports
-    from calfwalk.detect import detect, wire_values
+    from calfwalk.analysis.detect import detect
+    from calfwalk.model import wire_values
 
     host = [[e["type"], str(e["t_ms"])] + [str(v) for v in wire_values(e)] for e in detect(read_raw(paths[0]))]
     pod = [line.split(",") for line in mp[:-1]]

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from calfwalk import accuracy, datasets
+from calfwalk.eval import accuracy, datasets
 
 ROOT = datasets.data_dir()
 needs_data = pytest.mark.skipif(ROOT is None, reason="../shared/data not found: real-recording accuracy not measured")

@@ -13,11 +13,13 @@ import statistics
 
 import pytest
 
-from calfwalk.align import fit_clock, step_phase_offsets
-from calfwalk.detect import detect, event_fields, wire_values
-from calfwalk.protocol import encode
-from calfwalk.rawfile import read_raw
-from calfwalk.session import MAGIC, read_session, summarise_session
+from calfwalk.analysis.align import fit_clock, step_phase_offsets
+from calfwalk.analysis.detect import detect
+from calfwalk.model import event_fields, wire_values
+from calfwalk.files.protocol import encode
+from calfwalk.files.rawfile import read_raw
+from calfwalk.files.session import MAGIC, read_session
+from calfwalk.analysis.pipeline import summarise_session
 
 from conftest import simulate_set
 
@@ -155,7 +157,7 @@ def test_two_pods_with_offset_and_drift_are_aligned(tmp_path, walk, seed):
 
 def test_alignment_feeds_the_left_right_figures(tmp_path, walk):
     """Step time and order on the aligned timeline match the recordings analysed directly."""
-    from calfwalk.summary import summarise
+    from calfwalk.analysis.summary import summarise
 
     events, end_ms = walk
     rng = random.Random(7)

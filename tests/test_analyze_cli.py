@@ -288,7 +288,7 @@ def test_human_output(capsys, monkeypatch, faulty):
     paths, _truth = faulty
     code, out, err = analyze(capsys, *paths)
     assert code == 0 and err == ""
-    from calfwalk.summary import TITLES
+    from calfwalk.analysis.summary import TITLES
 
     for rid in MEASURED + NOT_MEASURABLE:
         assert TITLES[rid] in out, TITLES[rid]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from calfwalk.cli import main
-from calfwalk.summary import summarise
+from calfwalk.analysis.summary import summarise
 
 from conftest import simulate_set
 

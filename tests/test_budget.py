@@ -55,7 +55,7 @@ def test_whole_app_under_the_64_bit_unix_port(tmp_path, micropython, mpy_cross):
     assert out.stdout.count(",E,step,") == len(truth["feet"]["left"]["steps"]) == 100
     assert out.stdout.count(",E,heel_contact,") == 1 and ",E,set_end," in out.stdout
     # with logging on: the whole set in the pod's log
-    from calfwalk.podlog import read_log_dir
+    from calfwalk.device.podlog import read_log_dir
 
     files = read_log_dir(mpy / "log")
     records = [r for name, (rs, _torn) in files.items() if name.endswith(".set") for r in rs]

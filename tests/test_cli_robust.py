@@ -15,8 +15,8 @@ import sys
 import pytest
 
 from calfwalk.cli import main
-from calfwalk.protocol import encode
-from calfwalk.rawfile import read_raw, write_raw
+from calfwalk.files.protocol import encode
+from calfwalk.files.rawfile import read_raw, write_raw
 
 from conftest import ROOT, simulate_set
 
@@ -114,7 +114,7 @@ def test_record_to_an_unwritable_output_is_one_clear_line(tmp_path, where, capsy
     else:
         import errno
 
-        import calfwalk.session as session_mod
+        import calfwalk.files.session as session_mod
 
         target = tmp_path / "ro" / "s.cwlog"
 

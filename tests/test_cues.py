@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from calfwalk import firmware
-from calfwalk.protocol import StreamChecker, cue_from_line, encode, event_from_line
-from calfwalk.rawfile import read_raw
+from calfwalk.files.protocol import StreamChecker, cue_from_line, encode, event_from_line
+from calfwalk.files.rawfile import read_raw
 
 from conftest import BOARDS, FIRMWARE, ROOT, simulate_set
 
@@ -357,7 +357,7 @@ def test_cue_lines_parse_and_count_as_good():
 def _view(lines):
     from rich.console import Console
 
-    from calfwalk.live import LiveView
+    from calfwalk.output.live import LiveView
 
     console = Console(file=io.StringIO(), width=200, record=True)
     view = LiveView(console=console)
@@ -389,11 +389,12 @@ def test_pod_on_a_pty_streams_its_cues_to_the_live_view(tmp_path, pod, sets):
     """The firmware (unix port, behind a pty) -> Recorder -> LiveView and the session file."""
     from rich.console import Console
 
-    from calfwalk.link import open_transport
-    from calfwalk.live import LiveView
-    from calfwalk.podsim import PodProcess
-    from calfwalk.recorder import Recorder
-    from calfwalk.session import read_session, summarise_session
+    from calfwalk.link.transport import open_transport
+    from calfwalk.output.live import LiveView
+    from calfwalk.sim.podsim import PodProcess
+    from calfwalk.link.recorder import Recorder
+    from calfwalk.files.session import read_session
+    from calfwalk.analysis.pipeline import summarise_session
 
     raw = sets("both", "imu")["right"][0]
     view = LiveView(console=Console(file=io.StringIO(), width=200))
@@ -417,7 +418,7 @@ def test_pod_on_a_pty_streams_its_cues_to_the_live_view(tmp_path, pod, sets):
 
 def test_config_set_cue_setting_is_stored_on_the_pod(tmp_path, sets, capsys):
     from calfwalk.cli import main
-    from calfwalk.podsim import PodProcess
+    from calfwalk.sim.podsim import PodProcess
 
     raw = sets("touch", "imu")["right"][0]
     with PodProcess(str(raw), speed=1) as proc:
@@ -446,7 +447,7 @@ def test_config_set_cue_setting_is_stored_on_the_pod(tmp_path, sets, capsys):
 
 def test_record_prints_the_cues(tmp_path, sets, capsys):
     from calfwalk.cli import main
-    from calfwalk.podsim import PodProcess
+    from calfwalk.sim.podsim import PodProcess
 
     raw = sets("touch", "imu")["right"][0]
     with PodProcess(str(raw), speed=0) as proc:

@@ -12,10 +12,11 @@ import statistics
 import numpy as np
 import pytest
 
-from calfwalk import firmware, robustness
-from calfwalk.accuracy import match
-from calfwalk.detect import event_dict
-from calfwalk.simulate import simulate
+from calfwalk import firmware
+from calfwalk.eval import robustness
+from calfwalk.eval.matching import match
+from calfwalk.model import event_dict
+from calfwalk.sim.simulate import simulate
 
 from conftest import FIRMWARE, ROOT, simulate_set
 
@@ -135,7 +136,7 @@ def test_no_stride_length_without_a_gyro(sweep_part):
 
 
 def test_a_crash_is_a_heel_contact_dated_by_its_strike(tmp_path):
-    from calfwalk.rawfile import read_raw
+    from calfwalk.files.rawfile import read_raw
 
     paths, truth = simulate_set(tmp_path, steps=12, cadence_spm=40, pause_ms=600, seed=5,
                                 heel_touches=[(6, 400, 2000)])
@@ -152,7 +153,7 @@ def test_a_crash_is_a_heel_contact_dated_by_its_strike(tmp_path):
 
 @pytest.fixture(scope="module")
 def gaitmap():
-    from calfwalk import datasets
+    from calfwalk.eval import datasets
 
     data = datasets.data_dir()
     if not (data / "gaitmap").is_dir():

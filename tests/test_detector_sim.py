@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from calfwalk.detect import detect
-from calfwalk.rawfile import read_raw
+from calfwalk.analysis.detect import detect
+from calfwalk.files.rawfile import read_raw
 
 from conftest import simulate_set
 

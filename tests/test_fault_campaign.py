@@ -22,11 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from calfwalk.link import LinkLost, SerialTransport, Transport
-from calfwalk.podsim import PodProcess
-from calfwalk.protocol import parse
-from calfwalk.recorder import Recorder
-from calfwalk.session import read_session, summarise_session
+from calfwalk.link.transport import LinkLost, SerialTransport, Transport
+from calfwalk.sim.podsim import PodProcess
+from calfwalk.files.protocol import parse
+from calfwalk.link.recorder import Recorder
+from calfwalk.files.session import read_session
+from calfwalk.analysis.pipeline import summarise_session
 
 from conftest import ROOT, simulate_set
 

@@ -20,10 +20,10 @@ import pytest
 import calfwalk
 from calfwalk import firmware
 from calfwalk.cli import main as cli_main
-from calfwalk.link import open_transport
-from calfwalk.podctl import PodClient
-from calfwalk.podsim import PodProcess
-from calfwalk.session import read_session
+from calfwalk.link.transport import open_transport
+from calfwalk.link.podctl import PodClient
+from calfwalk.sim.podsim import PodProcess
+from calfwalk.files.session import read_session
 
 from conftest import BOARDS, FIRMWARE, ROOT, simulate_set, tool
 

@@ -1,7 +1,7 @@
 """`calfwalk flash` (make flash BOARD=... PORT=...) against a stand-in board.
 
 The stand-in is the MicroPython unix port behind a pseudo-terminal with a folder
-as its flash (calfwalk.standin.StandInBoard); mpremote and pyserial open its
+as its flash (calfwalk.sim.standin.StandInBoard); mpremote and pyserial open its
 port exactly like /dev/ttyACM0.
 """
 
@@ -16,10 +16,10 @@ import time
 
 import pytest
 
-from calfwalk import flash as fl
-from calfwalk.link import open_transport
-from calfwalk.podctl import PodClient
-from calfwalk.standin import StandInBoard
+from calfwalk.device import flash as fl
+from calfwalk.link.transport import open_transport
+from calfwalk.link.podctl import PodClient
+from calfwalk.sim.standin import StandInBoard
 
 from conftest import BOARDS, FIRMWARE, ROOT, simulate_set, tool
 

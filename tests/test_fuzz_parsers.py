@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 
 from calfwalk import firmware
 from calfwalk.cli import import_plan, import_sets
-from calfwalk.link import LineSplitter
-from calfwalk.protocol import Corrupt, StreamChecker, encode, parse
-from calfwalk.rawfile import RawFormatError, columns_for, read_raw
-from calfwalk.session import SessionError, read_session, record_line
+from calfwalk.link.transport import LineSplitter
+from calfwalk.files.protocol import Corrupt, StreamChecker, encode, parse
+from calfwalk.files.rawfile import RawFormatError, columns_for, read_raw
+from calfwalk.files.session import SessionError, read_session, record_line
 
 from conftest import ROOT
 

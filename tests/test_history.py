@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from calfwalk.cli import main
-from calfwalk.history import (APPLICATION_ID, SET_COLUMNS, STEP_COLUMNS, History, default_db_path,
+from calfwalk.output.history import (APPLICATION_ID, SET_COLUMNS, STEP_COLUMNS, History, default_db_path,
                               resolve_db_path, sparkline, store_summary)
 
 from conftest import simulate_set
@@ -149,7 +149,7 @@ def test_distinct_sets_add_rows_and_no_history_adds_none(capsys, sets, tmp_path,
 
 
 def test_record_and_summary_store_the_session_once(capsys, tmp_path, micropython, _history_db):
-    from calfwalk.podsim import PodProcess
+    from calfwalk.sim.podsim import PodProcess
 
     paths, truth = simulate_set(tmp_path, steps=12, feet="left", seed=5, heel_touches=[(4, 300, 1500)])
     session = tmp_path / "s.cwlog"

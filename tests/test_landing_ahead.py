@@ -14,9 +14,10 @@ import dataclasses
 
 import pytest
 
-from calfwalk import firmware, robustness
-from calfwalk.detect import detect
-from calfwalk.simulate import SimConfig, simulate
+from calfwalk import firmware
+from calfwalk.eval import robustness
+from calfwalk.analysis.detect import detect
+from calfwalk.sim.simulate import SimConfig, simulate
 
 
 @pytest.fixture()

@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from calfwalk import firmware
-from calfwalk.detect import detect, wire_values
-from calfwalk.rawfile import read_raw
+from calfwalk.analysis.detect import detect
+from calfwalk.model import wire_values
+from calfwalk.files.rawfile import read_raw
 
 from conftest import FIRMWARE, ROOT, simulate_set
 

@@ -11,10 +11,10 @@ import math
 
 import pytest
 
-from calfwalk import pairing
-from calfwalk.history import History, HistoryError, set_rows, store_message
-from calfwalk.pairing import PulledSet, clock_offset, decide, match, overlap_range, set_timing, stride_ms
-from calfwalk.podlog import ClockMap, Listing, Record, record_crc
+from calfwalk.device import pairing
+from calfwalk.output.history import History, HistoryError, set_rows, store_message
+from calfwalk.device.pairing import PulledSet, clock_offset, decide, match, overlap_range, set_timing, stride_ms
+from calfwalk.device.podlog import ClockMap, Listing, Record, record_crc
 
 
 def _timing(start, end, early=0.05, late=0.05, real=True, anchor_t=0, kind="exact"):
@@ -197,7 +197,7 @@ def test_the_history_swaps_two_one_foot_sets_for_their_pair_in_one_go(_history_d
 def test_a_schema_1_history_gets_its_parts_table_when_written(_history_db):
     import sqlite3
 
-    from calfwalk import history
+    from calfwalk.output import history
 
     conn = sqlite3.connect(_history_db, isolation_level=None)
     conn.executescript(f"BEGIN; PRAGMA application_id = {history.APPLICATION_ID}; PRAGMA user_version = 1; "
@@ -211,8 +211,9 @@ def test_a_schema_1_history_gets_its_parts_table_when_written(_history_db):
 
 def test_pair_session_keeps_both_feet_and_the_clock_offset(tmp_path):
     """Two one-foot session files made into one, read back as a two-pod session aligned by the dates."""
-    from calfwalk.podlog import PodSet, write_set_session
-    from calfwalk.session import read_session, summarise_session
+    from calfwalk.device.podlog import PodSet, write_set_session
+    from calfwalk.files.session import read_session
+    from calfwalk.analysis.pipeline import summarise_session
 
     def walk(foot, first_t, up0):
         """A pod whose uptime is its sample time + up0: set_start logged 10 ms late, steps at lift-off."""

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from calfwalk.protocol import parse
+from calfwalk.files.protocol import parse
 
 from conftest import BOARDS, FIRMWARE, ROOT, simulate_set
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from calfwalk.cli import main
-from calfwalk.podsim import PodProcess
+from calfwalk.sim.podsim import PodProcess
 
 from conftest import simulate_set
 

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from calfwalk import ports
+from calfwalk.link import ports
 from calfwalk.cli import CliError, _resolve_ports
 
 

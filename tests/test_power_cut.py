@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from calfwalk.podlog import read_log_dir
+from calfwalk.device.podlog import read_log_dir
 
 from conftest import FIRMWARE, ROOT
 

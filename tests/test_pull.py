@@ -17,11 +17,12 @@ import time
 
 import pytest
 
-from calfwalk import link, podlog
+from calfwalk.link import transport as link
+from calfwalk.device import podlog
 from calfwalk.cli import main
-from calfwalk.history import History
-from calfwalk.podlog import BootTime, ClockMap, Listing, read_log_dir
-from calfwalk.podsim import PodProcess
+from calfwalk.output.history import History
+from calfwalk.device.podlog import BootTime, ClockMap, Listing, read_log_dir
+from calfwalk.sim.podsim import PodProcess
 
 from conftest import BOARDS, FIRMWARE
 
@@ -34,7 +35,7 @@ def _need_micropython(micropython):
 @pytest.fixture(scope="module")
 def two_sets(tmp_path_factory):
     """A raw recording of two sets on the left foot, heel contacts in each, and its analyze JSON."""
-    from calfwalk.simulate import HeelTouch, SimConfig, write_simulation
+    from calfwalk.sim.simulate import HeelTouch, SimConfig, write_simulation
 
     folder = tmp_path_factory.mktemp("two_sets")
     cfg = SimConfig(steps=20, feet="left", mount="random", seed=7,
@@ -183,7 +184,7 @@ def test_dates_from_uptime_boots_and_syncs():
 @pytest.fixture(scope="module")
 def two_feet(tmp_path_factory):
     """A raw recording of two sets on both feet (heel contacts on the left), and its raw files."""
-    from calfwalk.simulate import HeelTouch, SimConfig, write_simulation
+    from calfwalk.sim.simulate import HeelTouch, SimConfig, write_simulation
 
     folder = tmp_path_factory.mktemp("two_feet")
     cfg = SimConfig(steps=20, feet="both", mount="random", seed=11,

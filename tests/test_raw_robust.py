@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from calfwalk.cli import main
-from calfwalk.rawfile import RawFormatError, read_raw
+from calfwalk.files.rawfile import RawFormatError, read_raw
 
 from conftest import simulate_set
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calfwalk.rawfile import (
+from calfwalk.files.rawfile import (
     ACC_COLUMNS,
     FSR_COLUMNS,
     IMU_COLUMNS,

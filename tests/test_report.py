@@ -14,11 +14,14 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from calfwalk import report
-from calfwalk.cli import analyze_recordings, main
-from calfwalk.detect import detect, detect_trace
-from calfwalk.rawfile import read_raw
-from calfwalk.session import read_session, summarise_session
+from calfwalk.output import report
+from calfwalk.cli import main
+from calfwalk.analysis.pipeline import analyze_recordings
+from calfwalk.analysis.detect import detect, detect_trace
+from calfwalk.files.rawfile import read_raw
+from calfwalk.files.session import read_session
+from calfwalk.analysis.pipeline import summarise_session
+from calfwalk.analysis.align import clock_map
 
 from conftest import simulate_set
 
@@ -225,7 +228,7 @@ def test_fsr_only_plots_the_heel_pad(tmp_path, capsys):
 
 def test_recording_without_a_set(tmp_path, capsys):
     """Standing still, never rising onto the toes: a report with nothing measured, not a crash."""
-    from calfwalk.rawfile import write_raw
+    from calfwalk.files.rawfile import write_raw
 
     paths, _ = simulate_set(tmp_path, steps=8, feet="left", seed=2)
     rec = read_raw(paths[0])
@@ -245,7 +248,7 @@ def test_recording_without_a_set(tmp_path, capsys):
 
 
 def _record(tmp_path, paths, name, raw):
-    from calfwalk.podsim import PodProcess
+    from calfwalk.sim.podsim import PodProcess
 
     session = tmp_path / name
     pods = [PodProcess(str(p), speed=0) for p in paths]
@@ -293,12 +296,12 @@ def test_session_report(tmp_path, micropython, capsys, raw):
 
 def test_session_trace_follows_the_aligned_events(tmp_path, micropython, monkeypatch):
     """When the summary moves a pod's events onto another clock, its heel trace moves with them."""
-    from calfwalk import session as session_mod
+    from calfwalk.analysis import pipeline
 
     paths, _ = simulate_set(tmp_path, steps=10, seed=6, heel_touches=[(4, 300, 1500)])
     s = read_session(_record(tmp_path, paths, "s.cwlog", raw=True))
     plain = report.from_session(s)
-    real = session_mod.summarise_session
+    real = pipeline.summarise_session
 
     def moved(sess):
         out = real(sess)
@@ -306,7 +309,7 @@ def test_session_trace_follows_the_aligned_events(tmp_path, micropython, monkeyp
                          for e in out["events"]]
         return out
 
-    monkeypatch.setattr(session_mod, "summarise_session", moved)
+    monkeypatch.setattr(pipeline, "summarise_session", moved)
     data = report.from_session(read_session(s.path))
     assert np.array_equal(data.traces["left"].t_ms, plain.traces["left"].t_ms)
     want = plain.traces["right"].t_ms * 1.0001 + 61
@@ -315,11 +318,11 @@ def test_session_trace_follows_the_aligned_events(tmp_path, micropython, monkeyp
 
 def test_clock_map():
     own = [1000, 3000, 5000, 9000, 20000]
-    scale, offset = report.clock_map(own, [t * 1.00005 + 61 for t in own])
+    scale, offset = clock_map(own, [t * 1.00005 + 61 for t in own])
     assert abs(scale - 1.00005) < 1e-7 and abs(offset - 61) < 0.01
-    assert report.clock_map(own, own[:-1]) == (1.0, 0.0)  # events that do not match: leave the clock
-    assert report.clock_map([], []) == (1.0, 0.0)
-    assert report.clock_map([500, 700], [540, 740]) == (1.0, 40.0)  # too short to fit a rate
+    assert clock_map(own, own[:-1]) == (1.0, 0.0)  # events that do not match: leave the clock
+    assert clock_map([], []) == (1.0, 0.0)
+    assert clock_map([500, 700], [540, 740]) == (1.0, 40.0)  # too short to fit a rate
 
 
 # ------------------------------------------------------------------ optional summary parts

@@ -12,9 +12,9 @@ import statistics
 import numpy as np
 import pytest
 
-from calfwalk import robustness
-from calfwalk.detect import detect
-from calfwalk.simulate import SimConfig, simulate
+from calfwalk.eval import robustness
+from calfwalk.analysis.detect import detect
+from calfwalk.sim.simulate import SimConfig, simulate
 
 SWEEP_SETS = 40  # sets 0..39 of the sweep: every fault class, rates 50-250 Hz, every mounting
 HELD_OUT_SEED = 50000  # another part of the envelope, drawn from seeds the detector was not developed on

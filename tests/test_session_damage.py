@@ -15,10 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calfwalk.detect import detect
-from calfwalk.protocol import encode, parse
-from calfwalk.rawfile import read_raw
-from calfwalk.session import SessionError, read_session, record_line, summarise_session
+from calfwalk.analysis.detect import detect
+from calfwalk.files.protocol import encode, parse
+from calfwalk.files.rawfile import read_raw
+from calfwalk.files.session import SessionError, read_session, record_line
+from calfwalk.analysis.pipeline import summarise_session
 
 from conftest import simulate_set
 
@@ -61,13 +62,13 @@ def pod_stream(rec, seq0=0):
 
 
 def detect_fields():
-    from calfwalk.detect import event_fields
+    from calfwalk.model import event_fields
 
     return event_fields()
 
 
 def wire_values(ev):
-    from calfwalk.detect import wire_values
+    from calfwalk.model import wire_values
 
     return wire_values(ev)
 

@@ -8,9 +8,9 @@ import os
 import pytest
 
 from calfwalk.cli import main
-from calfwalk.rawfile import read_raw, write_raw
-from calfwalk.simulate import SimConfig, simulate, write_simulation
-from calfwalk.summary import set_spans, summarise
+from calfwalk.files.rawfile import read_raw, write_raw
+from calfwalk.sim.simulate import SimConfig, simulate, write_simulation
+from calfwalk.analysis.summary import set_spans, summarise
 
 THREE = dict(steps=10, cadence_spm=60, pause_ms=300, mount="random", noise=1.0, sensor="imu", seed=17)
 TOUCH_STEP = 4  # a heel touch at person step 4 of every set (step 4 is the left foot's)
@@ -19,7 +19,7 @@ TOUCH_STEP = 4  # a heel touch at person step 4 of every set (step 4 is the left
 @pytest.fixture(scope="module")
 def three_sets(tmp_path_factory):
     """A two-foot recording of three sets of 10 steps, 15 s rest (heels down, standing) between them."""
-    from calfwalk.simulate import HeelTouch
+    from calfwalk.sim.simulate import HeelTouch
 
     cfg = SimConfig(heel_touches=[HeelTouch(TOUCH_STEP, 300, 1500)], **THREE)
     paths = write_simulation(cfg, str(tmp_path_factory.mktemp("three") / "w"), sets=3, rest_s=15)
@@ -177,7 +177,7 @@ def test_record_three_sets_without_start_command(tmp_path, capsys, three_short, 
     power-up; the host opens the port at once (lines sent before that are lost, as
     they would be from a board, and nothing here needs them).
     """
-    from calfwalk.podsim import PodProcess
+    from calfwalk.sim.podsim import PodProcess
 
     path, truth = three_short
     session = tmp_path / "three.cwlog"

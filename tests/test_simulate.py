@@ -1,4 +1,4 @@
-"""Tests for calfwalk.simulate: reproducibility, physics sanity, truth, file output, CLI parsing."""
+"""Tests for calfwalk.sim.simulate: reproducibility, physics sanity, truth, file output, CLI parsing."""
 
 import argparse
 import json
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from calfwalk import rawfile
-from calfwalk.simulate import (
+from calfwalk.files import rawfile
+from calfwalk.sim.simulate import (
     HeelTouch,
     SimConfig,
     add_arguments,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calfwalk.detect import detect
-from calfwalk.rawfile import read_raw
+from calfwalk.analysis.detect import detect
+from calfwalk.files.rawfile import read_raw
 
 from conftest import simulate_set
 

@@ -11,13 +11,14 @@ import time
 
 import pytest
 
-from calfwalk.cli import analyze_recordings
+from calfwalk.analysis.pipeline import analyze_recordings
 from calfwalk.demo import _comparable
-from calfwalk.link import open_transport
-from calfwalk.podsim import PodProcess
-from calfwalk.rawfile import read_raw
-from calfwalk.recorder import Recorder
-from calfwalk.session import read_session, summarise_session
+from calfwalk.link.transport import open_transport
+from calfwalk.sim.podsim import PodProcess
+from calfwalk.files.rawfile import read_raw
+from calfwalk.link.recorder import Recorder
+from calfwalk.files.session import read_session
+from calfwalk.analysis.pipeline import summarise_session
 
 from conftest import ROOT, simulate_set
 

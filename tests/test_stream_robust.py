@@ -7,14 +7,14 @@ import subprocess
 
 import pytest
 
-from calfwalk.link import FileTransport, SerialTransport
-from calfwalk.podsim import PodProcess
-from calfwalk.protocol import StreamChecker, encode, parse
-from calfwalk.recorder import Recorder
-from calfwalk.session import read_session
+from calfwalk.link.transport import FileTransport, SerialTransport
+from calfwalk.sim.podsim import PodProcess
+from calfwalk.files.protocol import StreamChecker, encode, parse
+from calfwalk.link.recorder import Recorder
+from calfwalk.files.session import read_session
 
 from conftest import BOARDS, FIRMWARE, simulate_set
-from calfwalk.podctl import PodClient
+from calfwalk.link.podctl import PodClient
 
 
 def capture(micropython, raw_path):
@@ -106,7 +106,7 @@ def test_garbage_corruption_gaps_and_reboot(tmp_path, micropython):
 def test_checker_never_raises_on_random_bytes():
     from hypothesis import given, settings, strategies as st
 
-    from calfwalk.link import LineSplitter
+    from calfwalk.link.transport import LineSplitter
 
     @settings(max_examples=200, deadline=None)
     @given(st.binary(max_size=600))

@@ -42,7 +42,7 @@ NO_DATA = "../shared/data not found: the gaitmap and voisard2023 replays on vpic
 
 def _real_recordings():
     """({case: RawRecording}, {case: why it is missing}) for gaitmap and the first voisard2023 trial."""
-    from calfwalk import datasets
+    from calfwalk.eval import datasets
 
     root = datasets.data_dir()
     recs, missing = {}, {}
@@ -76,7 +76,7 @@ def _parse(text):
 @pytest.fixture(scope="module")
 def replays(tmp_path_factory):
     """(vpico outputs, CPython outputs, truths of the simulated sets, why a recording is missing)."""
-    from calfwalk.rawfile import read_raw
+    from calfwalk.files.rawfile import read_raw
 
     work = tmp_path_factory.mktemp("vpico_replay")
     data, truths = {}, {}

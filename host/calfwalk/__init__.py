@@ -10,7 +10,7 @@ def __getattr__(name):
         try:
             return version("calfwalk")
         except PackageNotFoundError:  # a source tree on sys.path that was never installed
-            from .firmware import version as firmware_version
+            from calfwalk.firmware import version as firmware_version
 
             return firmware_version()
     raise AttributeError(f"module 'calfwalk' has no attribute {name!r}")

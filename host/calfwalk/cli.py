@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from calfwalk.errors import CalfwalkError
 
-class CliError(Exception):
+
+class CliError(CalfwalkError):
     """An error to show the user as one line, exit code 2."""
 
 
 def _load_recordings(paths):
-    from .rawfile import read_raw
+    from calfwalk.files.rawfile import read_raw
 
     if len(paths) > 2:
         raise CliError(f"give one or two raw files (left and right), not {len(paths)}")
@@ -43,25 +45,21 @@ def _parse_params(items):
     return params
 
 
-def analyze_recordings(recs, params=None) -> dict:
-    """Summary dict for raw recordings, from the firmware detector."""
-    from .detect import detect_files
-    from .summary import summarise
+def _analyze(recs, params=None) -> dict:
+    """The pipeline's summary of raw recordings; a bad --param is the user's error."""
+    from calfwalk.analysis.pipeline import analyze_recordings
 
     try:
-        events = detect_files(recs, params)
+        return analyze_recordings(recs, params)
     except ValueError as exc:  # bad --param
         raise CliError(str(exc)) from None
-    feet = sorted((r.foot for r in recs), key=("left", "right").index)
-    duration = max(r.duration_s for r in recs)
-    return summarise(events, feet, {r.foot: r.sensor for r in recs}, duration)
 
 
 def cmd_analyze(args) -> int:
-    from .present import print_summary, to_json
+    from calfwalk.output.present import print_summary, to_json
 
     recs = _load_recordings(args.files)
-    summary = analyze_recordings(recs, _parse_params(args.param))
+    summary = _analyze(recs, _parse_params(args.param))
     if args.json:
         print(to_json(summary))
     else:
@@ -83,7 +81,7 @@ def _store_history(args, summary, paths, kind, recorded_utc=None, source=None):
     """Store the summary's sets in the history (unless --no-history) and say so in one line."""
     if getattr(args, "no_history", False):
         return
-    from .history import HistoryError, resolve_db_path, store_message, store_summary
+    from calfwalk.output.history import HistoryError, resolve_db_path, store_message, store_summary
 
     db = resolve_db_path(getattr(args, "db", None))
     try:
@@ -94,13 +92,13 @@ def _store_history(args, summary, paths, kind, recorded_utc=None, source=None):
 
 
 def cmd_simulate(args) -> int:
-    from . import simulate
+    from calfwalk.sim import simulate
 
     return simulate.run(args)
 
 
 def _opener(baud):
-    from .link import open_transport
+    from calfwalk.link.transport import open_transport
 
     return lambda port: open_transport(port, baud)
 
@@ -111,7 +109,7 @@ def _resolve_ports(ports):
         if len(ports) > 2:
             raise CliError("give at most two ports (left and right pod)")
         return ports
-    from .ports import find_pods
+    from calfwalk.link.ports import find_pods
 
     pods = find_pods()
     if len(pods) == 1:
@@ -122,14 +120,15 @@ def _resolve_ports(ports):
 
 
 def _record(args, live):
-    from .link import LinkLost
-    from .recorder import Recorder
+    from calfwalk.link.recorder import Recorder
+    from calfwalk.link.transport import LinkLost
+    from calfwalk.output.present import EventPrinter
 
     ports = _resolve_ports(args.port)
     view = None
-    printer = _EventPrinter() if not live else None
+    printer = EventPrinter() if not live else None
     if live:
-        from .live import LiveView
+        from calfwalk.output.live import LiveView
 
         view = LiveView()
     try:
@@ -159,8 +158,9 @@ def _record(args, live):
 
 
 def _print_session(path, as_json, args=None):
-    from .present import print_summary, to_json
-    from .session import read_session, summarise_session
+    from calfwalk.analysis.pipeline import summarise_session
+    from calfwalk.files.session import read_session
+    from calfwalk.output.present import print_link, print_summary, to_json
 
     session = read_session(path)
     summary = summarise_session(session)
@@ -168,45 +168,10 @@ def _print_session(path, as_json, args=None):
         print(to_json(summary))
     else:
         print_summary(summary)
-        _print_link(summary)
+        print_link(summary)
     if args is not None:
         _store_history(args, summary, [path], "session", session.meta.get("started_utc"))
     return 0
-
-
-def _print_link(summary):
-    for foot, st in summary["link"].items():
-        print(f"link {foot} ({st['port']}): {st['lines']} lines, {st['noise']} noise, {st['corrupt']} corrupt, "
-              f"{st['gaps']} missing, {st['reboots']} reboot(s)")
-    if summary.get("session_damaged_lines") or summary.get("session_damage"):
-        print(f"session file: {summary['session_damaged_lines']} damaged line(s) skipped")
-        for what in summary.get("session_damage", [])[:5]:
-            print(f"  {what}")
-
-
-class _EventPrinter:
-    """Plain progress for `record`: one line per event and note."""
-
-    def on_line(self, pod, line, event):
-        if line.kind == "C":
-            from .live import cue_text
-            from .protocol import cue_from_line
-
-            cue = cue_from_line(line, pod.foot or f"pod{pod.index}")
-            if cue is not None:
-                print(f"  {cue['foot']:>5} {cue['t_ms'] / 1000:7.2f} s  cue: {cue_text(cue)}", file=sys.stderr)
-            return
-        if event is None or event["type"] == "calibrated":
-            return
-        extra = ""
-        if event["type"] == "step":
-            extra = f" #{event['step_no']} heel {event['heel_mm']} mm, pause {event['pause_ms']} ms"
-        elif event["type"] == "heel_contact":
-            extra = f" HEEL CONTACT {event['duration_ms']} ms, impact {event['impact_mg']} mg"
-        print(f"  {event['foot']:>5} {event['t_ms'] / 1000:7.2f} s  {event['type']}{extra}", file=sys.stderr)
-
-    def on_note(self, pod, text):
-        print(f"  pod{pod.index} ({pod.port}): {text}", file=sys.stderr)
 
 
 def cmd_record(args) -> int:
@@ -222,7 +187,7 @@ def cmd_summary(args) -> int:
 
 
 def _open_history(args, write=False):
-    from .history import History, resolve_db_path
+    from calfwalk.output.history import History, resolve_db_path
 
     path = resolve_db_path(args.db)
     return path, History.open(path, write=write)
@@ -238,7 +203,7 @@ def _empty_history(path, h) -> int:
 def cmd_history(args) -> int:
     if args.action == "import":
         return _history_import(args)
-    from .history import print_history
+    from calfwalk.output.history import print_history
 
     path, h = _open_history(args)
     if h is None:
@@ -256,7 +221,7 @@ def import_plan(paths):
     recording]). Session files one by one; raw files paired by their PREFIX_left/right names."""
     import os
 
-    from .session import looks_like_session
+    from calfwalk.files.session import looks_like_session
 
     sources = []  # (kind, [paths])
     raw_groups = {}
@@ -291,8 +256,9 @@ def import_sets(kind, paths, analyse=True):
     """One source of `history import` read and summarised: ([(summary, paths, kind, recorded_utc,
     source)], [one line per file that could not be read], [warnings]). Each file on its own: one
     bad file costs only itself. analyse=False reads only (the summaries are None)."""
-    from .rawfile import RawFormatError, read_raw
-    from .session import SessionError, read_session, summarise_session
+    from calfwalk.files.rawfile import RawFormatError, read_raw
+    from calfwalk.files.session import SessionError, read_session
+    from calfwalk.analysis.pipeline import summarise_session
 
     if kind == "session":
         try:
@@ -313,7 +279,7 @@ def import_sets(kind, paths, analyse=True):
     out = []
     for g in groups:
         if g:
-            out.append((analyze_recordings(g) if analyse else None, [r.path for r in g], "raw", _raw_recorded_utc(g),
+            out.append((_analyze(g) if analyse else None, [r.path for r in g], "raw", _raw_recorded_utc(g),
                         " + ".join(r.path for r in g)))
     return out, bad, [w for r in recs for w in r.warnings]
 
@@ -340,8 +306,8 @@ def _history_import(args) -> int:
 
 
 def cmd_trends(args) -> int:
-    from .history import print_trends, trend_series, write_trends_png
-    from .present import to_json
+    from calfwalk.output.history import print_trends, trend_series, write_trends_png
+    from calfwalk.output.present import to_json
 
     path, h = _open_history(args)
     if h is None:
@@ -365,7 +331,7 @@ def cmd_trends(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .history import export_csv, export_json
+    from calfwalk.output.history import export_csv, export_json
 
     path, h = _open_history(args)
     if h is None:
@@ -388,8 +354,8 @@ def cmd_export(args) -> int:
 
 
 def _open_pod(args):
-    from .link import LinkLost, open_transport
-    from .podctl import PodClient
+    from calfwalk.link.transport import LinkLost, open_transport
+    from calfwalk.link.podctl import PodClient
 
     port = _resolve_ports([args.port] if args.port else None)[0]
     try:
@@ -400,7 +366,7 @@ def _open_pod(args):
 
 
 def cmd_config(args) -> int:
-    from .podctl import PodError
+    from calfwalk.link.podctl import PodError
 
     port, pod = _open_pod(args)
     try:
@@ -423,7 +389,7 @@ def cmd_config(args) -> int:
 
 
 def _param_names():
-    from . import firmware
+    from calfwalk import firmware
 
     names = [p[0] for p in firmware.load("detector").params() if p[0] != "rate_hz"]
     return names + [s[0] for s in firmware.load("cues").SETTINGS]
@@ -431,7 +397,7 @@ def _param_names():
 
 def cmd_calibrate(args) -> int:
     """Guided calibration: pads unloaded (FSR), stand flat, rise onto the toes, store."""
-    from .podctl import PodError
+    from calfwalk.link.podctl import PodError
 
     port, pod = _open_pod(args)
 
@@ -466,7 +432,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_extract_raw(args) -> int:
-    from .session import read_session, write_raw_files
+    from calfwalk.files.session import read_session, write_raw_files
 
     for path in write_raw_files(read_session(args.session), args.output):
         print(path)
@@ -474,7 +440,7 @@ def cmd_extract_raw(args) -> int:
 
 
 def cmd_ports(args) -> int:
-    from .ports import list_ports
+    from calfwalk.link.ports import list_ports
 
     rows = list_ports()
     if not rows:
@@ -491,8 +457,8 @@ def cmd_podsim(args) -> int:
     import signal
     import time
 
-    from .podsim import PodProcess
-    from .rawfile import read_raw
+    from calfwalk.sim.podsim import PodProcess
+    from calfwalk.files.rawfile import read_raw
 
     rec = read_raw(args.raw)  # a missing, empty or malformed file: its error, before any pod starts
     _warn_raw([rec])
@@ -527,10 +493,10 @@ def cmd_pull(args) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from .history import HistoryError, resolve_db_path
-    from .link import LinkLost
-    from .podctl import PodError
-    from .podlog import pull_sets
+    from calfwalk.output.history import HistoryError, resolve_db_path
+    from calfwalk.link.transport import LinkLost
+    from calfwalk.link.podctl import PodError
+    from calfwalk.device.podlog import pull_sets
 
     db = resolve_db_path(args.db)
     port, pod = _open_pod(args)
@@ -575,9 +541,9 @@ def cmd_pull(args) -> int:
 
 def cmd_pod(args) -> int:
     """`calfwalk pod log`: what the pod's log holds."""
-    from .link import LinkLost
-    from .podctl import PodError
-    from .podlog import PullError, log_listing, print_listing
+    from calfwalk.link.transport import LinkLost
+    from calfwalk.link.podctl import PodError
+    from calfwalk.device.podlog import PullError, log_listing, print_listing
 
     port, pod = _open_pod(args)
     try:
@@ -591,7 +557,7 @@ def cmd_pod(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
+    from calfwalk.demo import run_demo
 
     return run_demo(args.out, speed=args.speed, steps=args.steps)
 
@@ -600,9 +566,9 @@ def cmd_report(args) -> int:
     """The HTML report (and --png) of a session file or one or two raw files."""
     import os
 
-    from . import report
-    from .rawfile import RawFormatError
-    from .session import SessionError, read_session
+    from calfwalk.output import report
+    from calfwalk.files.rawfile import RawFormatError
+    from calfwalk.files.session import SessionError, read_session
 
     paths = args.files
     kinds = []
@@ -719,13 +685,13 @@ def _add_summary(p):
 
 
 def _add_flash(p):
-    from . import flash
+    from calfwalk.device import flash
 
     flash.add_arguments(p)
 
 
 def cmd_flash(args) -> int:
-    from . import flash
+    from calfwalk.device import flash
 
     return flash.run(args)
 
@@ -792,7 +758,7 @@ def _add_analyze(p):
 
 
 def cmd_accuracy(args) -> int:
-    from . import accuracy, datasets
+    from calfwalk.eval import accuracy, datasets
 
     args.params = _parse_params(args.param)
     try:
@@ -802,7 +768,7 @@ def cmd_accuracy(args) -> int:
 
 
 def _add_accuracy(p):
-    from .datasets import LOADERS
+    from calfwalk.eval.datasets import LOADERS
 
     p.add_argument("--data", metavar="DIR", help="folder of the public recordings (default: ../shared/data)")
     p.add_argument("--dataset", action="append", choices=sorted(LOADERS), help="only this dataset (repeatable)")
@@ -825,7 +791,7 @@ def cmd_robustness(args) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from . import robustness
+    from calfwalk.eval import robustness
 
     params = _parse_params(args.param)
     console = Console(width=max(Console().width, 160))
@@ -859,7 +825,7 @@ def _add_robustness(p):
 
 
 def _add_simulate(p):
-    from . import simulate
+    from calfwalk.sim import simulate
 
     simulate.add_arguments(p)
 
@@ -900,7 +866,7 @@ def version_lines() -> list:
     Raises FirmwareError when the firmware is missing or damaged."""
     import calfwalk
 
-    from . import firmware
+    from calfwalk import firmware
 
     src = firmware.source()
     host, fw = calfwalk.__version__, firmware.version(src.firmware)
@@ -917,7 +883,7 @@ class _VersionAction(argparse.Action):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from .firmware import FirmwareError
+        from calfwalk.firmware import FirmwareError
 
         try:
             lines = version_lines()
@@ -942,22 +908,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_errors() -> tuple:
-    """Exceptions shown as one line with exit code 2: ours, and those of the modules the command imported.
-
-    (An error class of a module that was never imported cannot have been raised; importing
-    session.py just to name SessionError would load the firmware for every command.)"""
-    from .firmware import FirmwareError
-
-    errors = [CliError, FirmwareError, FileNotFoundError]
-    for module, name in (("history", "HistoryError"), ("rawfile", "RawFormatError"), ("session", "SessionError"),
-                         ("podlog", "PullError")):
-        mod = sys.modules.get(f"{__package__}.{module}")
-        if mod is not None and hasattr(mod, name):
-            errors.append(getattr(mod, name))
-    return tuple(errors)
-
-
 def main(argv=None) -> int:
     parser = build_parser()
     if argv is None:
@@ -974,7 +924,7 @@ def main(argv=None) -> int:
         _quiet_stdout()
         return 0
     except Exception as exc:
-        if not isinstance(exc, _user_errors()):
+        if not isinstance(exc, (CalfwalkError, FileNotFoundError)):
             raise
         print(f"calfwalk {args.command}: error: {exc}", file=sys.stderr)
         return 2

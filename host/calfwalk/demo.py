@@ -13,14 +13,15 @@ def _say(text):
 
 
 def run_demo(out_dir, speed=6, steps=30) -> int:
-    from .cli import _EventPrinter, _print_link, analyze_recordings
-    from .link import open_transport
-    from .podsim import PodProcess
-    from .present import print_summary
-    from .rawfile import read_raw
-    from .recorder import Recorder
-    from .session import read_session, summarise_session
-    from .simulate import HeelTouch, SimConfig, write_simulation
+    from calfwalk.analysis.pipeline import analyze_recordings
+    from calfwalk.link.transport import open_transport
+    from calfwalk.sim.podsim import PodProcess
+    from calfwalk.output.present import EventPrinter, print_link, print_summary
+    from calfwalk.files.rawfile import read_raw
+    from calfwalk.link.recorder import Recorder
+    from calfwalk.files.session import read_session
+    from calfwalk.analysis.pipeline import summarise_session
+    from calfwalk.sim.simulate import HeelTouch, SimConfig, write_simulation
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -37,7 +38,7 @@ def run_demo(out_dir, speed=6, steps=30) -> int:
         _say(f"firmware on the MicroPython unix port: left pod on {pods[0].port}, right pod on {pods[1].port} "
              f"(replaying at {speed}x real time)")
         _say(f"recording: calfwalk record --port {pods[0].port} --port {pods[1].port} -o {session}")
-        printer = _EventPrinter()
+        printer = EventPrinter()
         rec = Recorder([p.port for p in pods], str(session), open_transport, reconnect_s=0,
                        on_line=printer.on_line, on_note=printer.on_note)
         rec.run(seconds=120)
@@ -47,7 +48,7 @@ def run_demo(out_dir, speed=6, steps=30) -> int:
     summary = summarise_session(read_session(session))
     _say(f"summary of {session} (calfwalk summary {session}):")
     print_summary(summary)
-    _print_link(summary)
+    print_link(summary)
     direct = analyze_recordings([read_raw(p) for p in paths[:2]])
     same = _comparable(summary) == _comparable(direct)
     _say(f"same as `calfwalk analyze` on the raw files: {'yes' if same else 'NO'}")

@@ -28,6 +28,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from calfwalk.errors import CalfwalkError
+
 ENV = "CALFWALK_FIRMWARE"
 BUNDLE = "bundled"  # calfwalk/bundled/{firmware,boards,MANIFEST.json} in a wheel
 MANIFEST = "MANIFEST.json"
@@ -40,7 +42,7 @@ _cache: dict = {}
 _checked: dict = {}
 
 
-class FirmwareError(Exception):
+class FirmwareError(CalfwalkError):
     """The firmware folder is missing or damaged; the message is one line saying what to do."""
 
 

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import rawfile
+from calfwalk.files import rawfile
 
 # --- physical constants and timeline (ms unless named otherwise) -------------
 G_MPS2 = 9.80665

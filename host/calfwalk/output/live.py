@@ -77,7 +77,7 @@ class LiveView:
         self.refresh()
 
     def _on_cue(self, pod, foot, line):
-        from .protocol import cue_from_line
+        from calfwalk.files.protocol import cue_from_line
 
         cue = cue_from_line(line, pod.foot or f"pod{pod.index}")
         if cue is None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .rawfile import RawRecording
+from calfwalk.files.rawfile import RawRecording
 
 G_MS2 = 9.80665
 FEET = ("left", "right")
@@ -59,7 +59,7 @@ class Trial:
 def data_dir() -> Path | None:
     """../shared/data beside the checkout (or $CALFWALK_DATA), None when absent."""
     env = os.environ.get("CALFWALK_DATA")
-    path = Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"
+    path = Path(env) if env else Path(__file__).resolve().parents[4] / "shared" / "data"
     return path if path.is_dir() else None
 
 
@@ -285,7 +285,7 @@ def load_gaitpdb(root: Path) -> list:
 
 # -- truong2019: foot IMUs, mostly neurological patients (already raw v1) ----------------
 def load_truong(root: Path) -> list:
-    from .rawfile import RawFormatError, read_raw
+    from calfwalk.files.rawfile import RawFormatError, read_raw
 
     folder = root / "truong2019"
     trials = []
@@ -311,7 +311,7 @@ def acc_only(rec: RawRecording) -> RawRecording:
     without a gyro is returned unchanged."""
     if not rec.has_gyro:
         return rec
-    from .rawfile import columns_for
+    from calfwalk.files.rawfile import columns_for
 
     sensor = rec.sensor.replace("imu", "acc")
     keep = [rec.columns.index(c) for c in columns_for(sensor)]

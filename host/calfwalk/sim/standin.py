@@ -23,7 +23,7 @@ Not emulated: `machine.reset()` (the unix port has no hard reset; `mpremote
 reset` fails with AttributeError), USB re-enumeration, and boot.py. The unix
 port ends its lines with "\\n" where a board sends "\\r\\n".
 
-Run one from a shell:  python -m calfwalk.standin DEVICE_DIR   (prints the port).
+Run one from a shell:  python -m calfwalk.sim.standin DEVICE_DIR   (prints the port).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ _HOLD_TIMEOUT = 3.0  # a program that ignores SIGINT this long is killed (a watc
 
 
 def micropython_exe() -> str:
-    from .podsim import micropython_exe as find
+    from calfwalk.sim.podsim import micropython_exe as find
 
     return find()
 
@@ -312,7 +312,7 @@ class StandInBoard:
 def main(argv=None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m calfwalk.standin",
+    p = argparse.ArgumentParser(prog="python -m calfwalk.sim.standin",
                                 description="Run a stand-in MicroPython board (unix port behind a pty).")
     p.add_argument("device_dir", help="folder that plays the board's flash")
     p.add_argument("--heapsize", help="micropython heap size, e.g. 192k")

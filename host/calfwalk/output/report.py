@@ -14,7 +14,6 @@ import io
 import math
 import os
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -69,7 +68,7 @@ class ReportData:
 def is_session_file(path) -> bool:
     """True if the file starts like a session file, a damaged byte or two included (else it is taken
     for a raw recording)."""
-    from .session import looks_like_session
+    from calfwalk.files.session import looks_like_session
 
     with open(path, "rb") as fh:
         first = fh.readline(64)
@@ -102,70 +101,30 @@ def _swings(events, foot):
 
 def from_raw(recs, params=None) -> ReportData:
     """Report data for raw recordings: the firmware detector run here, with its heel trace."""
-    from .detect import detect_trace
-    from .summary import summarise
+    from calfwalk.analysis.pipeline import analyze_recordings
 
-    events, traces = [], {}
-    for rec in recs:
-        evs, t_ms, level, kind = detect_trace(rec, params)
-        events.extend(evs)
-        traces[rec.foot] = FootTrace(rec.foot, kind, t_ms, level, _swings(evs, rec.foot) if kind == "heel_mm" else [])
-    events.sort(key=lambda e: (e["t_ms"], e["foot"]))
-    feet = sorted((r.foot for r in recs), key=("left", "right").index)
-    summary = summarise(events, feet, {r.foot: r.sensor for r in recs}, max(r.duration_s for r in recs))
+    summary, lines = analyze_recordings(recs, params, trace=True)
+    traces = {foot: _foot_trace(line, summary["events"]) for foot, line in lines.items()}
     t0 = min(int(r.data[0, 0]) for r in recs if len(r.data))
     names = ", ".join(os.path.basename(r.path) for r in recs)
     return ReportData(summary, traces, f"raw recording(s) {names}, analysed with the firmware detector",
                       [r.path for r in recs], t0)
 
 
-def clock_map(own_ms, summary_ms):
-    """(scale, offset) taking one pod's own event times onto the summary's (t' = scale * t + offset).
-
-    The session summary may put both pods' events on one timeline; raw samples carry the
-    pod's own clock, so the heel trace is moved the same way, fitted on the pod's events.
-    """
-    if not own_ms or len(own_ms) != len(summary_ms):
-        return 1.0, 0.0
-    own = np.asarray(own_ms, float)
-    new = np.asarray(summary_ms, float)
-    if own.max() - own.min() >= 1000:
-        scale, offset = np.polyfit(own, new, 1)
-        if abs(scale - 1) < 0.01:  # a clock drift is ppm; anything else is a mismatch
-            return float(scale), float(offset)
-    return 1.0, float(np.median(new - own))
+def _foot_trace(line, events) -> FootTrace:
+    """The timeline's line for a pipeline Trace, faint over the foot's swings."""
+    swing = _swings(events, line.foot) if line.kind == "heel_mm" else []
+    return FootTrace(line.foot, line.kind, line.t_ms, line.level, swing)
 
 
 def from_session(session, params=None) -> ReportData:
     """Report data for a session: the pods' own events; the heel trace from raw samples if recorded."""
-    from .detect import detect_trace
-    from .rawfile import RawFormatError, read_raw
-    from .session import SessionError, summarise_session, write_raw_files
+    from calfwalk.analysis.pipeline import session_traces, summarise_session
 
     summary = summarise_session(session)
     events = summary["events"]
-    maps = {}
-    for pod in session.pods.values():
-        if pod.foot is None:
-            continue
-        # both in time order (a pod sends a step after the heel contact in its stance)
-        mine = sorted((e for e in events if e["foot"] == pod.foot), key=lambda e: e["t_ms"])
-        own = sorted(pod.events, key=lambda e: e["t_ms"])
-        same = [e["type"] for e in mine] == [e["type"] for e in own]
-        maps[pod.foot] = clock_map([e["t_ms"] for e in own] if same else [], [e["t_ms"] for e in mine])
-    traces, notes = {}, []
-    if any(p.raw_rows for p in session.pods.values()):
-        try:
-            with tempfile.TemporaryDirectory(prefix="calfwalk-report-") as tmp:
-                for path in write_raw_files(session, os.path.join(tmp, "raw")):
-                    rec = read_raw(path)
-                    _evs, t_ms, level, kind = detect_trace(rec, params)
-                    scale, offset = maps.get(rec.foot, (1.0, 0.0))
-                    swing = _swings(events, rec.foot) if kind == "heel_mm" else []
-                    traces[rec.foot] = FootTrace(rec.foot, kind, t_ms * scale + offset, level, swing)
-        except (SessionError, RawFormatError) as exc:
-            traces = {}
-            notes.append(f"the raw samples could not be used for the heel trace ({exc})")
+    lines, notes, maps = session_traces(session, summary, params)
+    traces = {foot: _foot_trace(line, events) for foot, line in lines.items()}
     for foot in summary["feet"]:
         if foot in traces:
             continue
@@ -308,7 +267,7 @@ def _plot_groups(ax, rows, colour, label):
 
 def _plot_stride_length(ax, summary):
     """Each step's stride (the foot's travel from landing to landing), as the pod measured it."""
-    from .summary import LIMITS
+    from calfwalk.analysis.summary import LIMITS
 
     group = _set_group(summary)
     rows = [(s["n"], s["foot"], s["stride_cm"], group(s["t_ms"])) for s in _steps(summary)
@@ -343,7 +302,7 @@ def _step_times(summary):
 
 
 def _plot_step_time(ax, summary):
-    from .summary import LIMITS
+    from calfwalk.analysis.summary import LIMITS
 
     rows = _step_times(summary)
     contact_steps = {c.get("step") for c in _contacts(summary)}
@@ -379,7 +338,7 @@ def opening_heel_mm(summary):
 
 
 def _plot_heel_per_step(ax, summary):
-    from .summary import LIMITS
+    from calfwalk.analysis.summary import LIMITS
 
     ax.set_title("Heel height per step (at the top of the step)", fontsize=11, loc="left")
     ax.set_xlabel("step no.")

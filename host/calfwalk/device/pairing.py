@@ -37,7 +37,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .align import QUANT_MS, _floor_spacing, _same_pace
+from calfwalk.analysis.align import QUANT_MS, _floor_spacing, _same_pace
 
 MIN_OVERLAP = 0.5  # of the shorter set's span
 RHYTHM_TOL = 0.10  # the feet's median strides this far apart (share of their mean) are not one walk
@@ -306,7 +306,7 @@ def pair_digest(left_key: str, right_key: str) -> str:
 
 def _records(path):
     """(host_ms, text) of the rx records of a one-pod session file (every record checked)."""
-    from .session import MAGIC, SessionError, _checked_record
+    from calfwalk.files.session import MAGIC, SessionError, _checked_record
 
     out = []
     try:
@@ -330,7 +330,7 @@ def write_pair_session(path: Path, left: PulledSet, right: PulledSet, offset_ms:
                        started_utc: str) -> None:
     """Both sets' lines in one two-pod session file (pod0 left, pod1 right), on the PC's clock, written aside
     then moved into place. align.py reads #pair_offset_ms / #pair_sd_ms / #pair_method (see align_pulled_pair)."""
-    from .session import MAGIC, RECORD_CRC, record_line
+    from calfwalk.files.session import MAGIC, RECORD_CRC, record_line
 
     t0 = min(p.timing["start_unix"] - p.timing["anchor_host_ms"] / 1000.0 for p in (left, right))
     lines = [MAGIC, f"#started_utc={started_utc}", f"#pod0={left.path}", f"#pod1={right.path}",
@@ -376,8 +376,9 @@ def pulled_sets(h) -> list:
 
 def pair_pulled(db_path, keys, folder) -> list:
     """Pair each set of `keys` (just pulled) with its other foot where one fits; the outcomes, in order."""
-    from .history import History, HistoryError, set_rows
-    from .session import SessionError, read_session, summarise_session
+    from calfwalk.output.history import History, HistoryError, set_rows
+    from calfwalk.files.session import SessionError, read_session
+    from calfwalk.analysis.pipeline import summarise_session
 
     with History.open(db_path) as h:
         every = pulled_sets(h) if h is not None else []

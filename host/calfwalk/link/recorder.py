@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from . import firmware
-from .link import LineSplitter, LinkLost, wait_for
-from .protocol import StreamChecker, event_from_line
-from .session import SessionWriter
+from calfwalk import firmware
+from calfwalk.link.transport import LineSplitter, LinkLost, wait_for
+from calfwalk.files.protocol import StreamChecker, event_from_line
+from calfwalk.files.session import SessionWriter
 
 
 class PodLink:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import json
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "not_measured": "dim"}
@@ -139,3 +141,39 @@ def sets_table(sets: list):
         table.add_row(f"Set {st['set_no']}", f"{st['start_ms'] / 1000:.0f} s", length, steps, str(st["heel_contacts"]),
                       _fmt(st["heel_height_mm"]["mean"]), _fmt(st["cadence_spm"]), cv, bad or "-")
     return table
+
+
+def print_link(summary):
+    """Link health per pod, and what the session file lost, one line each."""
+    for foot, st in summary["link"].items():
+        print(f"link {foot} ({st['port']}): {st['lines']} lines, {st['noise']} noise, {st['corrupt']} corrupt, "
+              f"{st['gaps']} missing, {st['reboots']} reboot(s)")
+    if summary.get("session_damaged_lines") or summary.get("session_damage"):
+        print(f"session file: {summary['session_damaged_lines']} damaged line(s) skipped")
+        for what in summary.get("session_damage", [])[:5]:
+            print(f"  {what}")
+
+
+class EventPrinter:
+    """Plain progress for `record`: one line per event and note."""
+
+    def on_line(self, pod, line, event):
+        if line.kind == "C":
+            from calfwalk.output.live import cue_text
+            from calfwalk.files.protocol import cue_from_line
+
+            cue = cue_from_line(line, pod.foot or f"pod{pod.index}")
+            if cue is not None:
+                print(f"  {cue['foot']:>5} {cue['t_ms'] / 1000:7.2f} s  cue: {cue_text(cue)}", file=sys.stderr)
+            return
+        if event is None or event["type"] == "calibrated":
+            return
+        extra = ""
+        if event["type"] == "step":
+            extra = f" #{event['step_no']} heel {event['heel_mm']} mm, pause {event['pause_ms']} ms"
+        elif event["type"] == "heel_contact":
+            extra = f" HEEL CONTACT {event['duration_ms']} ms, impact {event['impact_mg']} mg"
+        print(f"  {event['foot']:>5} {event['t_ms'] / 1000:7.2f} s  {event['type']}{extra}", file=sys.stderr)
+
+    def on_note(self, pod, text):
+        print(f"  pod{pod.index} ({pod.port}): {text}", file=sys.stderr)

@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from calfwalk.errors import CalfwalkError
+
 APPLICATION_ID = 0x43574C4B  # "CWLK" in the SQLite header: marks a calfwalk history file
 SCHEMA_VERSION = 2  # PRAGMA user_version (2: set_parts)
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -113,7 +115,7 @@ METRICS = (
 )
 
 
-class HistoryError(ValueError):
+class HistoryError(CalfwalkError, ValueError):
     """A history file that cannot be used; the message names it."""
 
 
@@ -715,7 +717,7 @@ def _fmt(v, digits=1):
 
 
 def _console():
-    from .present import make_console
+    from calfwalk.output.present import make_console
 
     console = make_console()
     # a file or pipe: rich would wrap at 80 columns unless $COLUMNS says otherwise
@@ -783,7 +785,7 @@ def write_trends_png(series: dict, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .summary import LIMITS
+    from calfwalk.analysis.summary import LIMITS
 
     sets = series["sets"]
     x = list(range(1, len(sets) + 1))

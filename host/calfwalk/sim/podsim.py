@@ -15,7 +15,7 @@ import threading
 import tty
 from pathlib import Path
 
-from . import firmware
+from calfwalk import firmware
 
 
 def micropython_exe() -> str:

@@ -20,8 +20,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import firmware
-from .protocol import encode
+from calfwalk import firmware
+from calfwalk.errors import CalfwalkError
+from calfwalk.files.protocol import encode
 
 _lb = firmware.load("logbook")
 MAGIC = _lb.MAGIC
@@ -232,7 +233,7 @@ def set_digest(records) -> str:
 
 def write_set_session(path: Path, records, port: str, started_utc: str, certainty: dict, pod_set: PodSet) -> None:
     """The set as a session file (`calfwalk summary`/`report` read it), written aside then moved into place."""
-    from .session import MAGIC as SESSION_MAGIC, RECORD_CRC, record_line
+    from calfwalk.files.session import MAGIC as SESSION_MAGIC, RECORD_CRC, record_line
 
     lines = [SESSION_MAGIC, f"#started_utc={started_utc}", f"#pod0={port}", f"#records={RECORD_CRC}",
              f"#pulled_set={pod_set.id}", f"#pulled_boot={pod_set.boot}",
@@ -254,7 +255,7 @@ def pulled_dir(db_path) -> Path:
 
 # ------------------------------------------------------------------ talking to the pod
 
-class PullError(Exception):
+class PullError(CalfwalkError):
     """The pod refused, or what it sent does not check out; the message says which set."""
 
 
@@ -267,7 +268,7 @@ class PodLog:
 
     def _reply(self, text, progress=None, timeout=None):
         """Send a command; collect the good lines until its OK (the lines before it, and the OK)."""
-        from .podctl import PodError
+        from calfwalk.link.podctl import PodError
 
         pod = self.pod
         mark = len(pod.lines)
@@ -356,9 +357,10 @@ def store_set(records, pod_set: PodSet, clock: ClockMap, port: str, db_path, fol
     """One pulled set: its session file (kept in `folder`), its summary in the history.
 
     Returns (the store message, its digest, whether the history holds it: new or already)."""
-    from .history import store_message, store_summary
-    from .pairing import set_timing
-    from .session import read_session, summarise_session
+    from calfwalk.output.history import store_message, store_summary
+    from calfwalk.device.pairing import set_timing
+    from calfwalk.files.session import read_session
+    from calfwalk.analysis.pipeline import summarise_session
 
     digest = set_digest(records)
     start = next((r for r in records if r.kind == "E" and r.payload.startswith("set_start,")), records[0])
@@ -413,8 +415,8 @@ def pull_sets(client, port: str, db_path, keep: bool = False, folder: Path | Non
         if not keep:  # only now that the history holds it
             result.marked += podlog.mark([s.id])
     if keys and pair:
-        from .history import HistoryError
-        from .pairing import pair_pulled
+        from calfwalk.output.history import HistoryError
+        from calfwalk.device.pairing import pair_pulled
 
         # every set is stored and marked by now: pairing only ever turns two of them into one
         try:
@@ -439,8 +441,8 @@ def print_listing(listing: Listing, clock: ClockMap, port: str, console=None) ->
     """`calfwalk pod log`: a row per set, then the log's totals."""
     from rich.table import Table
 
-    from .history import local_time
-    from .present import make_console
+    from calfwalk.output.history import local_time
+    from calfwalk.output.present import make_console
 
     console = console or make_console()
     table = Table(title=f"Sets in the log of the pod on {port}")

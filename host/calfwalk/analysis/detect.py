@@ -2,46 +2,8 @@
 
 from __future__ import annotations
 
-from . import firmware
-
-
-def event_fields() -> dict:
-    """Field names after t_ms per event name, as the firmware defines them."""
-    det = firmware.load("detector")
-    return {det.EVENT_NAMES[k]: v for k, v in det.EVENT_FIELDS.items()}
-
-# fields that may carry the detector's UNKNOWN (-1): None in host dicts (and missing from an
-# older pod's lines)
-OPTIONAL_FIELDS = {"heel_mm", "med_pct", "impact_mg", "load_pct", "stride_mm", "clearance_mm"}
-# lengths the pod sends in mm that the host shows in cm (one decimal)
-IN_CM = {"stride_mm": "stride_cm", "clearance_mm": "clearance_cm"}
-
-
-def event_dict(kind: str, foot: str, t_ms: int, values) -> dict:
-    """Build the host event dict for one detector event (values after t_ms, in order; None: not sent)."""
-    ev = {"type": kind, "foot": foot, "t_ms": int(t_ms)}
-    for name, value in zip(event_fields()[kind], values):
-        value = None if value is None else int(value)
-        if value is not None and name in OPTIONAL_FIELDS and value < 0:
-            value = None
-        if name in IN_CM:
-            ev[IN_CM[name]] = None if value is None else round(value / 10.0, 1)
-        else:
-            ev[name] = value
-    return ev
-
-
-def wire_values(ev: dict) -> list:
-    """The integers a pod sends after t_ms for a host event dict (the inverse of event_dict)."""
-    out = []
-    for name in event_fields()[ev["type"]]:
-        if name in IN_CM:
-            cm = ev.get(IN_CM[name])
-            out.append(-1 if cm is None else int(round(cm * 10)))
-        else:
-            value = ev.get(name)
-            out.append(-1 if value is None else int(value))
-    return out
+from calfwalk import firmware
+from calfwalk.model import event_dict
 
 
 def make_detector(sensor: str, rate_hz: int, params: dict | None = None):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from .link import LineSplitter
-from .protocol import StreamChecker, event_from_line
+from calfwalk.link.transport import LineSplitter
+from calfwalk.files.protocol import StreamChecker, event_from_line
 
 
 class PodError(Exception):

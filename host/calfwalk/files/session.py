@@ -15,7 +15,8 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from .protocol import StreamChecker, cue_from_line, event_from_line
+from calfwalk.errors import CalfwalkError
+from calfwalk.files.protocol import StreamChecker, cue_from_line, event_from_line
 
 MAGIC = "#calfwalk_session=1"
 KINDS = ("rx", "tx", "note")
@@ -41,7 +42,7 @@ def _checked_record(text: str, strict: bool):
     return None if strict else text
 
 
-class SessionError(ValueError):
+class SessionError(CalfwalkError, ValueError):
     """A file that is not a readable session; the message names file and line."""
 
 
@@ -374,79 +375,9 @@ def _heartbeat_counts(pod, kv, ts, ledger, open_set):
         ledger[pod.index] = None
 
 
-def summarise_session(session: Session) -> dict:
-    """The same summary `calfwalk analyze` gives, from what the pods reported, plus link health.
-
-    The pods' events are first put on one timeline (align.py); "alignment" says how well.
-    """
-    from .align import align_session
-    from .summary import summarise
-
-    feet, sensors = [], {}
-    durations = []
-    for pod in session.pods.values():
-        if pod.foot is None:
-            continue
-        feet.append(pod.foot)
-        sensors[pod.foot] = pod.sensor or "imu"
-        if pod.t0 is not None and pod.ts is not None:
-            durations.append((pod.ts - pod.t0) / 1000.0)
-    if not feet:
-        raise SessionError(f"{session.path}: no pod identified itself (no H or S line received)")
-    if len(set(feet)) != len(feet):
-        raise SessionError(f"{session.path}: two pods report the same foot ({feet[0]}): set foot= in their board configs")
-    feet.sort(key=("left", "right").index)
-    duration = max(durations) if durations else session.host_ms_last / 1000.0
-    # tag each event, so that what was lost near it moves with it onto the common timeline
-    for pod in session.pods.values():
-        for k, ev in enumerate(pod.events):
-            ev["_k"] = (pod.index, k)
-    events, alignment = align_session(session)
-    moved = {e.pop("_k"): e["t_ms"] for e in events if "_k" in e}
-    for pod in session.pods.values():
-        for ev in pod.events:
-            ev.pop("_k", None)
-    out = summarise(events, feet, sensors, duration, _damage(session, moved))
-    out["alignment"] = alignment
-    out["link"] = {
-        pod.foot or f"pod{pod.index}": dict(pod.checker.stats.as_dict(), port=pod.port, boots=pod.segments)
-        for pod in session.pods.values()
-    }
-    out["session_damaged_lines"] = session.damaged_lines
-    out["session_damage"] = list(session.damage)
-    # what the pods cued during the set (LED/buzzer): counts per kind
-    out["pod_cues"] = {
-        pod.foot: {kind: sum(1 for c in pod.cues if c["kind"] == kind) for kind in ("heel", "fade")}
-        for pod in session.pods.values() if pod.foot is not None
-    }
-    return out
-
-
-def _damage(session: Session, moved: dict) -> dict:
-    """What the pods counted or sent that did not arrive intact, on the events' common timeline
-    (`moved`: (pod index, event index) -> that event's time there); for summary.summarise."""
-    out = {"unknown_steps": [], "lost_set_ends": [], "lines_lost": {}}
-    for pod in session.pods.values():
-        if pod.foot is None:
-            continue
-
-        def place(t_ms, near):
-            if near is None or (pod.index, near) not in moved:
-                return int(t_ms)
-            return int(round(t_ms + moved[(pod.index, near)] - pod.events[near]["t_ms"]))
-
-        for m in pod.missing_steps:
-            out["unknown_steps"].append({"foot": pod.foot, "t_ms": place(m["t_ms"], m["near"]),
-                                         "step_no": m["step_no"], "why": m["why"]})
-        for e in pod.lost_set_ends:
-            out["lost_set_ends"].append({"foot": pod.foot, "t_ms": place(e["t_ms"], e["near"])})
-        out["lines_lost"][pod.foot] = pod.lines_lost
-    return out
-
-
 def write_raw_files(session: Session, prefix) -> list:
     """Raw v1 files (PREFIX_<foot>.csv) rebuilt from the R lines of pods recorded with `raw on`."""
-    from .rawfile import columns_for, write_raw
+    from calfwalk.files.rawfile import columns_for, write_raw
 
     paths = []
     for pod in session.pods.values():

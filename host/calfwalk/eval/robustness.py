@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .simulate import HeelTouch, SimConfig, simulate
+from calfwalk.sim.simulate import HeelTouch, SimConfig, simulate
 
 BASE_SEED = 1000  # sweep set k is drawn from seed BASE_SEED + k
 CONTACT_MATCH_MS = 150  # a reported contact this close to a true one is that contact
@@ -56,7 +56,7 @@ def _fits(cfg: SimConfig) -> bool:
 
 def simulate_plan_check(cfg: SimConfig) -> None:
     """Raise ValueError if the simulator cannot lay out cfg (cheap: no kinematics)."""
-    from .simulate import _normalise, _plan
+    from calfwalk.sim.simulate import _normalise, _plan
 
     touches, longs, sinks = _normalise(cfg)
     rng = np.random.default_rng(0)
@@ -177,15 +177,15 @@ class FootResult:
 
 
 def _recording(rec: dict):
-    from .rawfile import RawRecording
+    from calfwalk.files.rawfile import RawRecording
 
     return RawRecording(rec["foot"], rec["sensor"], rec["rate_hz"], rec["data"])
 
 
 def run_one(d: Draw, params: dict | None = None) -> list:
     """Simulate and score one sweep set: a FootResult per foot."""
-    from .accuracy import match
-    from .detect import detect
+    from calfwalk.eval.matching import match
+    from calfwalk.analysis.detect import detect
 
     sim = simulate(d.cfg)
     out = []

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import firmware
-from .detect import replay
+from calfwalk import firmware
+from calfwalk.analysis.detect import replay
+from calfwalk.eval.matching import MATCH_MS, match
 
-MATCH_MS = 150  # a detected contact this close to a reference IC is the same heel strike
 STEP_IC_MS = 600  # a step's landing follows its own heel strike by less than this
 
 
@@ -76,24 +76,6 @@ def _in_windows(times, windows, slack_ms=0.0):
     for a, b in windows:
         ok |= (times >= a - slack_ms) & (times <= b + slack_ms)
     return ok
-
-
-def match(detected, reference, tol_ms=MATCH_MS):
-    """One-to-one nearest matching in time order; returns (det_idx, ref_idx) pairs."""
-    pairs = []
-    used = set()
-    for j, r in enumerate(reference):
-        if len(detected) == 0:
-            break
-        d = np.abs(detected - r)
-        for i in np.argsort(d):
-            if d[i] > tol_ms:
-                break
-            if i not in used:
-                used.add(i)
-                pairs.append((int(i), j))
-                break
-    return pairs
 
 
 INTERVAL_SLACK_MS = 100
@@ -207,9 +189,9 @@ def sim_trials(folder) -> list:
     """The simulated suite as datasets.Trial objects (truth contacts as ICs); `clean` marks heel-high sets."""
     import json
 
-    from .datasets import Trial
-    from .rawfile import read_raw
-    from .simulate import HeelTouch, SimConfig, write_simulation
+    from calfwalk.eval.datasets import Trial
+    from calfwalk.files.rawfile import read_raw
+    from calfwalk.sim.simulate import HeelTouch, SimConfig, write_simulation
 
     trials = []
     for k, (steps, cadence, pause, noise, sensor, faults) in enumerate(SIM_SUITE):
@@ -297,7 +279,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from . import datasets
+    from calfwalk.eval import datasets
 
     console = Console(width=max(Console().width, 150))
     params = getattr(args, "params", None)
@@ -378,7 +360,7 @@ def run(args) -> int:
 
         from rich.progress import Progress
 
-        from . import robustness
+        from calfwalk.eval import robustness
 
         sensors = getattr(args, "sweep_sensor", None) or (["imu", "acc"] if with_acc else ["imu"])
         for sensor in sensors:

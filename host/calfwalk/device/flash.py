@@ -54,7 +54,7 @@ def _firmware(firmware=None) -> Path:
         if not (fw / "main.py").is_file():
             raise FlashError(f"no firmware at {fw} (main.py missing)")
         return fw
-    from .firmware import FirmwareError, firmware_dir
+    from calfwalk.firmware import FirmwareError, firmware_dir
 
     try:
         return firmware_dir()
@@ -64,7 +64,7 @@ def _firmware(firmware=None) -> Path:
 
 def firmware_version(fw: Path) -> str:
     """VERSION in the firmware's app.py: what the pod will report (H calfwalk=, S fw=)."""
-    from .firmware import FirmwareError, version
+    from calfwalk.firmware import FirmwareError, version
 
     try:
         return version(fw)
@@ -329,7 +329,7 @@ def _check_port(port):
 def _resolve_port(port):
     if port:
         return port
-    from .ports import find_pods
+    from calfwalk.link.ports import find_pods
 
     pods = find_pods()
     if len(pods) == 1:
@@ -343,7 +343,7 @@ class _Reader:
     """Protocol lines and the rest of a port's output, for the boot and status check."""
 
     def __init__(self, transport):
-        from .link import LineSplitter
+        from calfwalk.link.transport import LineSplitter
 
         self.t = transport
         self.split = LineSplitter()
@@ -352,7 +352,7 @@ class _Reader:
         self.partial = ""
 
     def pump(self, seconds):
-        from .protocol import Corrupt, parse
+        from calfwalk.files.protocol import Corrupt, parse
 
         data = self.t.read(seconds)
         for text in self.split.feed(data):
@@ -383,7 +383,7 @@ class _Reader:
 
 
 def _open(port):
-    from .link import LinkLost, SerialTransport
+    from calfwalk.link.transport import LinkLost, SerialTransport
 
     try:
         return SerialTransport(port)
@@ -392,7 +392,7 @@ def _open(port):
 
 
 def _reset_and_check(mp, port, reset, timeout, log, cfg, check=True):
-    from .link import LinkLost, SerialTransport, wait_for
+    from calfwalk.link.transport import LinkLost, SerialTransport, wait_for
 
     if reset == "hard":
         try:

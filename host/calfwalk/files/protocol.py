@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import firmware
+from calfwalk import firmware
 
 # the pod's own definitions: one format, one checksum
 _fw = firmware.load("protocol")
@@ -165,7 +165,7 @@ class StreamChecker:
 
 def event_from_line(line: Line, foot: str):
     """A host event dict from an E line, or None if it is not a known event."""
-    from .detect import event_fields
+    from calfwalk.model import event_fields
 
     if line.kind != "E" or not line.fields:
         return None
@@ -173,7 +173,7 @@ def event_from_line(line: Line, foot: str):
     name = line.fields[0]
     if name not in fields:
         return None
-    from .detect import OPTIONAL_FIELDS
+    from calfwalk.model import OPTIONAL_FIELDS
 
     kv = line.kv()
     try:
@@ -182,7 +182,7 @@ def event_from_line(line: Line, foot: str):
         values = [int(kv[k]) if k in kv or k not in OPTIONAL_FIELDS else None for k in fields[name]]
     except (KeyError, ValueError):
         return None
-    from .detect import event_dict
+    from calfwalk.model import event_dict
 
     return event_dict(name, foot, t, values)
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from calfwalk.errors import CalfwalkError
+
 IMU_COLUMNS = ("t_ms", "ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps")
 ACC_COLUMNS = IMU_COLUMNS[:4]  # an accelerometer alone (sensor acc): no gyro columns
 FSR_COLUMNS = ("t_ms", "heel", "fore_med", "fore_lat")
@@ -24,7 +26,7 @@ PLAUSIBLE_ACC_MG = 32000
 PLAUSIBLE_GYRO_MDPS = 4_000_000
 
 
-class RawFormatError(ValueError):
+class RawFormatError(CalfwalkError, ValueError):
     """A raw file that does not follow format v1; the message names file and line."""
 
     def __init__(self, path, line, problem):

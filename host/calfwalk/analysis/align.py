@@ -31,6 +31,8 @@ import math
 import statistics
 from dataclasses import dataclass
 
+import numpy as np
+
 MIN_DRIFT_SPAN_MS = 10_000  # shorter than this, a drift estimate is mostly latency noise: assume none
 # Pod clocks run on crystals (tens of ppm); a steeper envelope is latency noise in sparse lines
 MAX_DRIFT_PPM = 1000
@@ -431,3 +433,20 @@ def _rounded(events):
     for e in events:
         e["t_ms"] = int(round(e["t_ms"]))
     return events
+
+
+def clock_map(own_ms, summary_ms):
+    """(scale, offset) taking one pod's own event times onto the summary's (t' = scale * t + offset).
+
+    The session summary may put both pods' events on one timeline; raw samples carry the
+    pod's own clock, so the heel trace is moved the same way, fitted on the pod's events.
+    """
+    if not own_ms or len(own_ms) != len(summary_ms):
+        return 1.0, 0.0
+    own = np.asarray(own_ms, float)
+    new = np.asarray(summary_ms, float)
+    if own.max() - own.min() >= 1000:
+        scale, offset = np.polyfit(own, new, 1)
+        if abs(scale - 1) < 0.01:  # a clock drift is ppm; anything else is a mismatch
+            return float(scale), float(offset)
+    return 1.0, float(np.median(new - own))

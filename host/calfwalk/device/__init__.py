@@ -1,0 +1,1 @@
+"""A pod as a device: flashing it, pulling its own log, pairing two pods' pulled sets."""

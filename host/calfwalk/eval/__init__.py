@@ -1,0 +1,1 @@
+"""Measuring the detector: public datasets, accuracy tables, the randomised robustness sweep."""

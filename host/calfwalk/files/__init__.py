@@ -1,0 +1,1 @@
+"""File formats: raw sample files (rawfile), the pod's wire protocol (protocol), session logs (session)."""

@@ -1,0 +1,154 @@
+"""The host package's imports point one way, along the data path (README "The data path").
+
+Every import of a calfwalk module is read from the source (module level and inside
+functions alike), so a lazy import cannot hide a cycle or a reach upwards.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import calfwalk
+
+PKG = Path(calfwalk.__file__).resolve().parent
+
+# lower imports nothing above it; the same rank across two subpackages is two sides of one layer
+RANK = {
+    "errors": 0,  # CalfwalkError: what the CLI shows in one line
+    "firmware": 1,  # finds the pod's firmware, which the host replays
+    "model": 2,  # the event model
+    "files": 3,  # raw files, the wire protocol, session logs
+    "link": 4,  # serial transport, recording, pod commands
+    "analysis": 4,  # detector replay, clock alignment, summary, the pipeline
+    "sim": 4,  # simulated sets and pods
+    "output": 5,  # terminal, report, live view, history
+    "device": 6,  # flashing, the pod's own log, pairing pulled sets
+    "eval": 6,  # datasets, accuracy, robustness sweep
+    "demo": 7,
+    "cli": 8,
+}
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PKG).with_suffix("")
+    parts = [p for p in rel.parts if p != "__init__"]
+    return ".".join(["calfwalk", *parts]) if parts else "calfwalk"
+
+
+def _imports(path: Path, name: str) -> set:
+    """The calfwalk modules (dotted) one source file imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("calfwalk"))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if not mod.startswith("calfwalk"):
+                continue
+            for a in node.names:
+                # `from calfwalk.x import y` may name the module calfwalk.x.y
+                out.add(f"{mod}.{a.name}" if (PKG / Path(*f"{mod}.{a.name}".split(".")[1:])).with_suffix(".py").exists()
+                        or (PKG / Path(*f"{mod}.{a.name}".split(".")[1:]) / "__init__.py").exists() else mod)
+    return out
+
+
+def _graph() -> dict:
+    graph = {}
+    for path in PKG.rglob("*.py"):
+        if "bundled" in path.parts:
+            continue
+        name = _module_name(path)
+        graph[name] = {m for m in _imports(path, name) if m != name}
+    return graph
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "calfwalk"
+
+
+def test_every_module_has_a_layer():
+    missing = sorted(m for m in _graph() if m != "calfwalk" and _layer(m) not in RANK and not m.endswith("__main__"))
+    assert not missing, f"modules outside the layers (add them to a subpackage, or to RANK): {missing}"
+
+
+def test_nothing_imports_the_cli():
+    offenders = sorted(m for m, deps in _graph().items() if "calfwalk.cli" in deps)
+    assert not offenders, f"only the entry point may use calfwalk.cli: {offenders}"
+
+
+def test_imports_point_down_the_data_path():
+    wrong = []
+    for module, deps in _graph().items():
+        if module == "calfwalk" or module.endswith("__main__"):
+            continue
+        mine = _layer(module)
+        for dep in deps:
+            theirs = _layer(dep)
+            if dep == "calfwalk" or theirs == mine:
+                continue
+            if RANK[theirs] >= RANK[mine]:
+                wrong.append(f"{module} -> {dep}")
+    assert not wrong, "imports that point up or sideways:\n" + "\n".join(sorted(wrong))
+
+
+def test_no_import_cycles():
+    graph = _graph()
+    state = {}
+    stack = []
+
+    def visit(node):
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if dep not in graph:
+                continue
+            if state.get(dep) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(dep):] + [dep]))
+            if dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_the_checks_can_fail(tmp_path):
+    """The walker sees a lazy import inside a function, and resolves relative ones."""
+    src = tmp_path / "mod.py"
+    src.write_text("def f():\n    from calfwalk.cli import main\n    from . import firmware\n")
+    got = _imports(src, "calfwalk.output.mod")
+    assert "calfwalk.cli" in got
+    assert "calfwalk.output.firmware" in got or "calfwalk.output" in got
+
+
+def test_readme_names_every_layer():
+    """README's data-path table matches the tree: every subpackage, and every module in it."""
+    readme = (PKG.parents[1] / "README.md").read_text(encoding="utf-8")
+    for sub in sorted(p for p in PKG.iterdir() if (p / "__init__.py").exists() and p.name != "bundled"):
+        row = next((line for line in readme.splitlines() if line.strip().startswith(f"| `{sub.name}/` |")), None)
+        assert row is not None, f"README's data-path table has no row for {sub.name}/"
+        for mod in sorted(m.stem for m in sub.glob("*.py") if not m.stem.startswith("_")):
+            assert f"`{mod}`" in row, f"README's row for {sub.name}/ does not name {mod}"
+
+
+def test_protocol_lists_every_command():
+    """PROTOCOL.md documents every command the pod accepts (firmware/app.py COMMANDS)."""
+    import re
+
+    root = PKG.parents[1]
+    app = (root / "firmware" / "app.py").read_text(encoding="utf-8")
+    commands = re.search(r'^COMMANDS = "([^"]+)"', app, re.M).group(1).split()
+    doc = (root / "PROTOCOL.md").read_text(encoding="utf-8")
+    missing = [c for c in commands if f"| `{c}" not in doc]
+    assert not missing, f"PROTOCOL.md does not list these commands: {missing}"
