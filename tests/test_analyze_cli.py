@@ -274,7 +274,7 @@ def test_fsr_only(capsys, tmp_path):
     assert s["steps"] == 20
     assert s["heel_contacts"] == 1
     assert rules["heel_height_kept"]["status"] == "not_measured"
-    assert s["heel_height_mm"] == {"mean": None, "min": None, "max": None}
+    assert s["heel_height_mm"] == {"mean": None, "min": None, "max": None, "opening": None, "closing": None}
     toe = rules["big_toe_push"]
     assert toe["status"] == "pass", toe  # the simulator pushes ~60% through the big-toe side
     assert 50 <= toe["value"] <= 70

@@ -50,10 +50,6 @@ def db_steps(db):
         return h.steps()
 
 
-def pct_diff(a, b):
-    return abs(a - b) / ((a + b) / 2) * 100
-
-
 def one_set(summary):
     """The summary of the recording's single set: what the history stores."""
     parts = summary.get("sets") or [summary]
@@ -62,14 +58,12 @@ def one_set(summary):
 
 
 def expected_asym(s):
-    """The largest left/right % of step count, step time and heel height; step count only when the summary has none."""
+    """The largest left/right % of step count, step time and heel height (None with one foot)."""
     a = s.get("asymmetry")
-    if a:
-        vals = [a[k]["asymmetry_pct"] for k in ("steps", "step_time_ms", "heel_height_mm")
-                if a.get(k) and a[k]["asymmetry_pct"] is not None]
-        return max(vals) if vals else None
-    by = s["steps_by_foot"]
-    return round(pct_diff(by["left"], by["right"]), 1) if len(by) == 2 else None
+    if not a:
+        return None
+    vals = [a[k]["asymmetry_pct"] for k in ("steps", "step_time_ms", "heel_height_mm") if a[k]["asymmetry_pct"] is not None]
+    return max(vals) if vals else None
 
 
 @pytest.fixture
@@ -112,16 +106,12 @@ def test_analyze_stores_the_set_once(capsys, sets, _history_db):
     assert row["step_time_cv"] == summary["step_time_cv"]
     assert row["feet"] == "left,right" and json.loads(row["sensors"]) == {"left": "imu", "right": "imu"}
     assert json.loads(row["rules"]) == {r["id"]: r["status"] for r in summary["rules"]}
-    asym = summary.get("asymmetry")
-    if asym:  # the summary's own left/right figures
-        assert row["asym_step_count_pct"] == asym["steps"]["asymmetry_pct"]
-        assert row["asym_step_time_pct"] == asym["step_time_ms"]["asymmetry_pct"]
-        assert row["asym_heel_height_pct"] == asym["heel_height_mm"]["asymmetry_pct"]
-        assert json.loads(row["asymmetry"]) == asym
-    else:
-        by = summary["steps_by_foot"]
-        assert row["asym_step_count_pct"] == round(pct_diff(by["left"], by["right"]), 1)
-    assert row["asym_pct"] == expected_asym(summary)
+    asym = summary["asymmetry"]  # the summary's own left/right figures
+    assert row["asym_step_count_pct"] == asym["steps"]["asymmetry_pct"]
+    assert row["asym_step_time_pct"] == asym["step_time_ms"]["asymmetry_pct"]
+    assert row["asym_heel_height_pct"] == asym["heel_height_mm"]["asymmetry_pct"]
+    assert json.loads(row["asymmetry"]) == asym
+    assert row["asym_pct"] == expected_asym(summary) == summary["asymmetry_pct"]
     assert json.loads(row["summary"]) == summary
     assert row["recorded_utc"] == "2026-05-01T00:00:00Z"  # the raw files carry no date: their file time
     assert row["source_kind"] == "raw" and row["source_path"].split(";") == [os.path.abspath(p) for p in paths]
@@ -171,20 +161,21 @@ def test_record_and_summary_store_the_session_once(capsys, tmp_path, micropython
 
 
 def test_summary_with_several_sets_and_asymmetry(capsys, sets, tmp_path, _history_db):
-    """A summary carrying "sets" (each with set_no, start/end) stores one row per set, keyed per source."""
+    """A summary carrying "sets" (each with set_no, start/end) stores one row per set, keyed per source;
+    each row's figures are the set summary's own (the history computes none)."""
     clean, _ = analyze_json(capsys, sets["clean"][0], "--no-history")
     faulty, _ = analyze_json(capsys, sets["faulty"][0], "--no-history")
     parts = []
     for no, s in ((1, clean), (2, faulty)):
-        part = dict(s, set_no=no, start_ms=no * 100000, end_ms=no * 100000 + 60000,
-                    asymmetry={"step_count_pct": 4.0 * no, "step_time_pct": 1.5, "heel_height_pct": 9.0 if no == 2 else None,
-                               "heel_contacts": {"left": no, "right": 0}})
-        if no == 2:
-            # no events of its own: the steps come from the whole recording's events in its time span
-            del part["events"]
+        lr = {"left": 1, "right": 1}
+        asym = {"steps": dict(lr, asymmetry_pct=4.0 * no), "step_time_ms": dict(lr, asymmetry_pct=1.5),
+                "heel_height_mm": dict(lr, asymmetry_pct=9.0 if no == 2 else None)}
+        shift = 0 if no == 1 else 200000
+        part = dict(s, set_no=no, start_ms=no * 100000, end_ms=no * 100000 + 60000, asymmetry=asym,
+                    asymmetry_pct=7.5 * no, heel_contacts_per100=1.25 * no,
+                    events=[dict(e, t_ms=e["t_ms"] + shift) for e in s["events"]])
         parts.append(part)
-    shifted = [dict(e, t_ms=e["t_ms"] + 200000) for e in faulty["events"]]
-    whole = dict(clean, sets=parts, events=shifted)
+    whole = dict(clean, sets=parts)
     source = tmp_path / "two_sets.cwlog"
     source.write_text("#calfwalk_session=1\n")
     outcome = store_summary(_history_db, whole, [str(source)], "session", "2026-05-02T10:00:00Z")
@@ -193,12 +184,13 @@ def test_summary_with_several_sets_and_asymmetry(capsys, sets, tmp_path, _histor
     assert [r["set_no"] for r in rows] == [1, 2]
     assert [r["asym_step_count_pct"] for r in rows] == [4.0, 8.0]
     assert [r["asym_heel_height_pct"] for r in rows] == [None, 9.0]
-    assert [r["asym_pct"] for r in rows] == [4.0, 9.0]  # the largest % figure
+    assert [r["asym_pct"] for r in rows] == [7.5, 15.0]  # the summary's, not recomputed
+    assert [r["heel_contacts_per100"] for r in rows] == [1.25, 2.5]
     assert [(r["start_ms"], r["end_ms"]) for r in rows] == [(100000, 160000), (200000, 260000)]
     steps = db_steps(_history_db)
     assert sum(1 for s in steps if s["set_id"] == rows[1]["id"]) == faulty["steps"]
     assert [s["t_ms"] for s in steps if s["set_id"] == rows[1]["id"]] == [
-        e["t_ms"] for e in shifted if e["type"] == "step" and 200000 <= e["t_ms"] <= 260000]
+        e["t_ms"] for e in parts[1]["events"] if e["type"] == "step"]
     again = store_summary(_history_db, whole, [str(source)], "session", "2026-05-02T10:00:00Z")
     assert [r["new"] for r in again["results"]] == [False, False]
     assert counts(_history_db) == (2, clean["steps"] + faulty["steps"])

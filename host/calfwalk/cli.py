@@ -221,24 +221,23 @@ def import_plan(paths):
     recording]). Session files one by one; raw files paired by their PREFIX_left/right names."""
     import os
 
-    from calfwalk.files.session import looks_like_session
+    from calfwalk.files.kinds import file_kind
 
     sources = []  # (kind, [paths])
     raw_groups = {}
     bad = []
     for p in paths:
         try:
-            with open(p, "rb") as fh:
-                first = fh.readline(64).rstrip(b"\r\n")
+            kind = file_kind(p)
         except FileNotFoundError:
             bad.append(f"{p}: no such file")
             continue
         except OSError as exc:
             bad.append(f"{p}: cannot read: {exc.strerror or exc}")
             continue
-        if looks_like_session(first):  # a session, even with a damaged first line
+        if kind == "session":  # (even with a damaged first line)
             sources.append(("session", [p]))
-        elif first == b"#calfwalk_raw=1":
+        elif kind == "raw":
             stem = os.path.splitext(os.path.abspath(p))[0]
             for foot in ("_left", "_right"):
                 if stem.endswith(foot):
@@ -566,15 +565,16 @@ def cmd_report(args) -> int:
     """The HTML report (and --png) of a session file or one or two raw files."""
     import os
 
-    from calfwalk.output import report
+    from calfwalk.files.kinds import file_kind
     from calfwalk.files.rawfile import RawFormatError
     from calfwalk.files.session import SessionError, read_session
+    from calfwalk.output import report
 
     paths = args.files
     kinds = []
     for p in paths:
         try:
-            kinds.append(report.is_session_file(p))
+            kinds.append(file_kind(p) == "session")
         except FileNotFoundError:
             raise CliError(f"{p}: no such file") from None
         except OSError as exc:

@@ -141,10 +141,23 @@ def summarise(events: list, feet: list, sensors: dict, duration_s: float, damage
         mine = [dict(e) for e in events if span["start_ms"] <= e["t_ms"] <= span["_last_ms"]]
         end = span["end_ms"] if span["end_ms"] is not None else max(e["t_ms"] for e in mine)
         one = _summary(mine, feet, sensors, (end - span["start_ms"]) / 1000.0, [span], _damage_in(damage, span))
-        one.update(set_no=k, start_ms=span["start_ms"], end_ms=span["end_ms"])
+        last = span["_last_ms"]
+        one.update(set_no=k, start_ms=span["start_ms"], end_ms=span["end_ms"],
+                   last_ms=None if last == float("inf") else last)
         sets.append(one)
     out["sets"] = sets
     return out
+
+
+def set_no_at(summary: dict, t_ms: float):
+    """The set (its set_no) a time belongs to, as the summary assigns its events: from a set's
+    start to the last event that belongs to it (a set cut off by the recording's end takes every
+    later one); None between sets."""
+    for one in summary.get("sets") or []:
+        last = one.get("last_ms")
+        if one["start_ms"] <= t_ms and (last is None or t_ms <= last):
+            return one["set_no"]
+    return None
 
 
 def _without_gyro(events, sensors):
@@ -245,7 +258,11 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
     ends = [e["t_ms"] for e in events if e["type"] == "set_end"]
     set_s = (max(ends) - min(starts)) / 1000.0 if starts and ends and max(ends) > min(starts) else None
     heights = [s["heel_mm"] for s in steps if s.get("heel_mm") is not None]
+    opening, closing = _opening_closing(heights)
     figures = _lr_figures(feet, by_foot, strides, contacts, ghosts)
+    asymmetry = _asymmetry(figures)
+    main_asym = [asymmetry[k]["asymmetry_pct"] for k in ASYM_MAIN
+                 if asymmetry and asymmetry[k]["asymmetry_pct"] is not None]
 
     rules = [
         _heels_high(steps, contacts),
@@ -273,15 +290,22 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
         "stride_cm": lengths["figures"],
         "distance_m": lengths["distance_m"],
         "heel_contacts": len(contacts),
+        "heel_contacts_per100": round(len(contacts) * 100.0 / len(steps), 2) if steps else None,
         "heel_height_mm": {
             "mean": round(statistics.fmean(heights), 1) if heights else None,
             "min": min(heights) if heights else None,
             "max": max(heights) if heights else None,
+            # the heel-height rule's two ends: the mean of the first and of the last fifth of the steps
+            "opening": None if opening is None else round(opening, 1),
+            "closing": None if closing is None else round(closing, 1),
         },
         "events": events,
         "rules": rules,
         "one_foot_note": _one_foot_note(feet),
-        "asymmetry": _asymmetry(figures),
+        "asymmetry": asymmetry,
+        # the largest left/right difference of steps, step time and heel height (what the
+        # even_left_right rule grades); None with one foot
+        "asymmetry_pct": max(main_asym) if main_asym else None,
         # steps the pods counted that were lost or damaged on the way (0 for raw recordings)
         "steps_unknown": len(ghosts),
         "steps_unknown_by_foot": {f: sum(1 for g in ghosts if g["foot"] == f) for f in feet},
@@ -289,6 +313,9 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
                    "lines_lost": dict(damage["lines_lost"])},
     }
 
+
+# the left/right figures asymmetry_pct takes the largest of
+ASYM_MAIN = ("steps", "step_time_ms", "heel_height_mm")
 
 # rules judged step by step: with no step seen there is nothing to judge
 PER_STEP = ("heels_high", "no_heel_crash", "short_even_steps", "pause_at_top", "no_bounce", "even_left_right",
@@ -541,15 +568,21 @@ def _left_right(feet, by_foot, figs):
     return _rule("even_left_right", status, round(worst, 1), evidence, "; ".join(parts))
 
 
+def _opening_closing(heights):
+    """Mean heel height of the opening and of the closing fifth of the steps (None, None: too few)."""
+    if len(heights) < LIMITS["fatigue_min_steps"]:
+        return None, None
+    k = max(1, len(heights) // 5)
+    return statistics.fmean(heights[:k]), statistics.fmean(heights[-k:])
+
+
 def _fatigue(steps):
     with_h = [s for s in steps if s.get("heel_mm") is not None]
     if len(with_h) < LIMITS["fatigue_min_steps"]:
         has_imu = any(s.get("heel_mm") is not None for s in steps) or not steps
         why = "too few steps" if with_h or (has_imu and not steps) else "no heel height without an accelerometer"
         return _rule("heel_height_kept", "not_measured", detail=why)
-    k = max(1, len(with_h) // 5)
-    first = statistics.fmean(s["heel_mm"] for s in with_h[:k])
-    last = statistics.fmean(s["heel_mm"] for s in with_h[-k:])
+    first, last = _opening_closing([s["heel_mm"] for s in with_h])
     drop = 0.0 if first <= 0 else max(0.0, (first - last) / first * 100)
     status = _grade(drop, LIMITS["fatigue_pass_pct"], LIMITS["fatigue_warn_pct"])
     sagged = [s["n"] for s in with_h if s["heel_mm"] < first * (1 - LIMITS["fatigue_pass_pct"] / 100)]

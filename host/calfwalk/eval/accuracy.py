@@ -17,6 +17,7 @@ import numpy as np
 from calfwalk import firmware
 from calfwalk.analysis.detect import replay
 from calfwalk.eval.matching import MATCH_MS, match
+from calfwalk.output.present import fmt
 
 STEP_IC_MS = 600  # a step's landing follows its own heel strike by less than this
 
@@ -235,14 +236,6 @@ def score_sim(trial, params=None) -> list:
 
 
 # -- the command ---------------------------------------------------------------------------
-def _fmt(v, unit=""):
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.1f}{unit}"
-    return f"{v}{unit}"
-
-
 def _real_row(scores, seconds=None) -> dict:
     """The figures of one row of real recordings."""
     sm = summarise(scores)
@@ -329,11 +322,11 @@ def run(args) -> int:
         table.add_column(col, justify="right" if col != "data" else "left", no_wrap=col == "data")
     for name, sm, _ in rows:
         table.add_row(name, str(sm["feet"]), str(sm["ref_strides"]), str(sm["steps"]),
-                      _fmt(sm["stride_error_pct"], "%"), f"{sm['feet_within_1']}/{sm['feet']}",
-                      _fmt(sm["recall_pct"], "%"), _fmt(sm["precision_pct"], "%"),
-                      _fmt(sm["timing_median_ms"], " ms"), _fmt(sm["timing_p95_ms"], " ms"),
-                      _fmt(sm["timing_bias_ms"], " ms"), _fmt(sm.get("contact_count_error_pct"), "%"),
-                      _fmt(sm["heel_agree_pct"], "%"))
+                      fmt(sm["stride_error_pct"], "%", digits=1), f"{sm['feet_within_1']}/{sm['feet']}",
+                      fmt(sm["recall_pct"], "%", digits=1), fmt(sm["precision_pct"], "%", digits=1),
+                      fmt(sm["timing_median_ms"], " ms", digits=1), fmt(sm["timing_p95_ms"], " ms", digits=1),
+                      fmt(sm["timing_bias_ms"], " ms", digits=1), fmt(sm.get("contact_count_error_pct"), "%", digits=1),
+                      fmt(sm["heel_agree_pct"], "%", digits=1))
     console.print(table)
     for name, sm, _ in rows:
         if name.startswith("simulated"):

@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from calfwalk.errors import CalfwalkError
+from calfwalk.output.present import fmt
 
 APPLICATION_ID = 0x43574C4B  # "CWLK" in the SQLite header: marks a calfwalk history file
 SCHEMA_VERSION = 2  # PRAGMA user_version (2: set_parts)
@@ -500,50 +501,9 @@ def file_time_utc(path) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _pct_diff(a, b):
-    mean = (a + b) / 2
-    return 0.0 if mean == 0 else abs(a - b) / mean * 100.0
-
-
-def _number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-# summary["asymmetry"] figure names -> the history's names (the asym_<name>_pct columns)
-ASYM_NAMES = {"steps": "step_count", "step_count": "step_count", "step_time_ms": "step_time", "step_time": "step_time",
-              "heel_height_mm": "heel_height", "heel_height": "heel_height"}
-# the figures the even_left_right rule grades; asym_pct is the largest of them
-ASYM_MAIN = ("step_count_pct", "step_time_pct", "heel_height_pct")
-
-
-def asymmetry_of(s: dict) -> dict:
-    """The set's left/right figures: summary["asymmetry"], else the step-count difference (both feet only)."""
-    a = s.get("asymmetry")
-    if isinstance(a, dict):
-        return a
-    by_foot = s.get("steps_by_foot") or {}
-    if "left" in by_foot and "right" in by_foot:
-        return {"step_count_pct": round(_pct_diff(by_foot["left"], by_foot["right"]), 1)}
-    return {}
-
-
-def asymmetry_pcts(a: dict) -> dict:
-    """{name_pct: %} from either {name: {left, right, asymmetry_pct}} or flat {name_pct: %}."""
-    out = {}
-    for k, v in a.items():
-        if isinstance(v, dict) and _number(v.get("asymmetry_pct")):
-            out[ASYM_NAMES.get(k, k) + "_pct"] = float(v["asymmetry_pct"])
-        elif k.endswith("_pct") and _number(v):
-            out[k] = float(v)
-    return out
-
-
-def _set_events(s, whole):
-    if isinstance(s.get("events"), list):
-        return s["events"]
-    lo, hi = s.get("start_ms"), s.get("end_ms")
-    return [e for e in whole.get("events", [])
-            if (lo is None or e["t_ms"] >= lo) and (hi is None or e["t_ms"] <= hi)]
+# summary["asymmetry"] figures -> the history's asym_<name>_pct columns
+ASYM_COLUMNS = {"steps": "asym_step_count_pct", "step_time_ms": "asym_step_time_pct",
+                "heel_height_mm": "asym_heel_height_pct"}
 
 
 def _step_rows(events):
@@ -577,9 +537,7 @@ def set_rows(summary: dict, digest: str, kind: str, source_path: str, recorded_u
         contacts = int(s.get("heel_contacts", 0))
         hh = s.get("heel_height_mm") or {}
         by_foot = s.get("steps_by_foot") or {}
-        asym = asymmetry_of(s)
-        pcts = asymmetry_pcts(asym)
-        main = [pcts[k] for k in ASYM_MAIN if k in pcts]
+        asym = s.get("asymmetry") or {}
         row = {
             "source_digest": digest, "set_no": set_no, "source_kind": kind, "source_path": source_path,
             "recorded_utc": recorded_utc, "stored_utc": stored,
@@ -587,19 +545,18 @@ def set_rows(summary: dict, digest: str, kind: str, source_path: str, recorded_u
             "sensors": json.dumps(s.get("sensors", summary.get("sensors", {})), sort_keys=True),
             "steps": steps, "steps_left": by_foot.get("left"), "steps_right": by_foot.get("right"),
             "heel_contacts": contacts,
-            "heel_contacts_per100": round(contacts * 100.0 / steps, 2) if steps else None,
+            "heel_contacts_per100": s.get("heel_contacts_per100"),
             "heel_mm_mean": hh.get("mean"), "heel_mm_min": hh.get("min"), "heel_mm_max": hh.get("max"),
             "cadence_spm": s.get("cadence_spm"), "step_time_cv": s.get("step_time_cv"),
             "duration_s": s.get("duration_s", summary.get("duration_s")), "set_duration_s": s.get("set_duration_s"),
             "start_ms": s.get("start_ms"), "end_ms": s.get("end_ms"),
-            "asym_step_count_pct": pcts.get("step_count_pct"), "asym_step_time_pct": pcts.get("step_time_pct"),
-            "asym_heel_height_pct": pcts.get("heel_height_pct"),
-            "asym_pct": round(max(main), 1) if main else None,
+            **{col: (asym.get(name) or {}).get("asymmetry_pct") for name, col in ASYM_COLUMNS.items()},
+            "asym_pct": s.get("asymmetry_pct"),
             "asymmetry": json.dumps(asym, sort_keys=True) if asym else None,
             "rules": json.dumps({r["id"]: r["status"] for r in s.get("rules", [])}),
             "summary": json.dumps(s),
         }
-        out.append((row, _step_rows(_set_events(s, summary))))
+        out.append((row, _step_rows(s.get("events") or [])))
     return out
 
 
@@ -708,14 +665,6 @@ def local_time(utc_text: str | None) -> str:
     return t.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _fmt(v, digits=1):
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
 def _console():
     from calfwalk.output.present import make_console
 
@@ -748,8 +697,8 @@ def print_history(rows: list, total: int, db_path, console=None) -> None:
         table.add_row(str(r["id"]), local_time(r["recorded_utc"]),
                       _source_label(r, per_source[r["source_digest"]] > 1 or r["set_no"] > 1),
                       r["feet"].replace("left", "L").replace("right", "R").replace(",", "+"),
-                      str(r["steps"]), f"[{style}]{r['heel_contacts']}[/{style}]", _fmt(per100),
-                      _fmt(r["heel_mm_mean"]), _fmt(r["cadence_spm"]))
+                      str(r["steps"]), f"[{style}]{r['heel_contacts']}[/{style}]", fmt(per100, digits=1),
+                      fmt(r["heel_mm_mean"], digits=1), fmt(r["cadence_spm"], digits=1))
     console.print(table)
     if total > len(rows):
         console.print(f"[dim]the last {len(rows)} of {total} sets (--limit 0 for all)[/dim]")
@@ -770,8 +719,8 @@ def print_trends(series: dict, db_path, console=None) -> None:
     for col, m in series["metrics"].items():
         change = None if m["first"] is None else m["last"] - m["first"]
         unit = f" {m['unit']}" if m["unit"] else ""
-        table.add_row(f"{m['label']}{unit}", _fmt(m["first"]), _fmt(m["last"]),
-                      "-" if change is None else f"{change:+.1f}", _fmt(m["min"]), _fmt(m["max"]),
+        table.add_row(f"{m['label']}{unit}", fmt(m["first"], digits=1), fmt(m["last"], digits=1),
+                      "-" if change is None else f"{change:+.1f}", fmt(m["min"], digits=1), fmt(m["max"], digits=1),
                       f"[cyan]{sparkline(m['values'], width)}[/cyan]")
     console.print(table)
     console.print(f"[dim]{db_path}; asymmetry is the set's largest left/right difference "

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 import json
+import sys
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "not_measured": "dim"}
 STATUS_TEXT = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "not_measured": "not measured"}
@@ -14,8 +13,13 @@ def to_json(summary: dict) -> str:
     return json.dumps(summary, indent=2, sort_keys=False)
 
 
-def _fmt(v, unit=""):
-    return "-" if v is None else f"{v}{unit}"
+def fmt(v, unit="", digits=None):
+    """A figure as text: "-" when unknown; a float to `digits` places when given, else as it is."""
+    if v is None:
+        return "-"
+    if digits is not None and isinstance(v, float):
+        return f"{v:.{digits}f}{unit}"
+    return f"{v}{unit}"
 
 
 def make_console(**kwargs):
@@ -45,22 +49,22 @@ def print_summary(summary: dict, console=None) -> None:
     cv = summary["step_time_cv"]
     cv_text = "-" if cv is None else f"{cv * 100:.1f}%"
     n_sets = len(summary.get("sets") or ())
-    span = f"set {_fmt(summary['set_duration_s'], ' s')}" if n_sets <= 1 else (
-        f"{n_sets} sets over {_fmt(summary['set_duration_s'], ' s')}")
+    span = f"set {fmt(summary['set_duration_s'], ' s')}" if n_sets <= 1 else (
+        f"{n_sets} sets over {fmt(summary['set_duration_s'], ' s')}")
     console.print(
         f"{span} (recording {summary['duration_s']} s), "
-        f"cadence {_fmt(summary['cadence_spm'], ' steps/min')}, stride time CV {cv_text}"
+        f"cadence {fmt(summary['cadence_spm'], ' steps/min')}, stride time CV {cv_text}"
     )
     console.print(
-        f"heel contacts {summary['heel_contacts']}, heel height mean {_fmt(hh['mean'], ' mm')} "
-        f"(min {_fmt(hh['min'])}, max {_fmt(hh['max'])})"
+        f"heel contacts {summary['heel_contacts']}, heel height mean {fmt(hh['mean'], ' mm')} "
+        f"(min {fmt(hh['min'])}, max {fmt(hh['max'])})"
     )
     sl = summary.get("stride_cm")
     if sl:
         lcv = "-" if sl["cv"] is None else f"{sl['cv'] * 100:.1f}%"
         console.print(
-            f"stride length {_fmt(sl['mean'], ' cm')} (min {_fmt(sl['min'])}, max {_fmt(sl['max'])}, CV {lcv}), "
-            f"distance walked {_fmt(summary.get('distance_m'), ' m')}"
+            f"stride length {fmt(sl['mean'], ' cm')} (min {fmt(sl['min'])}, max {fmt(sl['max'])}, CV {lcv}), "
+            f"distance walked {fmt(summary.get('distance_m'), ' m')}"
         )
     elif any(v in ("acc", "acc+fsr") for v in (summary.get("sensors") or {}).values()):
         console.print("stride length not measured: an accelerometer-only pod has no gyroscope to follow the swing")
@@ -139,7 +143,7 @@ def sets_table(sets: list):
         bad = "; ".join(f"{STATUS_TEXT[status]} " + ", ".join(r["title"] for r in st["rules"] if r["status"] == status)
                         for status in ("fail", "warn") if any(r["status"] == status for r in st["rules"]))
         table.add_row(f"Set {st['set_no']}", f"{st['start_ms'] / 1000:.0f} s", length, steps, str(st["heel_contacts"]),
-                      _fmt(st["heel_height_mm"]["mean"]), _fmt(st["cadence_spm"]), cv, bad or "-")
+                      fmt(st["heel_height_mm"]["mean"]), fmt(st["cadence_spm"]), cv, bad or "-")
     return table
 
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SESSION_MAGIC = "#calfwalk_session"
+from calfwalk.output.present import STATUS_TEXT, fmt
+
 FOOT_COLOURS = {"left": "#1f77b4", "right": "#e8710a"}
 STATUS_COLOURS = {"pass": "#1a7f37", "warn": "#b7791f", "fail": "#c62828", "not_measured": "#6b7280"}
-STATUS_TEXT = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "not_measured": "not measured"}
 CONTACT_COLOUR = "#d62728"
 PAUSE_COLOUR = "#2ca02c"
 
@@ -63,16 +63,6 @@ class ReportData:
     inputs: list
     t0_ms: int
     notes: list = field(default_factory=list)
-
-
-def is_session_file(path) -> bool:
-    """True if the file starts like a session file, a damaged byte or two included (else it is taken
-    for a raw recording)."""
-    from calfwalk.files.session import looks_like_session
-
-    with open(path, "rb") as fh:
-        first = fh.readline(64)
-    return first.startswith(SESSION_MAGIC.encode()) or looks_like_session(first)
 
 
 def default_output(path) -> str:
@@ -238,10 +228,11 @@ def _legend(ax, **kwargs):
 
 
 def _set_group(summary):
-    """t_ms -> the set it belongs to (the last set started by then), so charts do not join sets across a rest."""
-    starts = sorted(x["start_ms"] for x in summary.get("sets") or []
-                    if isinstance(x, dict) and isinstance(x.get("start_ms"), (int, float)))
-    return lambda t_ms: sum(1 for a in starts if a <= t_ms)
+    """t_ms -> the set it belongs to, as the summary assigns it (0: between sets), so charts do not
+    join sets across a rest."""
+    from calfwalk.analysis.summary import set_no_at
+
+    return lambda t_ms: set_no_at(summary, t_ms) or 0
 
 
 def _trends(ax, rows):
@@ -328,15 +319,6 @@ def _plot_step_time(ax, summary):
     _legend(ax, fontsize=7, loc="best")
 
 
-def opening_heel_mm(summary):
-    """Mean heel height of the opening steps, as the heel-height rule takes it (None without heights)."""
-    with_h = [s["heel_mm"] for s in _steps(summary) if s.get("heel_mm") is not None]
-    if not with_h:
-        return None
-    k = max(1, len(with_h) // 5)
-    return statistics.fmean(with_h[:k])
-
-
 def _plot_heel_per_step(ax, summary):
     from calfwalk.analysis.summary import LIMITS
 
@@ -360,10 +342,11 @@ def _plot_heel_per_step(ax, summary):
     if hit:
         ax.plot([s["n"] for s in hit], [s["heel_mm"] for s in hit], ls="none", marker="o", ms=9, mfc="none",
                 mec=CONTACT_COLOUR, mew=1.5, label="heel contact in the stance")
-    first = opening_heel_mm(summary)
-    ax.axhline(first, color="#444444", lw=1, label=f"opening steps {first:.0f} mm")
-    for pct, ls in ((LIMITS["fatigue_pass_pct"], ":"), (LIMITS["fatigue_warn_pct"], "-.")):
-        ax.axhline(first * (1 - pct / 100), color="#888888", ls=ls, lw=1, label=f"{pct:.0f}% lower")
+    first = summary["heel_height_mm"]["opening"]  # (None: too few steps for the heel-height rule)
+    if first is not None:
+        ax.axhline(first, color="#444444", lw=1, label=f"opening steps {first:.0f} mm")
+        for pct, ls in ((LIMITS["fatigue_pass_pct"], ":"), (LIMITS["fatigue_warn_pct"], "-.")):
+            ax.axhline(first * (1 - pct / 100), color="#888888", ls=ls, lw=1, label=f"{pct:.0f}% lower")
     _trends(ax, [(s["n"], s["heel_mm"], group(s["t_ms"])) for s in steps])
     ax.set_ylim(bottom=0)
     _legend(ax, fontsize=7, loc="lower left", ncol=2)
@@ -437,15 +420,11 @@ def render_png(data: ReportData, path) -> None:
 # ------------------------------------------------------------------ the page
 
 
-def _fmt(v, unit=""):
-    return "–" if v is None else f"{v}{unit}"
-
-
 def headline(s) -> str:
     """One line: steps, cadence, heel contacts, heel height."""
     hh = s["heel_height_mm"]
-    return (f"{s['steps']} steps, cadence {_fmt(s['cadence_spm'], ' steps/min')}, "
-            f"{s['heel_contacts']} heel contact(s), heel height mean {_fmt(hh['mean'], ' mm')}")
+    return (f"{s['steps']} steps, cadence {fmt(s['cadence_spm'], ' steps/min')}, "
+            f"{s['heel_contacts']} heel contact(s), heel height mean {fmt(hh['mean'], ' mm')}")
 
 
 VALUE_TEXT = {
@@ -507,7 +486,7 @@ def _label(v):
 
 def _grid_table(header, rows, cls="grid") -> str:
     head = "".join(f"<th>{_esc(_label(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_esc(_fmt(_label(c) if i == 0 else c))}</td>" for i, c in enumerate(row))
+    body = "".join("<tr>" + "".join(f"<td>{_esc(fmt(_label(c) if i == 0 else c))}</td>" for i, c in enumerate(row))
                    + "</tr>" for row in rows)
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -519,12 +498,12 @@ def _numbers(s) -> str:
     contacts_by_foot = ", ".join(f"{f} {sum(1 for c in _contacts(s, f))}" for f in s["feet"])
     rows = [
         ("steps", f"{s['steps']} ({by_foot})"),
-        ("cadence", _fmt(s["cadence_spm"], " steps/min")),
+        ("cadence", fmt(s["cadence_spm"], " steps/min")),
         ("step time CV", "–" if cv is None else f"{cv * 100:.1f}%"),
         ("heel contacts", f"{s['heel_contacts']} ({contacts_by_foot})"),
-        ("heel height mean / min / max", f"{_fmt(hh['mean'])} / {_fmt(hh['min'])} / {_fmt(hh['max'])} mm"),
-        ("set duration", _fmt(s["set_duration_s"], " s")),
-        ("recording", _fmt(s["duration_s"], " s")),
+        ("heel height mean / min / max", f"{fmt(hh['mean'])} / {fmt(hh['min'])} / {fmt(hh['max'])} mm"),
+        ("set duration", fmt(s["set_duration_s"], " s")),
+        ("recording", fmt(s["duration_s"], " s")),
         ("sensors", ", ".join(f"{f} {v}" for f, v in s["sensors"].items())),
     ]
     out = '<section id="numbers"><h2>The set\'s numbers</h2>' + _kv_table(rows)
@@ -679,10 +658,10 @@ def build_html(data: ReportData, figures: dict) -> str:
     hh = s["heel_height_mm"]
     tiles = [
         (s["steps"], "steps"),
-        (_fmt(s["cadence_spm"]), "steps/min"),
+        (fmt(s["cadence_spm"]), "steps/min"),
         (s["heel_contacts"], "heel contacts"),
-        (_fmt(hh["mean"], " mm"), "mean heel height"),
-        (_fmt(s["set_duration_s"], " s"), "set duration"),
+        (fmt(hh["mean"], " mm"), "mean heel height"),
+        (fmt(s["set_duration_s"], " s"), "set duration"),
     ]
     tile_html = "".join(f'<div class="tile"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>' for v, k in tiles)
     cues = [r for r in s["rules"] if r["status"] in ("warn", "fail")]
