@@ -48,6 +48,7 @@ EV_SET_END = const(5)  # t_ms (heels reach the floor after the last step), steps
 EV_WIDTH = const(10)
 EV_SLOTS = const(8)
 UNKNOWN = const(-1)  # a field the fitted sensors cannot measure
+ACC = None  # the accelerometer-alone path (detector_acc): a pod imports it when it needs it; the host sets it
 TRACE = None  # host-side tools may set a function(t_in_motion_ms, travel_mm, turn_explains_mm) to see each hold
 
 EVENT_NAMES = {
@@ -389,9 +390,12 @@ class Detector:
         if self.imu and not gyro:
             # an accelerometer alone: its own path, loaded only by such a pod (an IMU pod's RAM
             # holds none of it)
-            import detector_acc
+            if ACC is None:
+                import detector_acc
 
-            self._acc = detector_acc
+                self._acc = detector_acc
+            else:
+                self._acc = ACC
         self.ev = array("i", [0] * (EV_WIDTH * EV_SLOTS))
         self.n_ev = 0
         self._ring = array("i", [0] * _RING)

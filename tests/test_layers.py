@@ -152,3 +152,26 @@ def test_protocol_lists_every_command():
     doc = (root / "PROTOCOL.md").read_text(encoding="utf-8")
     missing = [c for c in commands if f"| `{c}" not in doc]
     assert not missing, f"PROTOCOL.md does not list these commands: {missing}"
+
+
+def test_importing_the_host_plants_no_firmware_names():
+    """The host loads the firmware as calfwalk_fw.*: no plain "detector" (or any firmware name) is left
+    in sys.modules for other code to pick up by mistake, yet an accelerometer-only detector still
+    finds its own path."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import calfwalk.cli, calfwalk.demo\n"
+        "from calfwalk.analysis import detect\n"
+        "from calfwalk.device import podlog\n"
+        "from calfwalk import firmware\n"
+        "firmware.load('cues')\n"
+        "det = detect.make_detector('acc', 100)\n"
+        "fw = {p.stem for p in firmware.firmware_dir().glob('*.py')}\n"
+        "print(sorted(fw & set(sys.modules)), det._acc.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "calfwalk_fw.detector_acc"]

@@ -215,8 +215,16 @@ def version(fw: Path | None = None) -> str:
     return m.group(1)
 
 
+# a firmware module's top-level imports (the pod's plain names; those inside functions run later, on demand)
+_PLAIN_IMPORT = re.compile(r"^(?:import|from)\s+(\w+)", re.M)
+
+
 def load(name: str):
-    """Import firmware/<name>.py under CPython as module 'calfwalk_fw.<name>'."""
+    """Import firmware/<name>.py under CPython as module 'calfwalk_fw.<name>'.
+
+    Firmware modules import each other by plain name, as on the pod: while one runs its top
+    level, those names stand for the firmware's own modules, and they are taken out of
+    sys.modules again afterwards (nothing named "detector" is left behind for others)."""
     if name in _cache:
         return _cache[name]
     src = source()
@@ -226,20 +234,25 @@ def load(name: str):
                             f"{_hint(src)}")
     spec = importlib.util.spec_from_file_location(f"calfwalk_fw.{name}", path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    # firmware modules import each other by plain name, as on the pod
-    for dep in ("detector",):
-        if dep != name and dep not in sys.modules:
+    deps = [d for d in dict.fromkeys(_PLAIN_IMPORT.findall(path.read_text(encoding="utf-8")))
+            if d != name and (src.firmware / f"{d}.py").is_file()]
+    lent = []
+    for dep in deps:
+        if dep not in sys.modules:
             sys.modules[dep] = load(dep)
+            lent.append(dep)
+    sys.modules[spec.name] = module
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
         sys.modules.pop(spec.name, None)
         raise FirmwareError(f"calfwalk firmware at {src.firmware} ({src.origin}): {name}.py failed to load: "
                             f"{type(exc).__name__}: {exc}: {_hint(src)}") from exc
+    finally:
+        for dep in lent:
+            sys.modules.pop(dep, None)
     _cache[name] = module
     if name == "detector":
-        # an accelerometer-only pod's detector imports its own path by plain name, as on the pod
-        sys.modules.setdefault("detector", module)
-        sys.modules.setdefault("detector_acc", load("detector_acc"))
+        # an accelerometer-only pod's detector imports its own path when it needs it; here it is handed over
+        module.ACC = load("detector_acc")
     return module
