@@ -7,7 +7,6 @@ port exactly like /dev/ttyACM0.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -175,9 +174,9 @@ def test_unknown_board_lists_the_known_ones(board, capsys):
     assert "unknown board 'unixx'" in msg and "did you mean unix" in msg
     for p in BOARDS.glob("*.json"):
         assert p.stem in msg
-    p = argparse.ArgumentParser()
-    fl.add_arguments(p)
-    assert fl.run(p.parse_args(["--board", "nope", "--port", board.port])) == 2
+    from calfwalk.cli import main
+
+    assert main(["flash", "--board", "nope", "--port", board.port]) == 2
     assert "calfwalk flash: error: unknown board 'nope'" in capsys.readouterr().err
 
 

@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
+from calfwalk.cli import main
 from calfwalk.files import rawfile
 from calfwalk.sim.simulate import (
     HeelTouch,
     SimConfig,
     add_arguments,
     parse_heel_touch,
-    run,
     simulate,
     write_simulation,
 )
@@ -254,9 +254,8 @@ def test_cli_range_checks_are_argparse_errors(argv, capsys):
 
 def test_cli_run_writes_files_and_summary(tmp_path, capsys):
     prefix = str(tmp_path / "cli")
-    args = _parser().parse_args(["-o", prefix, "--steps", "6", "--sensor", "imu+fsr", "--heel-touch", "2:300:0",
-                                 "--long-stride", "5", "--seed", "3"])
-    assert run(args) == 0
+    assert main(["simulate", "-o", prefix, "--steps", "6", "--sensor", "imu+fsr", "--heel-touch", "2:300:0",
+                 "--long-stride", "5", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert f"{prefix}_left.csv" in out and f"{prefix}_truth.json" in out
     assert "right 3" in out and "left 3" in out
@@ -285,7 +284,7 @@ def test_accelerometer_alone_is_the_imus_acceleration_without_gyro_columns(kind,
 
 def test_cli_sensor_acc_writes_raw_v1_acc_files(tmp_path, capsys):
     prefix = str(tmp_path / "acc")
-    assert run(_parser().parse_args(["-o", prefix, "--steps", "6", "--sensor", "acc", "--seed", "4"])) == 0
+    assert main(["simulate", "-o", prefix, "--steps", "6", "--sensor", "acc", "--seed", "4"]) == 0
     assert "sensor=acc" in capsys.readouterr().out
     for foot in ("left", "right"):
         text = open(f"{prefix}_{foot}.csv", encoding="utf-8").read().splitlines()

@@ -92,9 +92,38 @@ def _store_history(args, summary, paths, kind, recorded_utc=None, source=None):
 
 
 def cmd_simulate(args) -> int:
-    from calfwalk.sim import simulate
+    """`calfwalk simulate`: write the files, print their paths and a summary."""
+    import json
 
-    return simulate.run(args)
+    from calfwalk.sim.simulate import DEFAULT_REST_S, SimConfig, write_simulation
+
+    cfg = SimConfig(
+        steps=args.steps, cadence_spm=args.cadence, pause_ms=args.pause_ms, stride_cm=args.stride_cm,
+        heel_mm=args.heel_mm, fatigue_pct=args.fatigue_pct, bounce=args.bounce, noise=args.noise,
+        mount=args.mount, asym_pct=args.asym_pct, sensor=args.sensor, feet=args.feet, rate_hz=args.rate,
+        seed=args.seed, heel_touches=list(args.heel_touch or []), long_strides=list(args.long_stride or []),
+        heel_sinks=list(getattr(args, "heel_sink", None) or []),
+    )
+    for name in ("swing_ms", "swing_turn_deg", "lift_cm", "sway_deg", "bounce_deg", "bounce_hz", "stand_ms", "rise_ms",
+                 "mount_pos", "jitter_ms", "gaps_per_min", "acc_bias_mg", "gyro_bias_dps", "gyro_range_dps"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(cfg, name, value)
+    sets = getattr(args, "sets", 1)
+    try:
+        paths = write_simulation(cfg, args.out, sets, getattr(args, "rest_s", DEFAULT_REST_S))
+    except ValueError as exc:   # cross-option problems (e.g. touch step > steps) read like argparse errors
+        raise CliError(str(exc)) from None
+    for path in paths:
+        print(path)
+    with open(paths[-1], encoding="utf-8") as fh:
+        feet = json.load(fh)["feet"]
+    per_foot = ", ".join(f"{foot} {len(feet[foot]['steps'])}" for foot in ("right", "left"))
+    contacts = ", ".join(f"{foot} {len(feet[foot]['heel_contacts'])}" for foot in ("right", "left"))
+    what = f"{cfg.steps} steps" if sets == 1 else f"{sets} sets of {cfg.steps} steps, {args.rest_s:g} s rest between"
+    print(f"simulated {what} (steps per foot: {per_foot}; heel contacts: {contacts}) "
+          f"at {cfg.cadence_spm:g} spm, sensor={cfg.sensor}, seed={cfg.seed}")
+    return 0
 
 
 def _opener(baud):
@@ -693,7 +722,13 @@ def _add_flash(p):
 def cmd_flash(args) -> int:
     from calfwalk.device import flash
 
-    return flash.run(args)
+    if not args.board:
+        flash.board_file("")  # FlashError listing the known boards
+    result = flash.flash(args.board, args.port, reset=args.reset, force=args.force, keep_params=not args.drop_params,
+                         timeout=args.timeout, build_dir=args.build_dir)
+    print(f"flashed {result['board']} on {result['port']} with calfwalk firmware {result['version']} "
+          f"in {result['seconds']['total']:.1f} s")
+    return 0
 
 
 def _add_extract_raw(p):
@@ -760,11 +795,12 @@ def _add_analyze(p):
 def cmd_accuracy(args) -> int:
     from calfwalk.eval import accuracy, datasets
 
-    args.params = _parse_params(args.param)
     try:
-        return accuracy.run(args)
+        accuracy.run(args.data, args.dataset, _parse_params(args.param), with_acc=not args.no_acc,
+                      verbose=args.verbose, sweep=args.sweep, sweep_sensors=args.sweep_sensor, json_path=args.json)
     except datasets.DatasetError as exc:
         raise CliError(str(exc)) from None
+    return 0
 
 
 def _add_accuracy(p):

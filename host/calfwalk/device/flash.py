@@ -39,11 +39,13 @@ import threading
 import time
 from pathlib import Path
 
+from calfwalk.errors import CalfwalkError
+
 CONFIG_NAME = "calfwalk.json"
 MANIFEST = ".calfwalk_manifest"
 
 
-class FlashError(Exception):
+class FlashError(CalfwalkError):
     """A flash that cannot go on; the message says what to do."""
 
 
@@ -619,31 +621,3 @@ def add_arguments(p):
     p.add_argument("--timeout", type=float, default=10.0, metavar="S",
                    help="how long the pod may take to boot and to answer `status` (default 10)")
     p.add_argument("--build-dir", metavar="DIR", help="keep the compiled files here (default: a temporary folder)")
-
-
-def run(args) -> int:
-    try:
-        if not getattr(args, "board", None):
-            board_file("")  # lists the known boards
-        result = flash(args.board, getattr(args, "port", None), reset=getattr(args, "reset", "soft"),
-                       force=getattr(args, "force", False),
-                       keep_params=not getattr(args, "drop_params", False), timeout=getattr(args, "timeout", 10.0),
-                       build_dir=getattr(args, "build_dir", None))
-    except FlashError as exc:
-        print(f"calfwalk flash: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"flashed {result['board']} on {result['port']} with calfwalk firmware {result['version']} "
-          f"in {result['seconds']['total']:.1f} s")
-    return 0
-
-
-def main(argv=None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="calfwalk flash", description=__doc__.splitlines()[0])
-    add_arguments(p)
-    return run(p.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

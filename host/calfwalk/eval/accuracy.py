@@ -258,8 +258,10 @@ def _sim_row(sim_scores) -> dict:
     return sm
 
 
-def run(args) -> int:
-    """`calfwalk accuracy`: print the table; write JSON with --json.
+def run(data=None, names=None, params=None, with_acc=True, verbose=False, sweep=0, sweep_sensors=None,
+        json_path=None) -> dict:
+    """`calfwalk accuracy`: print the table of every dataset under `data` (default ../shared/data), or of
+    `names`; return the figures, and write them to `json_path` as JSON.
 
     Besides each dataset's row, every dataset with a gyroscope is measured again as an
     accelerometer-only pod would have recorded it (the "acc" rows: datasets.acc_only, the gyro
@@ -275,17 +277,15 @@ def run(args) -> int:
     from calfwalk.eval import datasets
 
     console = Console(width=max(Console().width, 150))
-    params = getattr(args, "params", None)
-    with_acc = not getattr(args, "no_acc", False)
-    root = Path(args.data) if args.data else datasets.data_dir()
+    root = Path(data) if data else datasets.data_dir()
     rows = []
     all_real = []
     loaded = []
     if root is None or not root.is_dir():
-        console.print(f"[yellow]no real recordings: {args.data or '../shared/data'} not found; "
+        console.print(f"[yellow]no real recordings: {data or '../shared/data'} not found; "
                       "only the simulated suite is measured[/]")
     else:
-        for name in args.dataset or list(datasets.LOADERS):
+        for name in names or list(datasets.LOADERS):
             t0 = time.monotonic()
             console.print(f"[dim]{name}: loading and replaying ...[/]")
             trials = datasets.LOADERS[name](root)
@@ -338,7 +338,7 @@ def run(args) -> int:
         console.print("acc rows: the same recordings as an accelerometer-only pod records them (sensor acc: the gyro "
                       "columns dropped). Targets (issue 17): stride error ≤2%, heel-contact recall ≥95%, gaitmap timing "
                       "median ≤25 ms.")
-    if args.verbose:
+    if verbose:
         worst = Table(title="feet off by more than one stride, or with missed contacts")
         for col in ("data", "trial", "foot", "ref", "steps", "matched", "contacts"):
             worst.add_column(col)
@@ -347,7 +347,7 @@ def run(args) -> int:
                 worst.add_row(s.dataset, s.trial, s.foot, str(s.ref_strides), str(s.steps), str(s.matched), str(s.contacts))
         console.print(worst)
     sweeps = {}
-    n_sweep = getattr(args, "sweep", 0) or 0
+    n_sweep = sweep or 0
     if n_sweep:
         import os
 
@@ -355,7 +355,7 @@ def run(args) -> int:
 
         from calfwalk.eval import robustness
 
-        sensors = getattr(args, "sweep_sensor", None) or (["imu", "acc"] if with_acc else ["imu"])
+        sensors = sweep_sensors or (["imu", "acc"] if with_acc else ["imu"])
         for sensor in sensors:
             what = "" if sensor == "imu" else f" as accelerometer-only pods (sensor {sensor})"
             console.print(f"[dim]robustness sweep: {n_sweep} simulated sets across the envelope{what} ...[/]")
@@ -371,12 +371,12 @@ def run(args) -> int:
             else:
                 console.print("acc sweep targets (issue 17): exact per-foot step count on >=95% of feet, 0 heel "
                               "contacts on clean sets; stride length is not measured without a gyro.")
-    if args.json:
-        out = {name: {k: v for k, v in sm.items()} for name, sm, _ in rows}
-        for sensor, totals in sweeps.items():
-            key = "sweep" if sensor == "imu" else f"sweep_{sensor}"
-            out[key] = dict(totals, sets=n_sweep, seed=robustness.BASE_SEED, sensor=sensor)
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=2))
-        console.print(f"figures written to {args.json}")
-    return 0
+    out = {name: {k: v for k, v in sm.items()} for name, sm, _ in rows}
+    for sensor, totals in sweeps.items():
+        key = "sweep" if sensor == "imu" else f"sweep_{sensor}"
+        out[key] = dict(totals, sets=n_sweep, seed=robustness.BASE_SEED, sensor=sensor)
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(out, indent=2))
+        console.print(f"figures written to {json_path}")
+    return out

@@ -25,7 +25,6 @@ import argparse
 import json
 import math
 import os
-import sys
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -1066,35 +1065,3 @@ def add_arguments(parser) -> None:
                         help="sets in the recording, each repeating the options above (default %(default)s)")
     parser.add_argument("--rest-s", type=_ranged(float, MIN_REST_S, MAX_REST_S), default=DEFAULT_REST_S,
                         help="seconds standing flat between the end of one set and the rise of the next (default %(default)s)")
-
-
-def run(args) -> int:
-    """`calfwalk simulate`: write the files, print their paths and a summary."""
-    cfg = SimConfig(
-        steps=args.steps, cadence_spm=args.cadence, pause_ms=args.pause_ms, stride_cm=args.stride_cm,
-        heel_mm=args.heel_mm, fatigue_pct=args.fatigue_pct, bounce=args.bounce, noise=args.noise,
-        mount=args.mount, asym_pct=args.asym_pct, sensor=args.sensor, feet=args.feet, rate_hz=args.rate,
-        seed=args.seed, heel_touches=list(args.heel_touch or []), long_strides=list(args.long_stride or []),
-        heel_sinks=list(getattr(args, "heel_sink", None) or []),
-    )
-    for name in ("swing_ms", "swing_turn_deg", "lift_cm", "sway_deg", "bounce_deg", "bounce_hz", "stand_ms", "rise_ms",
-                 "mount_pos", "jitter_ms", "gaps_per_min", "acc_bias_mg", "gyro_bias_dps", "gyro_range_dps"):
-        value = getattr(args, name, None)
-        if value is not None:
-            setattr(cfg, name, value)
-    sets = getattr(args, "sets", 1)
-    try:
-        paths = write_simulation(cfg, args.out, sets, getattr(args, "rest_s", DEFAULT_REST_S))
-    except ValueError as exc:   # cross-option problems (e.g. touch step > steps) read like argparse errors
-        print(f"calfwalk simulate: error: {exc}", file=sys.stderr)
-        return 2
-    for path in paths:
-        print(path)
-    with open(paths[-1], encoding="utf-8") as fh:
-        feet = json.load(fh)["feet"]
-    per_foot = ", ".join(f"{foot} {len(feet[foot]['steps'])}" for foot in ("right", "left"))
-    contacts = ", ".join(f"{foot} {len(feet[foot]['heel_contacts'])}" for foot in ("right", "left"))
-    what = f"{cfg.steps} steps" if sets == 1 else f"{sets} sets of {cfg.steps} steps, {args.rest_s:g} s rest between"
-    print(f"simulated {what} (steps per foot: {per_foot}; heel contacts: {contacts}) "
-          f"at {cfg.cadence_spm:g} spm, sensor={cfg.sensor}, seed={cfg.seed}")
-    return 0
