@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell (cat requirements-dev.txt host/pyproject.toml host/setup.py; grep '^VERSION' firmware/app.py) | cksum | cut -d' ' -f1)
 OUT    ?= build
 
-.PHONY: install test demo bench bench-vpico accuracy flash mpy lint clean
+.PHONY: install test demo bench bench-vpico bench-host accuracy flash mpy lint clean
 
 install: $(STAMP)
 
@@ -26,6 +26,10 @@ demo: $(STAMP)
 # Cortex-M0): prints figures, writes build/bench.json
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py --out $(OUT)
+
+# the host's analysis of a one-hour two-foot recording: wall time and peak memory (build/bench-host.json)
+bench-host: $(STAMP)
+	$(BIN)/python bench/host_bench.py --out $(OUT)
 
 # only the vpico figures (merged into build/bench.json)
 bench-vpico: $(STAMP)

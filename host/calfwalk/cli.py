@@ -46,11 +46,14 @@ def _parse_params(items):
 
 
 def _analyze(recs, params=None) -> dict:
-    """The pipeline's summary of raw recordings; a bad --param is the user's error."""
-    from calfwalk.analysis.pipeline import analyze_recordings
+    """The pipeline's summary of raw recordings (a progress bar on stderr for a long one); a bad
+    --param is the user's error."""
+    from calfwalk.analysis.pipeline import analyze_recordings, samples
+    from calfwalk.output.present import progress
 
     try:
-        return analyze_recordings(recs, params)
+        with progress(samples(recs), "replaying the detector") as step:
+            return analyze_recordings(recs, params, progress=step)
     except ValueError as exc:  # bad --param
         raise CliError(str(exc)) from None
 

@@ -15,24 +15,23 @@ def make_detector(sensor: str, rate_hz: int, params: dict | None = None):
     return det.for_sensor(p, sensor)
 
 
-def replay(rec, params: dict | None = None, on_sample=None) -> tuple:
+# samples handed to the detector per block: Python ints for a block at a time, not for the recording
+_BLOCK_ROWS = 1 << 14
+_SLOT = ("ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps", "heel", "fore_med", "fore_lat")
+
+
+def replay(rec, params: dict | None = None, on_sample=None, progress=None) -> tuple:
     """Run one RawRecording through the firmware detector, exactly as the pod would.
 
-    Returns (events, t_ms list). `on_sample(i, det)`, if given, sees the detector
-    after each sample i (for traces and per-sample states).
+    Returns (events, t_ms array). `on_sample(i, det)`, if given, sees the detector after each
+    sample i (for traces and per-sample states); `progress(n)` hears of every block of n samples.
     """
     det_mod = firmware.load("detector")
     det = make_detector(rec.sensor, rec.rate_hz, params)
     cols = rec.columns
     data = rec.data
-    zeros = [0] * len(data)
-
-    def col(name):
-        return data[:, cols.index(name)].tolist() if name in cols else zeros
-
-    t = col("t_ms")
-    t0 = t[0]
-    series = [col(c) for c in ("ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps", "heel", "fore_med", "fore_lat")]
+    t_col = data[:, 0]
+    t0 = int(t_col[0])
     names = det_mod.EVENT_NAMES
     width = det_mod.EV_WIDTH
     events = []
@@ -44,15 +43,27 @@ def replay(rec, params: dict | None = None, on_sample=None) -> tuple:
             i = k * width
             events.append(event_dict(names[ev[i]], rec.foot, ev[i + 1] + t0, ev[i + 2:i + width]))
 
-    for i, row in enumerate(zip(t, *series)):
+    for start in range(0, len(data), _BLOCK_ROWS):
+        block = data[start:start + _BLOCK_ROWS]
+        zeros = [0] * len(block)
         # the detector works on time since the start, as the pod does
-        count = update(row[0] - t0, *row[1:])
-        if count:
-            take(count)
-        if on_sample is not None:
-            on_sample(i, det)
-    take(det.flush(t[-1] - t0))
-    return events, t
+        t = (block[:, 0] - t0).tolist()
+        series = [block[:, cols.index(c)].tolist() if c in cols else zeros for c in _SLOT]
+        if on_sample is None:
+            for row in zip(t, *series):
+                count = update(*row)
+                if count:
+                    take(count)
+        else:
+            for i, row in enumerate(zip(t, *series), start):
+                count = update(*row)
+                if count:
+                    take(count)
+                on_sample(i, det)
+        if progress is not None:
+            progress(len(block))
+    take(det.flush(int(t_col[-1]) - t0))
+    return events, t_col
 
 
 def detect(rec, params: dict | None = None) -> list:
@@ -69,7 +80,7 @@ def detect_files(recordings, params: dict | None = None) -> list:
     return events
 
 
-def detect_trace(rec, params: dict | None = None) -> tuple:
+def detect_trace(rec, params: dict | None = None, progress=None) -> tuple:
     """Events for one RawRecording (as `detect`) plus a per-sample trace for plots.
 
     Returns (events, t_ms, level, kind): t_ms is the recording's own sample time,
@@ -87,7 +98,7 @@ def detect_trace(rec, params: dict | None = None) -> tuple:
         if det.state == in_set:
             heel_mm[i] = det.heel_mm_now()
 
-    events, t = replay(rec, params, trace)
+    events, t = replay(rec, params, trace, progress)
     if rec.has_acc:
         return events, np.asarray(t, dtype=np.int64), heel_mm, "heel_mm"
     return events, np.asarray(t, dtype=np.int64), np.asarray(rec.column("heel"), dtype=float), "heel_pad"

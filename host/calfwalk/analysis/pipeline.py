@@ -10,6 +10,7 @@ all come through here, so that every one of them shows the same figures. With
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calfwalk.analysis.align import align_session, clock_map
-from calfwalk.analysis.detect import detect_files, detect_trace
+from calfwalk.analysis.detect import detect_trace, make_detector, replay
 from calfwalk.analysis.summary import summarise
 from calfwalk.files.rawfile import RawFormatError, read_raw
 from calfwalk.files.session import Session, SessionError, write_raw_files
@@ -36,23 +37,79 @@ class Trace:
     level: np.ndarray
 
 
-def analyze_recordings(recs, params: dict | None = None, trace: bool = False):
+def analyze_recordings(recs, params: dict | None = None, trace: bool = False, progress=None):
     """The summary of one or two feet's raw recordings, from the firmware detector.
 
-    With `trace`, (summary, {foot: Trace}). ValueError for a bad detector parameter.
+    With `trace`, (summary, {foot: Trace}). `progress(n)` hears of every block of n samples
+    replayed (the recordings hold `samples(recs)` in all). ValueError for a bad detector parameter.
     """
     feet = sorted((r.foot for r in recs), key=FEET.index)
     sensors = {r.foot: r.sensor for r in recs}
     duration = max(r.duration_s for r in recs)
     if not trace:
-        return summarise(detect_files(recs, params), feet, sensors, duration)
+        return summarise(detect_feet(recs, params, progress), feet, sensors, duration)
     events, traces = [], {}
     for rec in recs:
-        evs, t_ms, level, kind = detect_trace(rec, params)
+        evs, t_ms, level, kind = detect_trace(rec, params, progress)
         events.extend(evs)
         traces[rec.foot] = Trace(rec.foot, kind, t_ms, level)
     events.sort(key=lambda e: (e["t_ms"], e["foot"]))
     return summarise(events, feet, sensors, duration), traces
+
+
+def samples(recs) -> int:
+    """How many samples the recordings hold (the work analyze_recordings reports progress on)."""
+    return sum(len(r.data) for r in recs)
+
+
+# two feet this long between them run side by side, one process each (shorter: a process costs more)
+PARALLEL_SAMPLES = 200_000
+
+
+def detect_feet(recs, params: dict | None = None, progress=None) -> list:
+    """Events of one or two feet, in time order; two long recordings are replayed side by side, one
+    process each, where processes can fork (the same detector code, the same events)."""
+    if params and recs:
+        make_detector(recs[0].sensor, recs[0].rate_hz, params)  # a bad parameter raises here, not in a worker
+    if len(recs) < 2 or samples(recs) < PARALLEL_SAMPLES or (os.cpu_count() or 1) < 2 or \
+            "fork" not in multiprocessing.get_all_start_methods():
+        return _detect_each(recs, params, progress)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.SimpleQueue()
+    # the workers fork before anything here starts a thread (a progress bar's): nothing is held locked in them
+    # (forked, the workers share the recordings already read: nothing is copied to them)
+    with ctx.Pool(len(recs), initializer=_worker_init, initargs=(recs, params, queue if progress else None)) as pool:
+        result = pool.map_async(_worker_replay, range(len(recs)))
+        while not result.ready():
+            result.wait(0.1)
+            while progress is not None and not queue.empty():
+                progress(queue.get())
+        per_foot = result.get()
+    while progress is not None and not queue.empty():
+        progress(queue.get())
+    events = [e for evs in per_foot for e in evs]
+    events.sort(key=lambda e: (e["t_ms"], e["foot"]))
+    return events
+
+
+def _detect_each(recs, params, progress):
+    events = []
+    for rec in recs:
+        events.extend(replay(rec, params, progress=progress)[0])
+    events.sort(key=lambda e: (e["t_ms"], e["foot"]))
+    return events
+
+
+_job = {}
+
+
+def _worker_init(recs, params, queue):
+    _job.update(recs=recs, params=params, queue=queue)
+
+
+def _worker_replay(i):
+    queue = _job["queue"]
+    return replay(_job["recs"][i], _job["params"], progress=queue.put if queue is not None else None)[0]
 
 
 def summarise_session(session: Session) -> dict:

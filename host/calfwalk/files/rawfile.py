@@ -7,6 +7,8 @@ and the tests. See README "Raw recording format".
 from __future__ import annotations
 
 import os
+import re
+import warnings as warnings_module
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,6 +114,8 @@ def read_raw(path, plausible: bool = True) -> RawRecording:
     A torn last line (a recording cut off by a crash) is dropped, and with `plausible`
     IMU samples beyond any sensor's full scale are held at the sample before them; both
     are said in `warnings`. plausible=False keeps every value as written (the format alone).
+    The samples are read a block at a time, at numpy's speed where a block is plain rows of
+    integers, else line by line (which names the line that is wrong).
     """
     path = os.fspath(path)
     try:
@@ -122,50 +126,48 @@ def read_raw(path, plausible: bool = True) -> RawRecording:
         raise RawFormatError(path, 0, "is a directory, not a raw recording") from None
     meta: dict = {}
     header = None
-    rows = []
-    linenos = []
+    rows_out = _Rows(os.path.getsize(path))
     warnings: list = []
+    lineno = 0
     with fh:
         try:
-            for lineno, text in enumerate(fh, 1):
+            while header is None:
+                text = fh.readline()
+                if not text:
+                    break
+                lineno += 1
                 if not text.strip():
                     continue
                 if text.startswith("#"):
-                    if header is not None:
-                        raise RawFormatError(path, lineno, "metadata line after the header row")
                     _parse_meta(path, lineno, text, meta)
                     continue
-                if header is None:
-                    header = _check_meta_and_header(path, lineno, meta, text)
-                    width = len(header)
-                    continue
-                parts = text.rstrip("\r\n").split(",")
-                # only the file's last line can lack its newline: a recording cut off mid-line
-                torn = not text.endswith("\n")
-                if len(parts) != width:
-                    if torn:
-                        warnings.append(_torn(path, lineno, f"{len(parts)} of {width} values"))
-                        continue
-                    raise RawFormatError(path, lineno, f"expected {width} values, got {len(parts)}")
-                try:
-                    row = [int(p) for p in parts]
-                except ValueError:
-                    bad = next(p for p in parts if not _is_int(p))
-                    if torn:
-                        warnings.append(_torn(path, lineno, f"not an integer: {bad.strip()!r}"))
-                        continue
-                    raise RawFormatError(path, lineno, f"not an integer: {bad.strip()!r}") from None
-                if any(v >= INT32 or v < -INT32 for v in row):
-                    raise RawFormatError(path, lineno, "value out of 32-bit range")
-                rows.append(row)
-                linenos.append(lineno)
+                header = _check_meta_and_header(path, lineno, meta, text)
+            pending = ""
+            while header is not None:
+                block = fh.read(_BLOCK_CHARS)
+                text = pending + block
+                if not block:  # the end: what is left is a last line without its line end
+                    body, pending = text, ""
+                else:
+                    cut = text.rfind("\n") + 1
+                    body, pending = text[:cut], text[cut:]
+                if body:
+                    rows = _fast_rows(body, len(header))
+                    if rows is None:
+                        rows, numbers, lineno = _slow_rows(path, body, lineno, len(header), warnings)
+                    else:
+                        numbers = np.arange(lineno + 1, lineno + 1 + len(rows))
+                        lineno += len(rows)
+                    rows_out.add(rows, numbers, len(body))
+                if not block:
+                    break
         except UnicodeDecodeError as exc:
             raise RawFormatError(path, 0, f"not a text file ({exc.reason})") from None
     if header is None:
         raise RawFormatError(path, 0, "no header row (empty file or metadata only)")
-    if not rows:
+    if not rows_out.n:
         raise RawFormatError(path, 0, "no samples after the header row")
-    data = np.asarray(rows, dtype=np.int64)
+    data, linenos = rows_out.arrays()
     _check_values(path, header, data, linenos)
     if plausible:
         _hold_implausible(path, header, data, linenos, warnings)
@@ -173,6 +175,108 @@ def read_raw(path, plausible: bool = True) -> RawRecording:
         foot=meta["foot"], sensor=meta["sensor"], rate_hz=int(meta["rate_hz"]),
         data=data, meta=meta, path=path, warnings=warnings,
     )
+
+
+class _Rows:
+    """The samples as they are read, in one array grown as needed (sized from the file's length, so
+    a long recording is not held twice while it is read)."""
+
+    def __init__(self, file_bytes: int):
+        self.file_bytes = file_bytes
+        self.read_chars = 0
+        self.n = 0
+        self.data = None
+        self.linenos = None
+
+    def add(self, rows, numbers, chars: int):
+        self.read_chars += chars
+        if not len(rows):
+            return
+        end = self.n + len(rows)
+        if self.data is None or end > len(self.data):
+            # what the rest of the file holds at this block's density, and a little more
+            per_row = max(1.0, self.read_chars / end)
+            want = max(end, int(self.file_bytes / per_row * 1.05) + 16, len(self.data) * 2 if self.data is not None else 0)
+            data = np.empty((want, rows.shape[1]), dtype=np.int64)
+            linenos = np.empty(want, dtype=np.int64)
+            if self.data is not None:
+                data[:self.n] = self.data[:self.n]
+                linenos[:self.n] = self.linenos[:self.n]
+            self.data, self.linenos = data, linenos
+        self.data[self.n:end] = rows
+        self.linenos[self.n:end] = numbers
+        self.n = end
+
+    def arrays(self):
+        data, linenos = self.data[:self.n], self.linenos[:self.n]
+        if len(self.data) > self.n + self.n // 8:
+            data, linenos = data.copy(), linenos.copy()  # (a guess far too large: keep only what is used)
+        return data, linenos
+
+
+_BLOCK_CHARS = 1 << 20  # samples are read this many characters at a time
+
+
+def _fast_rows(body: str, width: int):
+    """The rows of a block of plain lines (`width` integers each, comma-separated, each line ended,
+    none blank, no metadata) as an int64 array; None for anything else: the line parser then
+    finds what and where."""
+    if not body.endswith("\n") or "#" in body or "\r" in body:
+        return None
+    raw = np.frombuffer(body.encode("ascii", "replace"), dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    commas = np.cumsum(raw == 44)[ends]
+    per_line = np.diff(commas, prepend=0)
+    if not len(ends) or (per_line != width - 1).any() or (np.diff(ends, prepend=-1) < 2 * width).any():
+        return None
+    with warnings_module.catch_warnings():
+        warnings_module.simplefilter("error")  # numpy warns (and stops) at a value it cannot read
+        try:
+            values = np.fromstring(body[:-1].replace("\n", ","), dtype=np.int64, sep=",")
+        except (ValueError, DeprecationWarning):
+            return None
+    if values.size != len(ends) * width:
+        return None
+    rows = values.reshape(len(ends), width)
+    if (rows >= INT32).any() or (rows < -INT32).any():
+        return None  # (the line parser names the line)
+    return rows
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")  # a line and its end (\n, \r\n or \r), or a last one without
+
+
+def _slow_rows(path, body: str, lineno: int, width: int, warnings: list):
+    """The rows of a block line by line, after line `lineno`: (int64 array, their line numbers, the
+    block's last line number)."""
+    rows, numbers = [], []
+    for text in _LINE.findall(body):
+        lineno += 1
+        if not text.strip():
+            continue
+        if text.startswith("#"):
+            raise RawFormatError(path, lineno, "metadata line after the header row")
+        parts = text.rstrip("\r\n").split(",")
+        # only the file's last line can lack its line end: a recording cut off mid-line
+        torn = not text.endswith(("\n", "\r"))
+        if len(parts) != width:
+            if torn:
+                warnings.append(_torn(path, lineno, f"{len(parts)} of {width} values"))
+                continue
+            raise RawFormatError(path, lineno, f"expected {width} values, got {len(parts)}")
+        try:
+            row = [int(p) for p in parts]
+        except ValueError:
+            bad = next(p for p in parts if not _is_int(p))
+            if torn:
+                warnings.append(_torn(path, lineno, f"not an integer: {bad.strip()!r}"))
+                continue
+            raise RawFormatError(path, lineno, f"not an integer: {bad.strip()!r}") from None
+        if any(v >= INT32 or v < -INT32 for v in row):
+            raise RawFormatError(path, lineno, "value out of 32-bit range")
+        rows.append(row)
+        numbers.append(lineno)
+    return np.asarray(rows, dtype=np.int64).reshape(-1, width), np.asarray(numbers, dtype=np.int64), lineno
 
 
 def _torn(path, lineno, what):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "not_measured": "dim"}
 STATUS_TEXT = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "not_measured": "not measured"}
@@ -20,6 +21,34 @@ def fmt(v, unit="", digits=None):
     if digits is not None and isinstance(v, float):
         return f"{v:.{digits}f}{unit}"
     return f"{v}{unit}"
+
+
+# work on at least this many samples gets a progress bar (about 2 s of the detector's replay)
+PROGRESS_MIN_SAMPLES = 250_000
+
+
+@contextmanager
+def progress(total: int, what: str, min_total: int = PROGRESS_MIN_SAMPLES):
+    """A progress bar on stderr for long work: yields a callback taking how many more units are done.
+
+    Below `min_total` units, or when stderr is no terminal, it shows nothing. The bar refreshes
+    from the callback, not from a thread of its own (work may fork worker processes meanwhile).
+    """
+    if total < min_total or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                   console=make_console(stderr=True), transient=True, auto_refresh=False)
+    task = bar.add_task(what, total=total)
+
+    def step(n):
+        bar.advance(task, n)
+        bar.refresh()
+
+    with bar:
+        yield step
 
 
 def make_console(**kwargs):
