@@ -2,8 +2,11 @@
 
 from array import array
 
-# one slot: t_ms, ax, ay, az, gx, gy, gz, heel, fore_med, fore_lat
-WIDTH = 10
+# One slot, the one place its layout is written: the raw v1 columns of every sensor kind are
+# slices of it (the host reads them from here), ReplaySource fills it by these names, and the
+# app reads slot + k for SLOT[k] (1-3 acceleration, 4-6 gyro, 7-9 pads; a column a pod lacks is 0).
+SLOT = ("t_ms", "ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps", "heel", "fore_med", "fore_lat")
+WIDTH = 10  # len(SLOT)
 
 
 def zeros(n):

@@ -5,8 +5,7 @@ tests use ReplaySource, which plays a raw v1 recording with its own timestamps
 so recorded data replays exactly.
 """
 
-# column order of a ring slot after t_ms
-_SLOT_COLS = ("ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps", "heel", "fore_med", "fore_lat")
+from ring import SLOT
 
 
 class ReplaySource:
@@ -39,7 +38,7 @@ class ReplaySource:
         self.rate_hz = int(self.meta.get("rate_hz", "100"))
         self.foot = self.meta.get("foot", "left")
         # for each slot column, its index in the file's rows (-1: not recorded)
-        self._map = [cols.index(c) if c in cols else -1 for c in _SLOT_COLS]
+        self._map = [cols.index(c) if c in cols else -1 for c in SLOT[1:]]
         self._t0 = None
         self._next = self._read_row()
 

@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import pytest
 
-from conftest import BOARDS, FIRMWARE
+from helpers import BOARDS, FIRMWARE
 
 if str(FIRMWARE) not in sys.path:
     sys.path.append(str(FIRMWARE))  # after everything else: firmware module names must not shadow

@@ -20,7 +20,7 @@ from calfwalk.analysis.pipeline import analyze_recordings
 from calfwalk.files.rawfile import read_raw
 from calfwalk.analysis.summary import NO_GYRO, summarise
 
-from conftest import simulate_set
+from helpers import simulate_set
 
 SET = dict(steps=16, mount="random", heel_touches=[(6, 300, 1500)], seed=21)
 
@@ -256,7 +256,7 @@ def test_acc_replay_is_the_same_under_micropython_and_locks_no_allocation(tmp_pa
     import subprocess
     import sys
 
-    from conftest import FIRMWARE, ROOT
+    from helpers import FIRMWARE, ROOT
 
     paths, _ = simulate_set(tmp_path, sensor=sensor, feet="left", **SET)
     script = ROOT / "tests" / "mpy" / "detect_replay.py"

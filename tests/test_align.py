@@ -21,7 +21,7 @@ from calfwalk.files.rawfile import read_raw
 from calfwalk.files.session import MAGIC, read_session
 from calfwalk.analysis.pipeline import summarise_session
 
-from conftest import simulate_set
+from helpers import simulate_set
 
 # emission delay of each event after its own time (the detector reports a step when its stance ends, ...)
 DELAY = {"calibrated": lambda e: 0, "set_start": lambda e: 300, "step": lambda e: e["stance_ms"],

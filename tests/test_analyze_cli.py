@@ -12,7 +12,7 @@ import pytest
 
 from calfwalk.cli import main
 
-from conftest import ROOT, SHARED_DATA, simulate_set
+from helpers import ROOT, SHARED_DATA, simulate_set
 
 GUIDE = SHARED_DATA.parent / "guide" / "dumbbell-walking-calf-raise.txt"
 HOST = ROOT / "host"

@@ -2,7 +2,7 @@
 
 import subprocess
 
-from conftest import FIRMWARE, ROOT
+from helpers import FIRMWARE, ROOT
 
 
 def test_timer_sampling_allocates_nothing_and_reports_drops(micropython):

@@ -9,7 +9,7 @@ import pytest
 from calfwalk.cli import main
 from calfwalk.analysis.summary import set_no_at, summarise
 
-from conftest import simulate_set
+from helpers import simulate_set
 
 FIGURES = ("steps", "step_time_ms", "heel_height_mm", "heel_contacts", "heel_contacts_per100")
 

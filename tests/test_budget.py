@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import BOARDS, FIRMWARE, ROOT, simulate_set
+from helpers import BOARDS, FIRMWARE, ROOT, simulate_set
 
 MP_BENCH = ROOT / "bench" / "mp_bench.py"
 

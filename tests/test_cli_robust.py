@@ -18,7 +18,7 @@ from calfwalk.cli import main
 from calfwalk.files.protocol import encode
 from calfwalk.files.rawfile import read_raw, write_raw
 
-from conftest import ROOT, simulate_set
+from helpers import ROOT, simulate_set
 
 PER_STEP_RULES = ("heels_high", "no_heel_crash", "short_even_steps", "pause_at_top", "no_bounce",
                   "even_left_right", "heel_height_kept", "big_toe_push")

@@ -14,7 +14,7 @@ from calfwalk import firmware
 from calfwalk.files.protocol import StreamChecker, cue_from_line, encode, event_from_line
 from calfwalk.files.rawfile import read_raw
 
-from conftest import BOARDS, FIRMWARE, ROOT, simulate_set
+from helpers import BOARDS, FIRMWARE, ROOT, simulate_set
 
 CUE_REPLAY = ROOT / "tests" / "mpy" / "cue_replay.py"
 TESTS = ROOT / "tests"

@@ -18,7 +18,7 @@ from calfwalk.eval.matching import match
 from calfwalk.model import event_dict
 from calfwalk.sim.simulate import simulate
 
-from conftest import FIRMWARE, ROOT, simulate_set
+from helpers import FIRMWARE, ROOT, simulate_set
 
 SWEEP_SETS = 40
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from calfwalk.analysis.detect import detect
 from calfwalk.files.rawfile import read_raw
 
-from conftest import simulate_set
+from helpers import simulate_set
 
 ONSET_TOL_MS = 30
 

@@ -29,7 +29,7 @@ from calfwalk.link.recorder import Recorder
 from calfwalk.files.session import read_session
 from calfwalk.analysis.pipeline import summarise_session
 
-from conftest import ROOT, simulate_set
+from helpers import ROOT, simulate_set
 
 SPEED = 8  # replay speed: a 30-step set (15 of this foot) in about 5 s
 SEEDS = (1, 2)

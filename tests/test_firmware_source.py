@@ -25,7 +25,7 @@ from calfwalk.link.podctl import PodClient
 from calfwalk.sim.podsim import PodProcess
 from calfwalk.files.session import read_session
 
-from conftest import BOARDS, FIRMWARE, ROOT, simulate_set, tool
+from helpers import BOARDS, FIRMWARE, ROOT, simulate_set, tool
 
 VERSION = re.search(r'^VERSION = "([^"]+)"', (FIRMWARE / "app.py").read_text(), re.M).group(1)
 

@@ -20,7 +20,7 @@ from calfwalk.link.transport import open_transport
 from calfwalk.link.podctl import PodClient
 from calfwalk.sim.standin import StandInBoard
 
-from conftest import BOARDS, FIRMWARE, ROOT, simulate_set, tool
+from helpers import BOARDS, FIRMWARE, ROOT, simulate_set, tool
 
 MODULES = sorted(p.stem for p in FIRMWARE.glob("*.py") if p.name != "main.py")
 SHIPPED = ["main.py"] + [m + ".mpy" for m in MODULES] + ["calfwalk.json"]

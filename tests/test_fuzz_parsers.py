@@ -27,7 +27,7 @@ from calfwalk.files.protocol import Corrupt, StreamChecker, encode, parse
 from calfwalk.files.rawfile import RawFormatError, columns_for, read_raw
 from calfwalk.files.session import SessionError, read_session, record_line
 
-from conftest import ROOT
+from helpers import ROOT
 
 FUZZ_CASES = int(__import__("os").environ.get("CALFWALK_FUZZ_CASES", "10000"))
 COUNTS: Counter = Counter()

@@ -16,7 +16,7 @@ from calfwalk.cli import main
 from calfwalk.output.history import (APPLICATION_ID, SET_COLUMNS, STEP_COLUMNS, History, default_db_path,
                               resolve_db_path, sparkline, store_summary)
 
-from conftest import simulate_set
+from helpers import simulate_set
 
 CLEAN = dict(steps=20, cadence_spm=60, seed=3)
 FAULTY = dict(steps=24, cadence_spm=50, seed=7, heel_touches=[(6, 350, 2800), (15, 350, 3000)])

@@ -14,7 +14,7 @@ from calfwalk.analysis import pipeline
 from calfwalk.files import rawfile
 from calfwalk.output import present
 
-from conftest import simulate_set
+from helpers import simulate_set
 
 
 def test_block_reading_gives_what_the_line_parser_gives(tmp_path, monkeypatch):

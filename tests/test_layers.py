@@ -175,3 +175,23 @@ def test_importing_the_host_plants_no_firmware_names():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["[]", "calfwalk_fw.detector_acc"]
+
+
+def test_the_sample_slot_is_written_once():
+    """firmware/ring.py SLOT is the slot's one definition: raw v1 columns are its slices, the replay
+    source fills it by its names, and the app reads slot + k for SLOT[k]."""
+    import re
+
+    from calfwalk import firmware
+    from calfwalk.files import rawfile
+
+    slot = firmware.load("ring").SLOT
+    assert len(slot) == firmware.load("ring").WIDTH
+    assert rawfile.columns_for("imu+fsr") == slot and rawfile.columns_for("acc") == slot[:4]
+    root = PKG.parents[1]
+    app = (root / "firmware" / "app.py").read_text(encoding="utf-8")
+    # the app's detector call passes the slot after t_ms in order, and no other module spells the columns out
+    assert re.search(r"update\(t - self\.t0,\s*" + r",\s*".join(rf"buf\[i \+ {k}\]" for k in range(1, 10)) + r"\)", app)
+    spelled = [p.name for p in list((root / "firmware").glob("*.py")) + list(PKG.rglob("*.py"))
+               if p.name != "ring.py" and '"gx_mdps", "gy_mdps", "gz_mdps", "heel"' in p.read_text(encoding="utf-8")]
+    assert not spelled, f"the slot's columns written out again in {spelled}"

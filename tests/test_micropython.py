@@ -13,7 +13,7 @@ from calfwalk.analysis.detect import detect
 from calfwalk.model import wire_values
 from calfwalk.files.rawfile import read_raw
 
-from conftest import FIRMWARE, ROOT, simulate_set
+from helpers import FIRMWARE, ROOT, simulate_set
 
 REPLAY = ROOT / "tests" / "mpy" / "detect_replay.py"
 FIRMWARE_FILES = sorted(FIRMWARE.glob("*.py"))

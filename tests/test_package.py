@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import FIRMWARE, ROOT
+from helpers import FIRMWARE, ROOT
 
 
 def test_package_json_lists_every_firmware_file():

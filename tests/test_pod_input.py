@@ -19,7 +19,7 @@ import pytest
 
 from calfwalk.files.protocol import parse
 
-from conftest import BOARDS, FIRMWARE, ROOT, simulate_set
+from helpers import BOARDS, FIRMWARE, ROOT, simulate_set
 
 
 class PipePod:

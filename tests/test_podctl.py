@@ -9,7 +9,7 @@ import pytest
 from calfwalk.cli import main
 from calfwalk.sim.podsim import PodProcess
 
-from conftest import simulate_set
+from helpers import simulate_set
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, simulate_set
+from helpers import ROOT, simulate_set
 
 
 def _env():

@@ -16,7 +16,7 @@ import subprocess
 
 from calfwalk.device.podlog import read_log_dir
 
-from conftest import FIRMWARE, ROOT
+from helpers import FIRMWARE, ROOT
 
 SCRIPT = ROOT / "tests" / "mpy" / "power_cut.py"
 CUTS = 600

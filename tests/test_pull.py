@@ -24,7 +24,7 @@ from calfwalk.output.history import History
 from calfwalk.device.podlog import BootTime, ClockMap, Listing, read_log_dir
 from calfwalk.sim.podsim import PodProcess
 
-from conftest import BOARDS, FIRMWARE
+from helpers import BOARDS, FIRMWARE
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import pytest
 from calfwalk.cli import main
 from calfwalk.files.rawfile import RawFormatError, read_raw
 
-from conftest import simulate_set
+from helpers import simulate_set
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from calfwalk.files.session import read_session
 from calfwalk.analysis.pipeline import summarise_session
 from calfwalk.analysis.align import clock_map
 
-from conftest import simulate_set
+from helpers import simulate_set
 
 # A faulty two-foot set: two crashes, a soft touch, a long stride, heels sagging with fatigue.
 FAULTY = dict(steps=24, cadence_spm=60, pause_ms=300, mount="random", noise=1.0, sensor="imu", seed=7,

@@ -21,7 +21,7 @@ from calfwalk.files.rawfile import read_raw
 from calfwalk.files.session import SessionError, read_session, record_line
 from calfwalk.analysis.pipeline import summarise_session
 
-from conftest import simulate_set
+from helpers import simulate_set
 
 SEVERITY = {"not_measured": 0, "pass": 0, "warn": 1, "fail": 2}
 STEPS = 30

@@ -12,7 +12,7 @@ import pytest
 from calfwalk.analysis.detect import detect
 from calfwalk.files.rawfile import read_raw
 
-from conftest import simulate_set
+from helpers import simulate_set
 
 REQUESTS = (0, 600, 1200, 2000, 3500, 5000)
 

@@ -20,7 +20,7 @@ from calfwalk.link.recorder import Recorder
 from calfwalk.files.session import read_session
 from calfwalk.analysis.pipeline import summarise_session
 
-from conftest import ROOT, simulate_set
+from helpers import ROOT, simulate_set
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from calfwalk.files.protocol import StreamChecker, encode, parse
 from calfwalk.link.recorder import Recorder
 from calfwalk.files.session import read_session
 
-from conftest import BOARDS, FIRMWARE, simulate_set
+from helpers import BOARDS, FIRMWARE, simulate_set
 from calfwalk.link.podctl import PodClient
 
 

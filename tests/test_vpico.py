@@ -20,7 +20,7 @@ import sys
 
 import pytest
 
-from conftest import FIRMWARE, ROOT, simulate_set
+from helpers import FIRMWARE, ROOT, simulate_set
 
 sys.path.insert(0, str(ROOT / "bench"))
 import vpico  # noqa: E402  (bench/vpico.py)

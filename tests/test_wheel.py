@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BOARDS, FIRMWARE, ROOT
+from helpers import BOARDS, FIRMWARE, ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -59,6 +59,51 @@ class CueEvent(TypedDict, total=False):
     t_ms: int
 
 
+class Rule(TypedDict):
+    """One rule of the guide, judged: status "pass", "warn", "fail" or "not_measured"."""
+
+    id: str
+    title: str
+    status: str
+    value: Optional[float]
+    evidence: list  # the step numbers (person order) that show it
+    detail: str
+    cue: str
+
+
+class Summary(TypedDict, total=False):
+    """A recording's summary (analysis/summary.py `summarise`); "sets" holds one per set, with the
+    same keys plus set_no, start_ms, end_ms and last_ms. Figures are computed here once: the
+    history, the report and the terminal read them."""
+
+    feet: list
+    sensors: dict
+    steps: int
+    steps_by_foot: dict
+    duration_s: float
+    set_duration_s: Optional[float]
+    cadence_spm: Optional[float]
+    step_time_cv: Optional[float]
+    stride_cm: Optional[dict]
+    distance_m: Optional[float]
+    heel_contacts: int
+    heel_contacts_per100: Optional[float]
+    heel_height_mm: dict  # mean, min, max, opening, closing
+    events: list
+    rules: list  # of Rule
+    one_foot_note: Optional[str]
+    asymmetry: Optional[dict]  # figure -> {left, right, asymmetry_pct}
+    asymmetry_pct: Optional[float]
+    steps_unknown: int
+    steps_unknown_by_foot: dict
+    damage: dict
+    sets: list  # of Summary
+    set_no: int
+    start_ms: int
+    end_ms: Optional[int]
+    last_ms: Optional[int]
+
+
 def event_fields() -> dict:
     """Field names after t_ms per event name, as the firmware defines them."""
     det = firmware.load("detector")

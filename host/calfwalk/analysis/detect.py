@@ -17,7 +17,6 @@ def make_detector(sensor: str, rate_hz: int, params: dict | None = None):
 
 # samples handed to the detector per block: Python ints for a block at a time, not for the recording
 _BLOCK_ROWS = 1 << 14
-_SLOT = ("ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps", "heel", "fore_med", "fore_lat")
 
 
 def replay(rec, params: dict | None = None, on_sample=None, progress=None) -> tuple:
@@ -32,6 +31,7 @@ def replay(rec, params: dict | None = None, on_sample=None, progress=None) -> tu
     data = rec.data
     t_col = data[:, 0]
     t0 = int(t_col[0])
+    slot = firmware.load("ring").SLOT[1:]  # the pod's ring slot after t_ms: the detector's arguments
     names = det_mod.EVENT_NAMES
     width = det_mod.EV_WIDTH
     events = []
@@ -48,7 +48,7 @@ def replay(rec, params: dict | None = None, on_sample=None, progress=None) -> tu
         zeros = [0] * len(block)
         # the detector works on time since the start, as the pod does
         t = (block[:, 0] - t0).tolist()
-        series = [block[:, cols.index(c)].tolist() if c in cols else zeros for c in _SLOT]
+        series = [block[:, cols.index(c)].tolist() if c in cols else zeros for c in slot]
         if on_sample is None:
             for row in zip(t, *series):
                 count = update(*row)

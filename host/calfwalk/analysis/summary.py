@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+from calfwalk.model import Rule, Summary
+
 # Thresholds for the verdicts, in one place. Percentages are of the set's steps.
 LIMITS = {
     "contacts_warn_per100": 5.0,  # heel contacts per 100 steps: above this, fail
@@ -96,7 +98,7 @@ ACC_ONLY_SENSORS = ("acc", "acc+fsr")
 NO_GYRO = "stride length not measured on an accelerometer-only pod (it needs a gyroscope)"
 
 
-def _rule(rule_id, status, value=None, evidence=(), detail=""):
+def _rule(rule_id, status, value=None, evidence=(), detail="") -> Rule:
     return {
         "id": rule_id,
         "title": TITLES[rule_id],
@@ -119,7 +121,7 @@ def _pct_diff(a, b):
     return 0.0 if mean == 0 else abs(a - b) / mean * 100.0
 
 
-def summarise(events: list, feet: list, sensors: dict, duration_s: float, damage: dict | None = None) -> dict:
+def summarise(events: list, feet: list, sensors: dict, duration_s: float, damage: dict | None = None) -> Summary:
     """The summary (JSON-ready) of a recording's events for the given feet.
 
     `sensors` maps foot -> a sensor kind ("imu", "acc", "fsr", "imu+fsr", "acc+fsr"); on an
@@ -225,7 +227,7 @@ def _set_of(t_ms, spans):
     return None
 
 
-def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: list, damage=None) -> dict:
+def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: list, damage=None) -> Summary:
     """One summary of time-ordered events (a whole recording or one set)."""
     damage = damage or _damage_of(None)
     steps = [e for e in events if e["type"] == "step"]

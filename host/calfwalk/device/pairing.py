@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,7 +329,7 @@ def write_pair_session(path: Path, left: PulledSet, right: PulledSet, offset_ms:
                        started_utc: str) -> None:
     """Both sets' lines in one two-pod session file (pod0 left, pod1 right), on the PC's clock, written aside
     then moved into place. align.py reads #pair_offset_ms / #pair_sd_ms / #pair_method (see align_pulled_pair)."""
-    from calfwalk.files.session import MAGIC, RECORD_CRC, record_line
+    from calfwalk.files.session import MAGIC, RECORD_CRC, record_line, write_session_lines
 
     t0 = min(p.timing["start_unix"] - p.timing["anchor_host_ms"] / 1000.0 for p in (left, right))
     lines = [MAGIC, f"#started_utc={started_utc}", f"#pod0={left.path}", f"#pod1={right.path}",
@@ -344,13 +343,7 @@ def write_pair_session(path: Path, left: PulledSet, right: PulledSet, offset_ms:
         recs += [(ms + shift, idx, k, text) for k, (ms, text) in enumerate(_records(p.path))]
     recs.sort()
     lines += [record_line("rx", ms, idx, text) for ms, idx, _k, text in recs]
-    tmp = path.with_name(path.name + ".tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write("\n".join(lines) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_session_lines(path, lines)
 
 
 def _from_row(row: dict, paired_in=None) -> PulledSet | None:

@@ -233,19 +233,13 @@ def set_digest(records) -> str:
 
 def write_set_session(path: Path, records, port: str, started_utc: str, certainty: dict, pod_set: PodSet) -> None:
     """The set as a session file (`calfwalk summary`/`report` read it), written aside then moved into place."""
-    from calfwalk.files.session import MAGIC as SESSION_MAGIC, RECORD_CRC, record_line
+    from calfwalk.files.session import MAGIC as SESSION_MAGIC, RECORD_CRC, record_line, write_session_lines
 
     lines = [SESSION_MAGIC, f"#started_utc={started_utc}", f"#pod0={port}", f"#records={RECORD_CRC}",
              f"#pulled_set={pod_set.id}", f"#pulled_boot={pod_set.boot}",
              f"#clock={certainty['kind']}: {certainty['text']}"]
     lines += [record_line("rx", ms, 0, text) for ms, text in set_lines(records)]
-    tmp = path.with_name(path.name + ".tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write("\n".join(lines) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_session_lines(path, lines)
 
 
 def pulled_dir(db_path) -> Path:

@@ -13,11 +13,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from calfwalk import firmware
 from calfwalk.errors import CalfwalkError
 
-IMU_COLUMNS = ("t_ms", "ax_mg", "ay_mg", "az_mg", "gx_mdps", "gy_mdps", "gz_mdps")
-ACC_COLUMNS = IMU_COLUMNS[:4]  # an accelerometer alone (sensor acc): no gyro columns
-FSR_COLUMNS = ("t_ms", "heel", "fore_med", "fore_lat")
+# SLOT, IMU_COLUMNS, ACC_COLUMNS (an accelerometer alone: no gyro columns) and FSR_COLUMNS are
+# slices of the pod's ring slot (firmware/ring.py SLOT, the one place it is written), read from the
+# firmware when first used (importing this module loads no firmware)
+_COLUMN_NAMES = ("SLOT", "IMU_COLUMNS", "ACC_COLUMNS", "FSR_COLUMNS")
+
+
+def _columns() -> dict:
+    if "SLOT" not in globals():
+        slot = firmware.load("ring").SLOT
+        globals().update(SLOT=slot, IMU_COLUMNS=slot[:7], ACC_COLUMNS=slot[:4], FSR_COLUMNS=slot[:1] + slot[7:])
+    return {name: globals()[name] for name in _COLUMN_NAMES}
+
+
+def __getattr__(name):
+    if name in _COLUMN_NAMES:
+        return _columns()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 SENSORS = ("imu", "acc", "fsr", "imu+fsr", "acc+fsr")  # as firmware/detector.py SENSORS
 FEET = ("left", "right")
 RATE_RANGE_HZ = (25, 1000)
@@ -39,16 +54,17 @@ class RawFormatError(CalfwalkError, ValueError):
 
 def columns_for(sensor: str) -> tuple:
     """The CSV header for a sensor kind."""
+    c = _columns()
     if sensor == "imu":
-        return IMU_COLUMNS
+        return c["IMU_COLUMNS"]
     if sensor == "fsr":
-        return FSR_COLUMNS
+        return c["FSR_COLUMNS"]
     if sensor == "imu+fsr":
-        return IMU_COLUMNS + FSR_COLUMNS[1:]
+        return c["IMU_COLUMNS"] + c["FSR_COLUMNS"][1:]
     if sensor == "acc":
-        return ACC_COLUMNS
+        return c["ACC_COLUMNS"]
     if sensor == "acc+fsr":
-        return ACC_COLUMNS + FSR_COLUMNS[1:]
+        return c["ACC_COLUMNS"] + c["FSR_COLUMNS"][1:]
     raise ValueError(f"sensor must be one of {', '.join(SENSORS)}, not {sensor!r}")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from calfwalk.errors import CalfwalkError
 from calfwalk.files.protocol import StreamChecker, cue_from_line, event_from_line
@@ -398,3 +399,16 @@ def write_raw_files(session: Session, prefix) -> list:
     if not paths:
         raise SessionError(f"{session.path}: no raw samples in this session (record with --raw)")
     return paths
+
+
+def write_session_lines(path, lines) -> None:
+    """A session file made of `lines` (a pulled or paired set), written whole or not at all: into a
+    temporary file beside it, synced, then renamed over the path."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write("\n".join(lines) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

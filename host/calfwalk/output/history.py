@@ -335,6 +335,16 @@ class History:
 
     # -------------------------------------------------------------- writing
 
+    def _insert(self, row: dict, steps: list) -> int:
+        """One set row and its step rows (inside the caller's transaction); the set's id."""
+        cols = [c for c in SET_COLUMNS if c != "id"]
+        cur = self.conn.execute(f"INSERT INTO sets ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                                [row[c] for c in cols])
+        self.conn.executemany(
+            f"INSERT INTO steps ({', '.join(STEP_COLUMNS)}) VALUES ({', '.join('?' * len(STEP_COLUMNS))})",
+            [[cur.lastrowid] + [s[c] for c in STEP_COLUMNS[1:]] for s in steps])
+        return cur.lastrowid
+
     def store(self, rows: list) -> list:
         """Insert (set row, step rows) pairs in one transaction; returns one result dict per set."""
         results = []
@@ -356,14 +366,7 @@ class History:
                         results.append({"id": old[0], "set_no": row["set_no"], "new": False, "steps": row["steps"],
                                         "heel_contacts": row["heel_contacts"]})
                         continue
-                    cols = [c for c in SET_COLUMNS if c != "id"]
-                    cur = self.conn.execute(
-                        f"INSERT INTO sets ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                        [row[c] for c in cols])
-                    set_id = cur.lastrowid
-                    self.conn.executemany(
-                        f"INSERT INTO steps ({', '.join(STEP_COLUMNS)}) VALUES ({', '.join('?' * len(STEP_COLUMNS))})",
-                        [[set_id] + [s[c] for c in STEP_COLUMNS[1:]] for s in steps])
+                    set_id = self._insert(row, steps)
                     results.append({"id": set_id, "set_no": row["set_no"], "new": True, "steps": row["steps"],
                                     "heel_contacts": row["heel_contacts"]})
                 self.conn.execute("COMMIT")
@@ -395,14 +398,7 @@ class History:
                                              (part["id"], part["source_digest"])).fetchone()
                     if here is None:
                         raise _Changed(f"set #{part['id']} is no longer a set of its own")
-                cols = [c for c in SET_COLUMNS if c != "id"]
-                cur = self.conn.execute(
-                    f"INSERT INTO sets ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    [row[c] for c in cols])
-                set_id = cur.lastrowid
-                self.conn.executemany(
-                    f"INSERT INTO steps ({', '.join(STEP_COLUMNS)}) VALUES ({', '.join('?' * len(STEP_COLUMNS))})",
-                    [[set_id] + [s[c] for c in STEP_COLUMNS[1:]] for s in steps])
+                set_id = self._insert(row, steps)
                 for part in parts:
                     self.conn.execute("INSERT INTO set_parts (part_digest, set_id, foot, row) VALUES (?, ?, ?, ?)",
                                       (part["source_digest"], set_id, part["feet"], json.dumps(part)))

@@ -263,14 +263,8 @@ def _plot_stride_length(ax, summary):
     group = _set_group(summary)
     rows = [(s["n"], s["foot"], s["stride_cm"], group(s["t_ms"])) for s in _steps(summary)
             if s.get("stride_cm") is not None]
-    ax.set_title("Stride length per step (the foot's travel)", fontsize=11, loc="left")
-    ax.set_xlabel("step no.")
-    ax.set_ylabel("stride (cm)")
-    ax.grid(True, alpha=0.3)
-    if not rows:
-        ax.text(0.5, 0.5, "stride length needs an IMU (a gyroscope)", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xticks([])
-        ax.set_yticks([])
+    if not _per_step_axes(ax, "Stride length per step (the foot's travel)", "stride (cm)",
+                          None if rows else "stride length needs an IMU (a gyroscope)"):
         return
     ax.axhline(LIMITS["stride_long_cm"], color=CONTACT_COLOUR, lw=1, ls="--",
                label=f"long stride (> {LIMITS['stride_long_cm']:.0f} cm)")
@@ -279,6 +273,20 @@ def _plot_stride_length(ax, summary):
     _trends(ax, [(r[0], r[2], r[3]) for r in rows])
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7, loc="best")
+
+
+def _per_step_axes(ax, title, ylabel, empty=None) -> bool:
+    """A per-step chart's axes; with `empty` (why there is nothing to draw) that text alone, and False."""
+    ax.set_title(title, fontsize=11, loc="left")
+    ax.set_xlabel("step no.")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    if empty:
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return False
+    return True
 
 
 def _step_times(summary):
@@ -297,14 +305,8 @@ def _plot_step_time(ax, summary):
 
     rows = _step_times(summary)
     contact_steps = {c.get("step") for c in _contacts(summary)}
-    ax.set_title("Step time per step (same foot, landing to landing)", fontsize=11, loc="left")
-    ax.set_xlabel("step no.")
-    ax.set_ylabel("step time (ms)")
-    ax.grid(True, alpha=0.3)
-    if not rows:
-        ax.text(0.5, 0.5, "too few steps per foot to time steps", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xticks([])
-        ax.set_yticks([])
+    if not _per_step_axes(ax, "Step time per step (same foot, landing to landing)", "step time (ms)",
+                          None if rows else "too few steps per foot to time steps"):
         return
     med = statistics.median(r[2] for r in rows)
     band = med * LIMITS["stride_dev_pct"] / 100
@@ -322,16 +324,9 @@ def _plot_step_time(ax, summary):
 def _plot_heel_per_step(ax, summary):
     from calfwalk.analysis.summary import LIMITS
 
-    ax.set_title("Heel height per step (at the top of the step)", fontsize=11, loc="left")
-    ax.set_xlabel("step no.")
-    ax.set_ylabel("heel height (mm)")
-    ax.grid(True, alpha=0.3)
     steps = [s for s in _steps(summary) if s.get("heel_mm") is not None]
-    if not steps:
-        why = "no heel height: it needs an accelerometer" if _steps(summary) else "no steps detected"
-        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
-        ax.set_xticks([])
-        ax.set_yticks([])
+    why = None if steps else ("no heel height: it needs an accelerometer" if _steps(summary) else "no steps detected")
+    if not _per_step_axes(ax, "Heel height per step (at the top of the step)", "heel height (mm)", why):
         return
     group = _set_group(summary)
     for foot in summary["feet"]:
