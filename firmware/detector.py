@@ -2737,26 +2737,25 @@ def _arc(u, pos, ka, kb, ux, uy, uz, lever):
     # what turning about the forefoot explains of the pod's travel between two entries of a track
     # (their indices in it; -1: its start): gravity's direction (ux, uy, uz at the start, Q10) at
     # each, turned back by the rotation there (u: scratch)
-    ax = ux
-    ay = uy
-    az = uz
-    if ka >= 0:
-        _turn_back(u, pos, ka + 3, ux, uy, uz)
-        ax = u[0]
-        ay = u[1]
-        az = u[2]
-    x = ux
-    y = uy
-    z = uz
-    if kb >= 0:
-        _turn_back(u, pos, kb + 3, ux, uy, uz)
-        x = u[0]
-        y = u[1]
-        z = u[2]
-    x -= ax
-    y -= ay
-    z -= az
+    _gravity_at(u, pos, ka, ux, uy, uz)
+    ax = u[0]
+    ay = u[1]
+    az = u[2]
+    _gravity_at(u, pos, kb, ux, uy, uz)
+    x = u[0] - ax
+    y = u[1] - ay
+    z = u[2] - az
     return _arc_mm(lever, isqrt(x * x + y * y + z * z))
+
+
+def _gravity_at(u, pos, k, ux, uy, uz):
+    # gravity's direction at entry k of a track (-1: its start, where it is ux, uy, uz), into u
+    if k < 0:
+        u[0] = ux
+        u[1] = uy
+        u[2] = uz
+    else:
+        _turn_back(u, pos, k + 3, ux, uy, uz)
 
 
 # The tilt fix's two halves (see Detector._attitude), called by _ahead too. Functions, not

@@ -183,7 +183,8 @@ def session_traces(session: Session, summary: dict, params: dict | None = None) 
     """Per-sample traces from a session's raw samples (recorded with --raw), on the summary's clock.
 
     Each pod's own clock is fitted onto the summary's by its events (align.clock_map).
-    Returns ({foot: Trace}, notes): no traces and a note when the samples cannot be used.
+    Returns ({foot: Trace}, notes, {foot: (scale, offset)}): no traces and a note when the samples
+    cannot be used.
     """
     events = summary["events"]
     maps = {}
