@@ -113,6 +113,8 @@ _HIST_HZ = const(100)  # (200 Hz and up are kept at half rate or less)
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 _POD_HIGH_MM = const(100)  # a pod sits at most this high above the forefoot's contact (heel counter)
 _CUT_RETRY_MS = const(250)  # a long motion not cut is tried again this much later
+_CUT_ENTRIES = const(8)  # history entries a cut's track integrates per sample, at least (see _cut)
+_CUT_LEAD_MS = const(150)  # ... begun this long before the motion is longer than a step: judged by then
 _STILL_MMS = const(150)  # mm/s: between two quiet moments a foot that stood gains less (a swing gains more)
 _SPLITS = const(6)  # steps found in one motion, at most (each is an event: see EV_SLOTS)
 _STOP_MM = const(10)  # a foot advancing less than this ...
@@ -355,6 +357,13 @@ class _Cold:
         self.v_cut = 0  # ... where the pod moved up to this fast (mm/s)
         self.t_trust = 0  # when the last motion that began at a rest began (cuts carry it on)
         self.t_cut = 0  # a cut is tried from here on
+        self.cut_q = -1  # the cut being judged: at this history entry (-1: none) ...
+        self.cut_p = 0  # ... against the quiet moment here (-1: judged, the foot stood)
+        self.cut_s = 0  # ... on the track from here (the middle of the rest before the motion)
+        self.cut_e = 0  # ... to here (the middle of the rest it would be cut at)
+        self.cut_f = -1  # the last quiet moment a cut was judged at, and the foot had not stood
+        self.cut_gx = self.cut_gy = self.cut_gz = 0  # gravity where it stood (mg, the pod's frame there)
+        self.dc = False  # the history was mended for a clipped gyro already (a cut's, see _cut)
         self.bias_w = 0  # rest samples the bias is the mean of (up to _BIAS_W)
         self.first_t = _NEVER  # a walking set's first strike, from the history (see _first_strike)
         self.w_cut = 0  # the entries a tilt correction is spread over turned this fast (see _attitude)
@@ -785,20 +794,20 @@ class Detector:
                         self.strike_t = _NEVER
                     if self.state != ST_CAL:
                         Detector._ahead_start(self, True)
-                elif t - self.cold.t_lift >= _STEP_MAX_MS:
+                elif t - self.cold.t_lift >= _STEP_MAX_MS - _CUT_LEAD_MS:
                     # longer than a step without a rest: cut it where the foot stood (a heel bobbing
                     # in stance), trying again a little later if it did not; judged as it is at last
                     c = self.cold
                     if t - c.t_lift >= _MOTION_MAX_MS:
                         Detector._track(self, t, False)
                         tracked = True
-                    elif gyro and t >= c.t_cut and self.state != ST_CAL:
+                    elif gyro and (t >= c.t_cut or c.cut_q >= 0) and self.state != ST_CAL:
                         if Detector._cut(self, t):
                             tracked = True
-                        else:
-                            c.t_cut = t + _CUT_RETRY_MS
-                if quiet and not self.landed and not tracked and q_n + q_n >= zupt_n and self.state != ST_CAL:
-                    # still for half of zupt_ms: the landing's integration may begin (see _ahead_start)
+                if (quiet and not self.landed and not tracked and q_n + q_n >= zupt_n and self.state != ST_CAL
+                        and self.cold.cut_q < 0):
+                    # still for half of zupt_ms: the landing's integration may begin (see _ahead_start;
+                    # a cut being judged integrates the same track already)
                     if q_n == (zupt_n + 1) >> 1:
                         Detector._ahead_start(self, False)
                     elif self.cold.ahs[_AH_S] >= 0:
@@ -1124,6 +1133,9 @@ class Detector:
         c.t_lift = t
         c.t_trust = t
         c.t_cut = 0
+        c.cut_q = -1
+        c.cut_f = -1
+        c.dc = False
         c.cut0 = False
         ms = 0
         j = _HW
@@ -1211,7 +1223,10 @@ class Detector:
     def _halve(self):
         """The history is full: merge pairs of entries (half the time resolution) to make room."""
         h = self._hist
-        self.cold.ahs[_AH_S] = -1
+        c = self.cold
+        c.ahs[_AH_S] = -1
+        c.cut_q = -1  # (a cut being judged begins again)
+        c.cut_f >>= 1  # (-1 stays -1)
         n = self.h_n // 2
         for i in range(n):
             a = 2 * i * _HW
@@ -1261,44 +1276,126 @@ class Detector:
         while it does not turn: between two moments where the gyro is quietest, a foot that
         stood gains no velocity, while one that swung gains or loses the swing's. Where that
         holds in the history's later half, the motion is judged as if it rested there, and the
-        rest of it goes on as a new one. Returns whether it cut.
+        rest of it goes on as a new one.
+
+        The judgement is spread over the samples that follow the try (a landing's work, see
+        _ahead): the track the cut would judge is integrated _CUT_ENTRIES entries per sample,
+        and its rotations tell gravity at the two quiet moments. Returns whether it cut.
         """
-        n = self.h_n
-        if n < 32:
-            return False
-        self.cold.ahs[_AH_S] = -1  # (the entries it ends at are rewritten below)
-        q = Detector._quietest(self, n >> 1, n - 2)
+        c = self.cold
+        a = c.ahs
+        st = c.ah
         h = self._hist
+        q = c.cut_q
+        s = c.cut_s
+        if q < 0 or c.cut_p >= 0 and (a[_AH_S] != s or a[_AH_STAGE] != _AHS_TRACK or st[_IS_A] > c.cut_e):
+            # (a try begins; or what it integrated was taken: the history halved, or a stillness
+            # began a landing's integration of its own)
+            if t < c.t_cut:
+                c.cut_q = -1
+                return False
+            c.t_cut = t + _CUT_RETRY_MS  # (tried again this much later, if it does not cut)
+            n = self.h_n
+            if n < 32:
+                c.cut_q = -1
+                return False
+            # (after the quiet moment a try before this one judged: that one did not stand)
+            q = Detector._quietest(self, n >> 1 if n >> 1 > c.cut_f else c.cut_f + 1, n - 2)
+            if q < 0:
+                c.cut_q = -1
+                return False
+            c.cut_p = Detector._quietest(self, q - (n >> 2), q - 1 - (n >> 4))
+            i = 0
+            j = 0
+            while i < n and h[j] > 0:  # (the rest before the motion: its pre-roll)
+                i += 1
+                j += _HW
+            s = i >> 1
+            # the track ends at the middle of the rest it is cut at: entries q-1..q+1 and the run
+            # of rest entries before them (see _rests); integrated ahead up to two entries short
+            # of it (those are rewritten at the cut)
+            m = q - 2
+            j = m * _HW
+            while m > i and h[j] > 0:
+                m -= 1
+                j -= _HW
+            c.cut_e = (m + 1 + q + 2) >> 1
+            c.cut_q = q
+            c.cut_s = s
+            a[_AH_S] = s
+            a[_AH_STAGE] = _AHS_TRACK
+            a[_AH_LAST] = q
+            a[_AH_G0X] = c.g0x
+            a[_AH_G0Y] = c.g0y
+            a[_AH_G0Z] = c.g0z
+            a[_AH_BX] = self.bgx
+            a[_AH_BY] = self.bgy
+            a[_AH_BZ] = self.bgz
+            a[_AH_W] = 0
+            st[_IS_A] = -1
+            return False
+        e = c.cut_e
+        if e > q - 2:
+            e = q - 2
+        i = st[_IS_A]
+        if i < s:
+            i = s
+        if i < e:
+            # (done before the history is full: halving it would take what was integrated)
+            k = (_HN - 1 - self.h_n) * self.h_dec - self.h_acc
+            if k <= 0:
+                b = e
+            elif (e - i) // k < _CUT_ENTRIES:
+                b = i + _CUT_ENTRIES
+            else:
+                b = i + (e - i) // k + 1
+            if b > e:
+                b = e
+            Detector._integrate(self, i, b, a[_AH_G0X], a[_AH_G0Y], a[_AH_G0Z], 0, st)
+            if b < e:
+                return False
+        if e < s:
+            e = s
+        p = c.cut_p
+        u = self._u
+        if p >= 0:
+            if t - c.t_lift < _STEP_MAX_MS:
+                return False  # (not yet longer than a step: it may still land)
+            # integrated: judged in this sample, cut in the next (each is about a landing's work)
+            # by gravity in the pod's frame at p: the start's, turned by the track's rotation
+            # there (on from the track's end by the gyro's turn alone, if it ends before p)
+            _gravity_to(self, s, e, p)
+            if not Detector._still_at(self, p, q, u[0], u[1], u[2]):
+                c.cut_f = q
+                c.cut_q = -1
+                return False
+            if not c.clip and Detector._declip(self, q + 2):
+                c.clip = True  # (a gyro that clipped: the track, cut from a bob, is not put right by the tilt)
+            c.cut_p = -1
+            # gravity at q, for the cut
+            _gravity_to(self, s, e, q)
+            c.cut_gx = u[0]
+            c.cut_gy = u[1]
+            c.cut_gz = u[2]
+            return False
+        c.cut_q = -1
         j = q * _HW
         x = h[j + 4] - self.bgx
         y = h[j + 5] - self.bgy
         z = h[j + 6] - self.bgz
         w = (x if x > 0 else -x) + (y if y > 0 else -y) + (z if z > 0 else -z)  # 0.1 dps, at most 1.7x its length
-        p = Detector._quietest(self, q - (n >> 2), q - 1 - (n >> 4))
-        # gravity in the pod's frame at p: the start's, turned by the gyro's turn to p
-        c = self.cold
-        Detector._integrate(self, 0, p, 0, 0, 0, -1, None)
-        Detector._tilt(self, c.g0x, c.g0y, c.g0z)
-        u = self._u
-        gx = u[0]
-        gy = u[1]
-        gz = u[2]
-        if not Detector._still_at(self, p, q, gx, gy, gz):
-            return False
         # entries q-1..q+1 are the rest it ended at (and the next motion's start); what they
-        # read beside gravity there (p's, turned on to q) is the bob's turning round, not a
-        # motion of the foot
-        Detector._integrate(self, p, q, 0, 0, 0, -1, None)
-        Detector._tilt(self, gx, gy, gz)
+        # read beside gravity there is the bob's turning round, not a motion of the foot
         ms = 0
+        n = self.h_n
         j = (q + 1) * _HW
         for i in range(q + 1, n):
             d = h[j]
             ms += d if d > 0 else -d
             j += _HW
-        gx = u[0]
-        gy = u[1]
-        gz = u[2]
+        gx = c.cut_gx
+        gy = c.cut_gy
+        gz = c.cut_gz
         for i in range(q - 1, q + 2):
             j = i * _HW
             if h[j] < 0:
@@ -1310,7 +1407,8 @@ class Detector:
         self.h_acc = 0
         self.landed = True
         c.t_rest = t - ms - self.dt_ms
-        Detector._track(self, t, False)
+        c.dc = True  # (its entries up to q+1 were mended for a clipped gyro when it was judged)
+        Detector._track(self, t, False)  # (on from the track integrated so far: see its `ahead`)
         # the rest of the motion goes on, from the rest at q
         m = n - (q - 1)
         i = 0
@@ -1961,7 +2059,8 @@ class Detector:
         u = self._u
         # (an accelerometer alone: no rates yet; the history may have been mended already, see
         # _ahead_start: mended again, nothing changes)
-        raised = self.gyro and Detector._declip(self, n)
+        raised = self.gyro and not c.dc and Detector._declip(self, n)
+        c.dc = False
         clipped = raised or c.clip
         k_rests = Detector._rests(self, n)
         # each rest's gravity (mg, in the pod's frame): the low-passes at the first and the last,
@@ -2756,6 +2855,27 @@ def _gravity_at(u, pos, k, ux, uy, uz):
         u[2] = uz
     else:
         _turn_back(u, pos, k + 3, ux, uy, uz)
+
+
+def _gravity_to(d, s, e, k):
+    """Gravity (mg) in the pod's frame at history entry k, into d._u: the motion's start's,
+    turned by the track integrated from s to e (its rotation at k, or at e and on by the
+    gyro's turn alone from there)."""
+    c = d.cold
+    u = d._u
+    m = k if k < e else e
+    if m > s:
+        _turn_back(u, d._pos, _PW * m + 3, c.g0x, c.g0y, c.g0z)
+    else:
+        u[0] = c.g0x
+        u[1] = c.g0y
+        u[2] = c.g0z
+    if k > m:
+        gx = u[0]
+        gy = u[1]
+        gz = u[2]
+        Detector._integrate(d, m, k, 0, 0, 0, -1, None)
+        Detector._tilt(d, gx, gy, gz)
 
 
 # The tilt fix's two halves (see Detector._attitude), called by _ahead too. Functions, not

@@ -112,3 +112,59 @@ def test_clipped_gyro_steps_match_an_unclipped_one():
     s2000 = sorted(e["stride_cm"] for e in out[2000] if e.get("stride_cm") is not None)
     assert s250 and s2000
     assert abs(s250[len(s250) // 2] - s2000[len(s2000) // 2]) <= 2.0  # cm, medians
+
+
+@pytest.mark.parametrize("gyro_range_dps", [2000, 250])
+def test_a_cut_motion_is_judged_over_several_samples(det_cls, monkeypatch, gyro_range_dps):
+    # a heel bobbing 8 degrees at 4 Hz in every stance (make bench's vpico set): no motion rests,
+    # each is cut where the foot stood. The cut's track is integrated a few entries per sample
+    # from the try on, its still test runs in a sample of its own, and the cut in the next: no
+    # sample integrates more than a small share of a motion, or runs both the still test and the
+    # track's step search (before: up to 276 entries, the turn twice and the track, in one sample)
+    cfg = SimConfig(feet="left", steps=40, rate_hz=200, bounce=1.0, bounce_deg=8, bounce_hz=4, cadence_spm=100,
+                    pause_ms=300, stride_cm=20, swing_ms=450, gyro_range_dps=gyro_range_dps, seed=5)
+    rec = robustness._recording(simulate(cfg)["left"])
+    per_sample = {}
+    now = [0]
+    cuts = []
+    update, integrate, still_at, steps_in, cut = (det_cls.update, det_cls._integrate, det_cls._still_at,
+                                                   det_cls._steps_in, det_cls._cut)
+
+    def count(key, n):
+        s = per_sample.setdefault(now[0], {})
+        s[key] = s.get(key, 0) + n
+
+    def upd(self, t, *a):
+        now[0] = t
+        return update(self, t, *a)
+
+    def integ(self, a, b, *rest):
+        count("integrated", b - a)
+        return integrate(self, a, b, *rest)
+
+    def still(self, p, q, *rest):
+        count("still", 1)
+        return still_at(self, p, q, *rest)
+
+    def search(self, s, e, *rest):
+        count("searched", e - s)
+        return steps_in(self, s, e, *rest)
+
+    def cutting(self, t):
+        done = cut(self, t)
+        if done:
+            cuts.append(t)
+        return done
+
+    for name, f in (("update", upd), ("_integrate", integ), ("_still_at", still), ("_steps_in", search),
+                    ("_cut", cutting)):
+        monkeypatch.setattr(det_cls, name, f)
+    events = detect(rec)
+    assert sum(e["type"] == "step" for e in events) >= 19  # (20 of this foot)
+    assert len(cuts) >= 6
+    for t in cuts:
+        s = per_sample[t]
+        assert "still" not in s and s.get("integrated", 0) <= 8, (t, s)
+    worst = max(s.get("integrated", 0) for s in per_sample.values())
+    assert worst <= 40, worst
+    assert not [s for s in per_sample.values() if "still" in s and "searched" in s]
