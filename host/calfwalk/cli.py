@@ -135,28 +135,13 @@ def _opener(baud):
     return lambda port: open_transport(port, baud)
 
 
-def _resolve_ports(ports):
-    """--port values, or the one connected MicroPython board when none is given."""
-    if ports:
-        if len(ports) > 2:
-            raise CliError("give at most two ports (left and right pod)")
-        return ports
-    from calfwalk.link.ports import find_pods
-
-    pods = find_pods()
-    if len(pods) == 1:
-        return [pods[0].device]
-    if not pods:
-        raise CliError("no pod found: plug it in, or give --port (see `calfwalk ports`)")
-    raise CliError("several boards connected: choose with --port " + " or ".join(p.device for p in pods))
-
-
 def _record(args, live):
     from calfwalk.link.recorder import Recorder
+    from calfwalk.link.ports import resolve_ports
     from calfwalk.link.transport import LinkLost
     from calfwalk.output.present import EventPrinter
 
-    ports = _resolve_ports(args.port)
+    ports = resolve_ports(args.port)
     view = None
     printer = EventPrinter() if not live else None
     if live:
@@ -385,10 +370,11 @@ def cmd_export(args) -> int:
 
 
 def _open_pod(args):
-    from calfwalk.link.transport import LinkLost, open_transport
     from calfwalk.link.podctl import PodClient
+    from calfwalk.link.ports import resolve_ports
+    from calfwalk.link.transport import LinkLost, open_transport
 
-    port = _resolve_ports([args.port] if args.port else None)[0]
+    port = resolve_ports([args.port] if args.port else None)[0]
     try:
         client = PodClient(open_transport(port, args.baud))
     except LinkLost as exc:
