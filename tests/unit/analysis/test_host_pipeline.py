@@ -1,4 +1,5 @@
-"""The analysis pipeline at speed: block-wise reading, the two feet side by side, progress.
+"""The analysis pipeline at speed: block-wise reading, the two feet side by side (its progress
+bar: tests/unit/output/test_present.py).
 
 Each fast path must give exactly what the plain one gives; the figures (time, memory) are
 `make bench-host`'s, not asserted here.
@@ -12,7 +13,6 @@ import numpy as np
 
 from calfwalk.analysis import pipeline
 from calfwalk.files import rawfile
-from calfwalk.output import present
 
 from helpers import simulate_set
 
@@ -78,11 +78,3 @@ def test_a_bad_parameter_is_refused_before_any_worker_starts(tmp_path, monkeypat
         assert "zupt_ms" in str(exc)
     else:
         raise AssertionError("zupt_ms=1 was taken")
-
-
-def test_progress_shows_nothing_for_short_work_or_without_a_terminal(capsys):
-    with present.progress(10, "short") as step:
-        step(10)
-    with present.progress(10**7, "long, but stderr is captured") as step:
-        step(10**7)
-    assert capsys.readouterr().err == ""

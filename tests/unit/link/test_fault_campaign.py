@@ -29,36 +29,11 @@ from calfwalk.link.recorder import Recorder
 from calfwalk.files.session import read_session
 from calfwalk.analysis.pipeline import summarise_session
 
-from helpers import ROOT, simulate_set
+from helpers import ROOT, descendants, host_env, simulate_set
 
 SPEED = 8  # replay speed: a 30-step set (15 of this foot) in about 5 s
 SEEDS = (1, 2)
 LOG = ROOT / "build" / "fault-campaign.jsonl"
-
-
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "host") + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def children(pid):
-    """Every live descendant of pid (from /proc)."""
-    kids = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] != "Z":
-                kids.setdefault(int(fields[1]), []).append(int(d.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in kids.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def alive(pid):
@@ -70,7 +45,7 @@ def alive(pid):
 
 def pod_pid(reaper_pid):
     """The micropython process under a PodProcess's reaper."""
-    for p in children(reaper_pid):
+    for p in descendants(reaper_pid):
         try:
             args = Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")
         except OSError:
@@ -182,7 +157,7 @@ def clean_set(tmp_path_factory, micropython):
 def record_cli(port, session, reconnect=0):
     return subprocess.Popen([sys.executable, "-m", "calfwalk.cli", "record", "--port", port, "-o", str(session),
                              "--no-history", "--reconnect", str(reconnect)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=host_env(),
                             stdin=subprocess.DEVNULL)
 
 
@@ -241,12 +216,12 @@ def test_kill_podsim(tmp_path, clean_set, seed, sig):
     at = random.Random(200 + seed).randrange(8, 22)
     session = tmp_path / "s.cwlog"
     sim = subprocess.Popen([sys.executable, "-m", "calfwalk.cli", "podsim", clean_set[0], "--speed", str(SPEED)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=host_env(),
                            stdin=subprocess.DEVNULL)
     try:
         port = sim.stdout.readline().strip()
         assert port.startswith("/dev/"), sim.stderr.read()
-        family = children(sim.pid)
+        family = descendants(sim.pid)
         rec = record_cli(port, session)
         assert wait_lines(session, at, proc=rec)
         os.kill(sim.pid, sig)

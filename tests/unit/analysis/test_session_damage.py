@@ -30,7 +30,7 @@ STEPS = 30
 def pod_stream(rec, seq0=0):
     """The lines a pod streaming `rec` sends (hello, events, heartbeats), on a fixed timeline.
 
-    The very events the firmware sends (tests/test_stream_e2e.py checks the pod's equal
+    The very events the firmware sends (tests/e2e/test_stream_e2e.py checks the pod's equal
     `detect`); the timing is fixed, so the damage below hits the same bytes on every run.
     """
     events = detect(rec)

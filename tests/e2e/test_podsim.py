@@ -11,35 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, simulate_set
-
-
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "host") + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def children(pid):
-    """Every live descendant of pid, from /proc."""
-    kids = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z":
-            kids.setdefault(int(fields[1]), []).append(int(d.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        for c in kids.get(p, []):
-            out.append(c)
-            todo.append(c)
-    return out
+from helpers import descendants, host_env, simulate_set
 
 
 def alive(pid):
@@ -65,7 +37,7 @@ def test_bad_input_is_a_clear_error_and_starts_no_pod(tmp_path, case, micropytho
     elif case == "not raw":
         path.write_text("hello\n")
     out = subprocess.run([sys.executable, "-m", "calfwalk.cli", "podsim", str(path)], capture_output=True, text=True,
-                         timeout=30, env=_env(), stdin=subprocess.DEVNULL)
+                         timeout=30, env=host_env(), stdin=subprocess.DEVNULL)
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert out.stdout == ""  # no pty path: no pod
     assert str(path) in out.stderr and "Traceback" not in out.stderr
@@ -77,19 +49,19 @@ def test_bad_input_is_a_clear_error_and_starts_no_pod(tmp_path, case, micropytho
 def test_the_pod_and_its_folder_go_with_podsim(tmp_path, sig, micropython):
     paths, _ = simulate_set(tmp_path, steps=10, feet="left", seed=3)
     proc = subprocess.Popen([sys.executable, "-m", "calfwalk.cli", "podsim", paths[0]], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(), stdin=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True, env=host_env(), stdin=subprocess.DEVNULL)
     try:
         port = proc.stdout.readline().strip()
         assert port.startswith("/dev/"), proc.stderr.read()
         deadline = time.monotonic() + 10
         pods = []
         while time.monotonic() < deadline and not pods:
-            pods = [p for p in children(proc.pid) if any(a.endswith(b"main.py") for a in cmdline(p)) and not any(a.endswith(b"_reaper.py") for a in cmdline(p))]
+            pods = [p for p in descendants(proc.pid) if any(a.endswith(b"main.py") for a in cmdline(p)) and not any(a.endswith(b"_reaper.py") for a in cmdline(p))]
             time.sleep(0.05)
         assert pods, "no micropython child found"
         folder = next(Path(a.decode()).parent for a in cmdline(pods[0]) if b"calfwalk-pod-" in a)
         assert folder.is_dir()
-        family = children(proc.pid)
+        family = descendants(proc.pid)
         os.kill(proc.pid, sig)
         proc.wait(timeout=10)
         deadline = time.monotonic() + 10

@@ -1,11 +1,11 @@
 """Port discovery: MicroPython boards are recognised by USB VID/PID, and --port can be left out."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from calfwalk.link import ports
-from calfwalk.cli import CliError, _resolve_ports
 
 
 def fake_comports(*devs):
@@ -38,16 +38,36 @@ def test_boards_are_marked(comports):
 
 def test_single_pod_is_found_by_itself(comports):
     comports(MOUSE, PICO)
-    assert _resolve_ports(None) == ["/dev/ttyACM0"]
+    assert ports.resolve_ports(None) == ["/dev/ttyACM0"]
 
 
 def test_no_pod_or_several_pods_is_a_clear_error(comports):
     comports(MOUSE)
-    with pytest.raises(CliError, match="no pod found"):
-        _resolve_ports(None)
+    with pytest.raises(ports.PortError, match="no pod found"):
+        ports.resolve_ports(None)
     comports(PICO, NANO)
-    with pytest.raises(CliError, match="/dev/ttyACM0 or /dev/ttyACM1"):
-        _resolve_ports(None)
+    with pytest.raises(ports.PortError, match="/dev/ttyACM0 or /dev/ttyACM1"):
+        ports.resolve_ports(None)
+    with pytest.raises(ports.PortError, match="at most two ports"):
+        ports.resolve_ports(["/dev/a", "/dev/b", "/dev/c"])
+
+
+def test_given_ports_are_taken_as_they_are(comports):
+    comports()  # nothing connected: given ports are not looked up
+    assert ports.resolve_ports(["/dev/ttyACM7"]) == ["/dev/ttyACM7"]
+    assert ports.resolve_ports(["/dev/a", "/dev/b"]) == ["/dev/a", "/dev/b"]
+
+
+def test_one_port_resolution_for_every_command():
+    """cli and flash resolve --port through link/ports.py, and no other module finds pods itself."""
+    import calfwalk
+
+    root = Path(calfwalk.__file__).parent
+    users = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                   if "find_pods(" in p.read_text(encoding="utf-8") and p.name != "ports.py")
+    assert users == []
+    for mod in ("cli.py", "device/flash.py"):
+        assert "resolve_ports(" in (root / mod).read_text(encoding="utf-8"), mod
 
 
 def test_ports_command_prints_marks(comports, capsys):

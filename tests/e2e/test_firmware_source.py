@@ -1,6 +1,6 @@
 """Where the host finds the firmware, the one version, and one-line errors for a missing or damaged firmware.
 
-The installed wheel (calfwalk/bundled/) is tested in test_wheel.py; here: the editable
+The installed wheel (calfwalk/bundled/) is tested in e2e/test_wheel.py; here: the editable
 install of `make` (the live top-level firmware/), $CALFWALK_FIRMWARE, the version the
 pod reports, and the warning of `record`/`live` when a pod runs another version.
 """

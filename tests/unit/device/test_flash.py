@@ -2,7 +2,8 @@
 
 The stand-in is the MicroPython unix port behind a pseudo-terminal with a folder
 as its flash (calfwalk.sim.standin.StandInBoard); mpremote and pyserial open its
-port exactly like /dev/ttyACM0.
+port exactly like /dev/ttyACM0. Flashing goes through mpremote's transport and its
+`fs cp` hash check, in this process: the tests watch mpremote's hash and write calls.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-
 import pytest
 
 from calfwalk.device import flash as fl
@@ -20,7 +19,7 @@ from calfwalk.link.transport import open_transport
 from calfwalk.link.podctl import PodClient
 from calfwalk.sim.standin import StandInBoard
 
-from helpers import BOARDS, FIRMWARE, ROOT, simulate_set, tool
+from helpers import BOARDS, FIRMWARE, ROOT, host_env, private_attributes, simulate_set, tool
 
 MODULES = sorted(p.stem for p in FIRMWARE.glob("*.py") if p.name != "main.py")
 SHIPPED = ["main.py"] + [m + ".mpy" for m in MODULES] + ["calfwalk.json"]
@@ -57,7 +56,28 @@ def _client(port):
     return PodClient(open_transport(port))
 
 
-def test_flash_copies_then_skips_then_copies_only_the_change(board, tmp_path, monkeypatch):
+@pytest.fixture
+def mpremote_calls(monkeypatch):
+    """The board paths mpremote hashes (its `fs cp` check) and writes, call by call."""
+    from mpremote.transport import Transport
+
+    calls = {"hashed": [], "written": []}
+    hashfile, writefile = Transport.fs_hashfile, Transport.fs_writefile
+
+    def hashed(self, path, algo, *args, **kw):
+        calls["hashed"].append((path, algo))
+        return hashfile(self, path, algo, *args, **kw)
+
+    def written(self, dest, data, *args, **kw):
+        calls["written"].append(dest)
+        return writefile(self, dest, data, *args, **kw)
+
+    monkeypatch.setattr(Transport, "fs_hashfile", hashed)
+    monkeypatch.setattr(Transport, "fs_writefile", written)
+    return calls
+
+
+def test_flash_copies_then_skips_then_copies_only_the_change(board, tmp_path, monkeypatch, mpremote_calls):
     dev = board.device_dir
     boots = board.boots
     lines, log = _log()
@@ -91,13 +111,18 @@ def test_flash_copies_then_skips_then_copies_only_the_change(board, tmp_path, mo
     # the same firmware again: nothing is copied; a stale ring.py that would shadow ring.mpy goes
     (dev / "ring.py").write_text("raise ImportError('stale ring.py imported')\n")
     lines, log = _log()
-    t0 = time.monotonic()
+    stamps = {n: (dev / n).stat().st_mtime_ns for n in SHIPPED + [fl.MANIFEST]}
+    mpremote_calls["hashed"].clear()
+    mpremote_calls["written"].clear()
     second = fl.flash("unix", board.port, log=log)
     assert second["copied"] == [] and second["skipped"] == SHIPPED
     assert second["removed"] == ["ring.py"] and not (dev / "ring.py").exists()
     assert second["hello"]["board"] == "unix"
     assert sum("skip  " in line for line in lines) == len(SHIPPED)
-    assert time.monotonic() - t0 < 15
+    # mpremote's `fs cp` compared each file's sha256 on the board, and wrote none of them again
+    assert mpremote_calls["hashed"] == [(n, "sha256") for n in SHIPPED + [fl.MANIFEST]]
+    assert mpremote_calls["written"] == []
+    assert {n: (dev / n).stat().st_mtime_ns for n in stamps} == stamps
 
     # one firmware file changes (a copy of the checkout via CALFWALK_FIRMWARE): only it is copied
     co = tmp_path / "checkout"
@@ -107,7 +132,9 @@ def test_flash_copies_then_skips_then_copies_only_the_change(board, tmp_path, mo
         fh.write("\n_FLASH_TEST = 1\n")
     monkeypatch.setenv("CALFWALK_FIRMWARE", str(co / "firmware"))
     before = (dev / "ring.mpy").read_bytes()
+    mpremote_calls["written"].clear()
     third = fl.flash("unix", board.port, log=lambda _t: None)
+    assert mpremote_calls["written"] == ["ring.mpy", fl.MANIFEST]
     assert third["copied"] == ["ring.mpy"]
     assert third["skipped"] == [n for n in SHIPPED if n != "ring.mpy"]
     assert (dev / "ring.mpy").read_bytes() != before
@@ -116,7 +143,7 @@ def test_flash_copies_then_skips_then_copies_only_the_change(board, tmp_path, mo
 
 def test_cli_flash(board):
     cmd = ["flash", "--board", "unix", "--port", board.port]
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "host") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = host_env()
     env.pop("CALFWALK_FIRMWARE", None)
     run = subprocess.run([sys.executable, "-m", "calfwalk.cli", *cmd], capture_output=True, text=True,
                          timeout=60, env=env)
@@ -128,7 +155,7 @@ def test_cli_flash(board):
 
 def test_make_flash(board):
     # the Makefile target itself, with this venv's tools (no reinstall)
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "host") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = host_env()
     env.pop("CALFWALK_FIRMWARE", None)
     run = subprocess.run(["make", "-s", "flash", "BOARD=unix", f"PORT={board.port}", "STAMP=",
                           f"BIN={os.path.dirname(sys.executable)}"], cwd=str(ROOT), capture_output=True, text=True,
@@ -161,6 +188,21 @@ def test_saved_parameters_survive_a_flash(board):
     assert (board.device_dir / "calfwalk.json").read_bytes() == (BOARDS / "unix.json").read_bytes()
 
 
+def test_force_copies_every_file_without_asking_for_hashes(board, mpremote_calls):
+    fl.flash("unix", board.port, log=lambda _t: None)
+    mpremote_calls["hashed"].clear()
+    mpremote_calls["written"].clear()
+    res = fl.flash("unix", board.port, force=True, log=lambda _t: None)
+    assert res["copied"] == SHIPPED and res["skipped"] == []
+    assert mpremote_calls["hashed"] == []
+    assert mpremote_calls["written"] == SHIPPED + [fl.MANIFEST]
+
+
+def test_flash_reads_no_private_attributes():
+    """Only public APIs: no `obj._x` of mpremote's objects, pyserial's or our own other classes."""
+    assert private_attributes(fl.__file__) == []
+
+
 def test_hard_reset_needs_machine_reset(board):
     # the unix port has no machine.reset(): said before anything is copied
     with pytest.raises(fl.FlashError, match=r"no machine.reset\(\).*--reset soft"):
@@ -181,11 +223,34 @@ def test_unknown_board_lists_the_known_ones(board, capsys):
 
 
 def test_missing_port_and_missing_mpremote(monkeypatch):
-    with pytest.raises(fl.FlashError, match="no such port"):
+    with pytest.raises(fl.FlashError, match="/dev/calfwalk-no-such-port: no such port"):
         fl.flash("unix", "/dev/calfwalk-no-such-port", log=lambda _t: None)
-    monkeypatch.setattr(fl, "_tool", lambda name, module=None: None)
+    monkeypatch.setitem(sys.modules, "mpremote.transport_serial", None)  # import fails as if not installed
     with pytest.raises(fl.FlashError, match="mpremote is not installed"):
         fl.flash("unix", "/dev/calfwalk-no-such-port", log=lambda _t: None)
+
+
+def test_no_port_given_and_no_board_found(monkeypatch, capsys):
+    """Without --port the one connected board is taken (link/ports.py, as for record and config)."""
+    from serial.tools import list_ports
+
+    from calfwalk.cli import main
+    from calfwalk.link.ports import PortError
+
+    monkeypatch.setattr(list_ports, "comports", lambda: [])
+    with pytest.raises(PortError, match="no pod found: plug it in, or give --port"):
+        fl.flash("unix", None, log=lambda _t: None)
+    assert main(["flash", "--board", "unix"]) == 2
+    assert "calfwalk flash: error: no pod found" in capsys.readouterr().err
+
+
+def test_a_port_that_is_no_board_is_named(tmp_path):
+    """A port that opens but is no MicroPython REPL (or cannot be opened as a serial port): the
+    error names the port and says what to check."""
+    with pytest.raises(fl.FlashError) as err:
+        fl.flash("unix", os.devnull, log=lambda _t: None)
+    msg = str(err.value)
+    assert f"on {os.devnull} failed" in msg and ("calfwalk ports" in msg or "MicroPython REPL" in msg), msg
 
 
 def test_pod_that_does_not_start_is_reported(tmp_path):

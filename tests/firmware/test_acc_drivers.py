@@ -2,7 +2,7 @@
 "gyro": false, and make_source's sensor kinds acc and acc+fsr, against register models.
 
 CPython checks every behaviour here; tests/mpy/drivers_check.py repeats the ones that matter on the
-real MicroPython VM, with read_into under micropython.heap_lock() (tests/test_drivers.py runs it).
+real MicroPython VM, with read_into under micropython.heap_lock() (tests/firmware/test_drivers.py runs it).
 """
 
 from __future__ import annotations
