@@ -20,7 +20,7 @@ except ImportError:  # CPython
         return x
 
 
-# the detector's own (tests/test_detector_acc.py checks they agree)
+# the detector's own (tests/firmware/test_detector_acc.py checks they agree)
 _HW = const(7)  # history entry: dt, ax, ay, az, gx, gy, gz
 _NEVER = const(-100000)
 _GYRO_MAX = const(32000)
