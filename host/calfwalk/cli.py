@@ -13,21 +13,23 @@ class CliError(CalfwalkError):
 
 
 def _load_recordings(paths):
-    from calfwalk.files.rawfile import read_raw
+    """The raw files as streams (rawfile.open_raw): their metadata and header checked now, their
+    samples read a block at a time as they are analysed (a format error is raised then)."""
+    from calfwalk.files.rawfile import open_raw
 
     if len(paths) > 2:
         raise CliError(f"give one or two raw files (left and right), not {len(paths)}")
 
-    recs = [read_raw(p) for p in paths]
+    recs = [open_raw(p) for p in paths]
     feet = [r.foot for r in recs]
     if len(set(feet)) != len(feet):
         raise CliError(f"two files for the same foot ({feet[0]}): give one left and one right file")
-    _warn_raw(recs)
     return recs
 
 
 def _warn_raw(recs):
-    """What reading repaired or dropped (a torn last line, implausible samples): one line each, on stderr."""
+    """What reading repaired or dropped (a torn last line, implausible samples): one line each, on
+    stderr (a stream's once it has been read)."""
     for r in recs:
         for w in r.warnings:
             print(f"calfwalk: warning: {w}", file=sys.stderr)
@@ -45,26 +47,39 @@ def _parse_params(items):
     return params
 
 
+def _progress(recs, what):
+    """A progress bar on stderr for long work on raw recordings (streams count bytes, recordings
+    in memory samples)."""
+    from calfwalk.analysis.pipeline import work
+    from calfwalk.output.present import PROGRESS_MIN_BYTES, PROGRESS_MIN_SAMPLES, progress
+
+    streamed = any(not hasattr(r, "data") for r in recs)
+    return progress(work(recs), what, PROGRESS_MIN_BYTES if streamed else PROGRESS_MIN_SAMPLES)
+
+
 def _analyze(recs, params=None) -> dict:
     """The pipeline's summary of raw recordings (a progress bar on stderr for a long one); a bad
     --param is the user's error."""
-    from calfwalk.analysis.pipeline import analyze_recordings, samples
-    from calfwalk.output.present import progress
+    from calfwalk.analysis.pipeline import analyze_recordings
 
     try:
-        with progress(samples(recs), "replaying the detector") as step:
+        with _progress(recs, "replaying the detector") as step:
             return analyze_recordings(recs, params, progress=step)
-    except ValueError as exc:  # bad --param
+    except ValueError as exc:  # bad --param (a RawFormatError, also a ValueError, is the file's)
+        if isinstance(exc, CalfwalkError):
+            raise
         raise CliError(str(exc)) from None
 
 
 def cmd_analyze(args) -> int:
-    from calfwalk.output.present import print_summary, to_json
+    from calfwalk.output.present import print_json, print_summary
 
     recs = _load_recordings(args.files)
-    summary = _analyze(recs, _parse_params(args.param))
+    params = _parse_params(args.param)
+    summary = _analyze(recs, params)
+    _warn_raw(recs)
     if args.json:
-        print(to_json(summary))
+        print_json(summary)
     else:
         print_summary(summary)
     _store_history(args, summary, args.files, "raw", _raw_recorded_utc(recs))
@@ -601,7 +616,10 @@ def cmd_report(args) -> int:
                 raise CliError("give one session file, or one or two raw files (left and right)")
             data = report.from_session(read_session(paths[0]), params)
         else:
-            data = report.from_raw(_load_recordings(paths), params)
+            recs = _load_recordings(paths)
+            with _progress(recs, "replaying the detector") as step:
+                data = report.from_raw(recs, params, step)
+            _warn_raw(recs)
     except (SessionError, RawFormatError):
         raise
     except ValueError as exc:  # a bad --param

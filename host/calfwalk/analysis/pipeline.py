@@ -20,7 +20,7 @@ import numpy as np
 from calfwalk.analysis.align import align_session, clock_map
 from calfwalk.analysis.detect import detect_trace, make_detector, replay
 from calfwalk.analysis.summary import summarise
-from calfwalk.files.rawfile import RawFormatError, read_raw
+from calfwalk.files.rawfile import RawFormatError, open_raw
 from calfwalk.files.session import Session, SessionError, write_raw_files
 
 FEET = ("left", "right")
@@ -40,26 +40,36 @@ class Trace:
 def analyze_recordings(recs, params: dict | None = None, trace: bool = False, progress=None):
     """The summary of one or two feet's raw recordings, from the firmware detector.
 
-    With `trace`, (summary, {foot: Trace}). `progress(n)` hears of every block of n samples
-    replayed (the recordings hold `samples(recs)` in all). ValueError for a bad detector parameter.
+    `recs` are RawRecordings (in memory) or RawStreams (rawfile.open_raw): a stream is read a block
+    at a time and dropped as the detector goes, so that memory does not grow with the recording's
+    length (only the events, and with `trace` a trace of at most detect.TRACE_POINTS_MAX points a
+    foot, are kept); its format errors (RawFormatError, naming the line) are raised on the way.
+    With `trace`, (summary, {foot: Trace}). `progress(n)` hears of every block's work (`work(recs)`
+    in all). ValueError for a bad detector parameter.
     """
     feet = sorted((r.foot for r in recs), key=FEET.index)
     sensors = {r.foot: r.sensor for r in recs}
-    duration = max(r.duration_s for r in recs)
     if not trace:
-        return summarise(detect_feet(recs, params, progress), feet, sensors, duration)
+        events = detect_feet(recs, params, progress)
+        return summarise(events, feet, sensors, max(r.duration_s for r in recs))
     events, traces = [], {}
     for rec in recs:
         evs, t_ms, level, kind = detect_trace(rec, params, progress)
         events.extend(evs)
         traces[rec.foot] = Trace(rec.foot, kind, t_ms, level)
     events.sort(key=lambda e: (e["t_ms"], e["foot"]))
-    return summarise(events, feet, sensors, duration), traces
+    return summarise(events, feet, sensors, max(r.duration_s for r in recs)), traces
 
 
-def samples(recs) -> int:
-    """How many samples the recordings hold (the work analyze_recordings reports progress on)."""
-    return sum(len(r.data) for r in recs)
+def work(recs) -> int:
+    """The work analyze_recordings reports progress on: samples of recordings in memory, bytes of
+    streamed files."""
+    return sum(r.work for r in recs)
+
+
+def _samples(rec) -> int:
+    """A recording's samples (a stream's, estimated before it is read)."""
+    return len(rec.data) if hasattr(rec, "data") else rec.samples_estimate
 
 
 # two feet this long between them run side by side, one process each (shorter: a process costs more)
@@ -68,26 +78,33 @@ PARALLEL_SAMPLES = 200_000
 
 def detect_feet(recs, params: dict | None = None, progress=None) -> list:
     """Events of one or two feet, in time order; two long recordings are replayed side by side, one
-    process each, where processes can fork (the same detector code, the same events)."""
+    process each, where processes can fork (the same detector code, the same events). Each worker
+    reads its own stream (nothing but the events comes back, and what the stream found)."""
     if params and recs:
         make_detector(recs[0].sensor, recs[0].rate_hz, params)  # a bad parameter raises here, not in a worker
-    if len(recs) < 2 or samples(recs) < PARALLEL_SAMPLES or (os.cpu_count() or 1) < 2 or \
+    if len(recs) < 2 or sum(map(_samples, recs)) < PARALLEL_SAMPLES or (os.cpu_count() or 1) < 2 or \
             "fork" not in multiprocessing.get_all_start_methods():
         return _detect_each(recs, params, progress)
     ctx = multiprocessing.get_context("fork")
     queue = ctx.SimpleQueue()
     # the workers fork before anything here starts a thread (a progress bar's): nothing is held locked in them
-    # (forked, the workers share the recordings already read: nothing is copied to them)
+    # (forked, the workers share recordings already read: nothing is copied to them)
     with ctx.Pool(len(recs), initializer=_worker_init, initargs=(recs, params, queue if progress else None)) as pool:
-        result = pool.map_async(_worker_replay, range(len(recs)))
-        while not result.ready():
-            result.wait(0.1)
+        results = [pool.apply_async(_worker_replay, (i,)) for i in range(len(recs))]
+        pending = results
+        while pending:
+            pending[0].wait(0.1)
+            pending = [r for r in pending if not r.ready()]
             while progress is not None and not queue.empty():
                 progress(queue.get())
-        per_foot = result.get()
+        # a file's error (a stream's RawFormatError) is the first file's, as one after the other would meet it
+        per_foot = [r.get() for r in results]
     while progress is not None and not queue.empty():
         progress(queue.get())
-    events = [e for evs in per_foot for e in evs]
+    for rec, (_evs, found) in zip(recs, per_foot):
+        if found is not None:
+            vars(rec).update(found)
+    events = [e for evs, _found in per_foot for e in evs]
     events.sort(key=lambda e: (e["t_ms"], e["foot"]))
     return events
 
@@ -101,6 +118,7 @@ def _detect_each(recs, params, progress):
 
 
 _job = {}
+_FOUND = ("samples", "t_first", "t_last", "warnings")  # what a stream learns as it is read
 
 
 def _worker_init(recs, params, queue):
@@ -109,7 +127,9 @@ def _worker_init(recs, params, queue):
 
 def _worker_replay(i):
     queue = _job["queue"]
-    return replay(_job["recs"][i], _job["params"], progress=queue.put if queue is not None else None)[0]
+    rec = _job["recs"][i]
+    events = replay(rec, _job["params"], progress=queue.put if queue is not None else None)[0]
+    return events, ({k: getattr(rec, k) for k in _FOUND} if not hasattr(rec, "data") else None)
 
 
 def summarise_session(session: Session) -> dict:
@@ -201,7 +221,7 @@ def session_traces(session: Session, summary: dict, params: dict | None = None) 
         try:
             with tempfile.TemporaryDirectory(prefix="calfwalk-trace-") as tmp:
                 for path in write_raw_files(session, os.path.join(tmp, "raw")):
-                    rec = read_raw(path)
+                    rec = open_raw(path)
                     _evs, t_ms, level, kind = detect_trace(rec, params)
                     scale, offset = maps.get(rec.foot, (1.0, 0.0))
                     traces[rec.foot] = Trace(rec.foot, kind, t_ms * scale + offset, level)

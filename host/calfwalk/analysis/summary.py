@@ -668,8 +668,9 @@ def _damaged(rules, steps, ghosts, damage, feet, events):
             if any(f not in ended for f in lost_end & set(feet)):
                 r = _rule(rid, "not_measured", detail="the set's end was lost with damaged or missing lines")
         elif rid in PER_STEP and r["status"] != "not_measured":
-            if n_unknown:
-                r = _regraded(r, len(steps) + n_unknown)
+            if n_unknown or lost_lines:
+                # (a lost line the pods' counts do not account for may have been a step too)
+                r = _regraded(r, len(steps) + max(n_unknown, lost_lines))
             if worst > LIMITS["unknown_steps_max_share"] and r["status"] == "pass":
                 # too much unseen to vouch for the set (a warn or fail stands: the steps seen showed it)
                 r = _rule(rid, "not_measured", detail=(

@@ -14,6 +14,22 @@ def to_json(summary: dict) -> str:
     return json.dumps(summary, indent=2, sort_keys=False)
 
 
+def print_json(summary: dict, out=None) -> None:
+    """`print(to_json(summary))`, the same text, written a piece at a time: a long set's JSON (tens of
+    MB, and many times that while json builds it whole) is never held at once."""
+    out = out if out is not None else sys.stdout
+    pieces: list = []
+    size = 0
+    for piece in json.JSONEncoder(indent=2, sort_keys=False).iterencode(summary):
+        pieces.append(piece)
+        size += len(piece)
+        if size >= 1 << 16:
+            out.write("".join(pieces))
+            pieces, size = [], 0
+    pieces.append("\n")
+    out.write("".join(pieces))
+
+
 def fmt(v, unit="", digits=None):
     """A figure as text: "-" when unknown; a float to `digits` places when given, else as it is."""
     if v is None:
@@ -25,6 +41,8 @@ def fmt(v, unit="", digits=None):
 
 # work on at least this many samples gets a progress bar (about 2 s of the detector's replay)
 PROGRESS_MIN_SAMPLES = 250_000
+# or raw files of at least this many bytes (about 250,000 samples of an IMU)
+PROGRESS_MIN_BYTES = 10_000_000
 
 
 @contextmanager

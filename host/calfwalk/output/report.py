@@ -89,13 +89,14 @@ def _swings(events, foot):
     return out
 
 
-def from_raw(recs, params=None) -> ReportData:
-    """Report data for raw recordings: the firmware detector run here, with its heel trace."""
+def from_raw(recs, params=None, progress=None) -> ReportData:
+    """Report data for raw recordings (in memory, or streams read as they go): the firmware detector
+    run here, with its heel trace (thinned past detect.TRACE_POINTS_MAX points a foot)."""
     from calfwalk.analysis.pipeline import analyze_recordings
 
-    summary, lines = analyze_recordings(recs, params, trace=True)
+    summary, lines = analyze_recordings(recs, params, trace=True, progress=progress)
     traces = {foot: _foot_trace(line, summary["events"]) for foot, line in lines.items()}
-    t0 = min(int(r.data[0, 0]) for r in recs if len(r.data))
+    t0 = min(r.t_first for r in recs if r.t_first is not None)
     names = ", ".join(os.path.basename(r.path) for r in recs)
     return ReportData(summary, traces, f"raw recording(s) {names}, analysed with the firmware detector",
                       [r.path for r in recs], t0)

@@ -16,6 +16,7 @@ from calfwalk.files.rawfile import (
     RawFormatError,
     RawRecording,
     columns_for,
+    open_raw,
     read_raw,
     write_raw,
 )
@@ -287,3 +288,75 @@ def test_accepts_path_strings(tmp_path):
     rec = read_raw(str(path))
     assert rec.data.tolist() == [[0, 1, 2, 3, 4, 5, 6]]
     assert rec.duration_s == 0.0
+
+
+# ------------------------------------------------------------------ read a block at a time (open_raw)
+
+def read_streamed(path):
+    """A file through open_raw, all its blocks: (stream, rows)."""
+    stream = open_raw(path)
+    rows = [block for block, _work in stream.blocks()]
+    return stream, np.concatenate(rows)
+
+
+STREAM_CASES = LINE_CASES + [(c[0], c[1], None, None) for c in VALUE_CASES] + [
+    ("blank-lines", lines(rows=["0,1,2,1000,4,5,6", "", "", "10,1,2,1000,4,5,6", "20,1,2,1000,4,5"]), 10, None),
+    ("t-backwards-later", lines(rows=[f"{10 * i},1,2,1000,4,5,6" for i in range(3000)] + ["5,1,2,1000,4,5,6"]), None, None),
+    ("no-rows", lines(rows=[]), 0, None),
+    ("metadata-only", lines(header=None, rows=[]), 0, None),
+    ("all-implausible", lines(rows=["0,99999,2,1000,4,5,6", "10,1,2,1000,4,5,9999999"]), None, None),
+]
+
+
+@pytest.mark.parametrize("items", [c[1] for c in STREAM_CASES], ids=[c[0] for c in STREAM_CASES])
+def test_a_stream_fails_as_read_raw_does(tmp_path, monkeypatch, items):
+    """The same error, naming the same line, whichever block it falls in."""
+    import calfwalk.files.rawfile as rawfile
+
+    monkeypatch.setattr(rawfile, "_BLOCK_CHARS", 64)
+    path = write_lines(tmp_path, items)
+    with pytest.raises(RawFormatError) as whole:
+        read_raw(path)
+    with pytest.raises(RawFormatError) as streamed:
+        read_streamed(path)
+    assert (str(streamed.value), streamed.value.line) == (str(whole.value), whole.value.line)
+
+
+@pytest.mark.parametrize("bad_rows", [[0, 1, 2], [5], [3, 40, 41, 80], list(range(60)), list(range(50, 100))],
+                         ids=["first-rows", "one", "across-blocks", "first-blocks-all-bad", "to-the-end"])
+def test_a_stream_holds_implausible_samples_as_read_raw_does(tmp_path, monkeypatch, bad_rows):
+    import calfwalk.files.rawfile as rawfile
+
+    rows = [f"{10 * i},{i},2,1000,{i % 7},5,6" for i in range(100)]
+    for k in bad_rows:
+        rows[k] = f"{10 * k},1,40000,1000,4,5,{k}"
+    path = write_lines(tmp_path, lines(rows=rows))
+    whole = read_raw(path)
+    monkeypatch.setattr(rawfile, "_BLOCK_CHARS", 128)  # a few rows a block: the first good one may be blocks ahead
+    stream, data = read_streamed(path)
+    np.testing.assert_array_equal(data, whole.data)
+    assert stream.warnings == whole.warnings and len(whole.warnings) == 1
+    assert (stream.samples, stream.t_first, stream.t_last) == (100, 0, 990)
+
+
+def test_a_stream_reads_crlf_lone_cr_and_a_torn_last_line_as_read_raw_does(tmp_path, monkeypatch):
+    import calfwalk.files.rawfile as rawfile
+
+    body = "".join(f"{10 * i},{i},2,1000,4,5,6" + ("\r\n" if i % 3 else "\r" if i % 2 else "\n") for i in range(400))
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(("\n".join(lines(rows=[])) + "\n" + body + "4000,1,2").encode())
+    whole = read_raw(path)
+    monkeypatch.setattr(rawfile, "_BLOCK_CHARS", 100)
+    stream, data = read_streamed(path)
+    np.testing.assert_array_equal(data, whole.data)
+    assert len(data) == 400 and stream.warnings == whole.warnings and "cut off" in whole.warnings[0]
+
+
+def test_a_line_too_long_to_be_a_sample_is_refused_not_held(tmp_path, monkeypatch):
+    import calfwalk.files.rawfile as rawfile
+
+    monkeypatch.setattr(rawfile, "_BLOCK_CHARS", 4096)  # (the line spans blocks, as one of megabytes would)
+    path = write_lines(tmp_path, lines(rows=GOOD_ROWS + ["1" * 100_000]))
+    expect_error(path, 9, "more than 65536 characters")
+    with pytest.raises(RawFormatError, match=":9: a line of more than"):
+        read_streamed(path)
