@@ -21,12 +21,26 @@ Where each decision is made:
   - the foot rests or moves ............ update (quiet test, `zupt_*` parameters)
   - gravity and the flat foot .......... _calibrating (still and flat, `calib_ms`)
   - the set starts ..................... _ready (rise onto the toes) or _track (a first step)
-  - a motion was a step, its stride .... _track (travel along the track, `step_min_mm`)
-  - heel height ........................ update (accelerometer tilt at rest, gyro in motion)
+  - a motion was a step, its stride .... _track (travel along the track, `step_min_mm`);
+                                         _steps_in (steps inside one long motion)
+  - the landing's work, spread ......... _ahead_start / _ahead (the track while the rest settles),
+                                         _cut (a motion that never rests: where the foot stood)
+  - a brief stillness is no rest ....... _brief (mid-swing) and _jolt (a landing's shake)
+  - heel height ........................ update (accelerometer tilt at rest, gyro in motion:
+                                         heel_now_mg = heel_base_mg + turn_e4deg / 573)
   - the pitch axis and its sign ........ _ready (the rise) and _track (the direction of travel)
-  - heel contact, onset, impact ........ update (score), _heel / _heel_up (state, dating)
+  - heel contact ....................... update scores each sensor 0..2 (IMU: heel height against
+                                         heel_down_mm / heel_up_mm, the strike; pads: _fsr_levels),
+                                         _heel confirms the summed score for `heel_confirm_ms`
+                                         and dates the onset (the earliest sure sensor's: on_imu),
+                                         _heel_up ends it (duration, impact from the |a| ring);
+                                         _track / _first_strike date a contact a first step made
   - the set ends ....................... _heel (heels down `set_end_ms` after the last step)
   - FSR pads ........................... update, _fsr_steps, _stance
+
+Units: names end in theirs (`_ms`, `_mm`, `_mg`, `_e4deg` = 1e-4 degree = 0.1 dps x 1 ms); gyro
+rates are in 0.1 dps, quaternions in Q14, unit vectors in Q10; a `2` ends a squared quantity
+(`zg2`: dps^2) and `_n` a count of samples. Tunables are PARAMS (below) or named constants.
 """
 
 from array import array
@@ -78,7 +92,7 @@ _DT_MAX_MS = const(100)  # a longer gap between samples counts as this long
 _NEVER = const(-100000)  # a time long before any sample (ms)
 _RING = const(64)  # |a|^2 history for the impact at heel contact
 _PEAKS = const(8)  # recent landing-peak times
-_TH_CAP = const(1 << 28)  # gyro pitch sum: a long motion without rest stays a small int
+_SUM_CAP = const(1 << 28)  # running sums (the pitch turn in 1e-4 degrees, pad loads) stay small ints on 32-bit ports
 _FSR_MIN_RANGE = const(2000)  # counts: thresholds need some spread before a baseline is seen
 _STRIKE_WINDOW_MS = const(400)  # a heel strike dates a contact confirmed this soon after it
 _SWING_MIN_MS = const(150)  # an accelerometer alone: a foot moving this long has left the floor
@@ -107,6 +121,17 @@ _AXIS_ROSE = const(99)  # the pitch axis came from a rise onto the toes (else: s
 _STEP_MAX_MS = const(1500)  # one step's motion (push-off, swing, landing) takes no longer
 _REST_G_PCT = const(10)  # a foot at rest reads 1 g within this (its low-pass): a steady push does not
 _CLIP_MIN = const(1000)  # 0.1 dps: a gyro held this fast or faster may be at full scale (100 dps and up)
+_UP_CONFIRM_MS = const(60)  # the heel held up this long: it has left the floor
+_ONE_G_PCT = const(5)  # |a| within this of 1 g: the pod is not pushed (a rest, a fast turn's end)
+_CAL_G2_MIN = const(700 * 700)  # mg^2: the stand reads 0.7 .. 1.3 g (an accelerometer's scale can be
+_CAL_G2_MAX = const(1300 * 1300)  # ... that far off; it is learned there)
+_CAL_D2_CAP = const(64)  # the stand's noise: one sample counts up to this many rest limits (a jolt)
+_FSR_STILL_COUNTS = const(200)  # pads: a stand's reading varies less than this (ADC counts) plus 1/32
+_GAP_HALF_PERIODS = const(5)  # a sample this many half periods after the last: samples went missing
+_SETTLE_ZUPTS = const(3)  # a rest this many zupt_ms long is settled: its gravity can be read
+_NOISE_X = const(4)  # rest limits: this many times the noise the stand measured
+_BIAS_N_MAX = const(4096)  # rest samples summed for the gyro bias at most (the sums stay small ints)
+_ST_N_MAX = const(30000)  # stance samples summed for the heel height at most (likewise)
 _RAISE_MAX = const(16)  # rest limits rise up to this many times (4x the rate) after a hard swing
 _V_MAX = const(20000000)  # um/s: a velocity stays a small int on 32-bit ports
 _HIST_HZ = const(100)  # (200 Hz and up are kept at half rate or less)
@@ -114,6 +139,7 @@ _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside
 _POD_HIGH_MM = const(100)  # a pod sits at most this high above the forefoot's contact (heel counter)
 _CUT_RETRY_MS = const(250)  # a long motion not cut is tried again this much later
 _CUT_ENTRIES = const(8)  # history entries a cut's track integrates per sample, at least (see _cut)
+_CUT_MIN_N = const(32)  # history entries a motion needs before a cut is tried
 _CUT_LEAD_MS = const(150)  # ... begun this long before the motion is longer than a step: judged by then
 _STILL_MMS = const(150)  # mm/s: between two quiet moments a foot that stood gains less (a swing gains more)
 _SPLITS = const(6)  # steps found in one motion, at most (each is an event: see EV_SLOTS)
@@ -447,13 +473,13 @@ class Detector:
         """Derive sample counts and squared thresholds from the parameters."""
         p = self.p
         self.dt_ms = 1000 // p.rate_hz
-        self.gap_ms = 5 * 1000 // (2 * p.rate_hz)  # 2.5 sample periods: samples went missing
+        self.gap_ms = _GAP_HALF_PERIODS * 1000 // (2 * p.rate_hz)  # samples went missing
         # a motion is kept at about _HIST_HZ: its landing integrates that many entries a second
         self.dec0 = p.rate_hz // _HIST_HZ if p.rate_hz >= 3 * _HIST_HZ // 2 else 1
         self.calib_n = self._n(p.calib_ms)
         self.rise_n = self._n(p.rise_ms)
         self.zupt_n = self._n(p.zupt_ms)
-        self.settle_n = 3 * self.zupt_n  # a rest this long is settled: its gravity can be read
+        self.settle_n = _SETTLE_ZUPTS * self.zupt_n  # a rest this long is settled: its gravity can be read
         self.confirm_n = self._n(p.heel_confirm_ms) if p.heel_confirm_ms else 1
         self.zg2_p = p.zupt_dps * p.zupt_dps
         # a rest needs 1 g on the pod unless the motion turned fast; an accelerometer alone cannot
@@ -467,7 +493,7 @@ class Detector:
         self.floor_mg = _FLOOR_MM * 1000 // p.foot_mm
         self.up_mg = p.heel_up_mm * 1000 // p.foot_mm
         self.strike = p.strike_dps * 10
-        self.up_confirm_n = self._n(60)
+        self.up_confirm_n = self._n(_UP_CONFIRM_MS)
         pk = 1000 + p.landing_peak_mg
         self.pk_hi2 = pk * pk
         pk = 1000 + p.landing_peak_mg // 2
@@ -507,8 +533,8 @@ class Detector:
         # the rest limits; the still stand raises them above the sensor's own noise
         self.za2 = self.za2_p
         self.zg2 = self.zg2_p
-        self.g_lo2 = 950 * 950  # 1 g within 5% (what the stand measures replaces it)
-        self.g_hi2 = 1050 * 1050
+        self.g_lo2 = (10 * (100 - _ONE_G_PCT)) ** 2  # 1 g within _ONE_G_PCT (what the stand measures replaces it)
+        self.g_hi2 = (10 * (100 + _ONE_G_PCT)) ** 2
         self.r_lo2 = (1000 - 10 * _REST_G_PCT) ** 2
         self.r_hi2 = (1000 + 10 * _REST_G_PCT) ** 2
         self.za2_m = self.za2  # the limits now: raised during a hard motion
@@ -526,9 +552,12 @@ class Detector:
         self.h_dec = 1  # samples per history entry (a long motion halves its resolution)
         self.h_acc = 0  # samples summed into the current entry
         self.pitch_mg = 0
-        self.pf = 0
-        self.pf_base = 0
-        self.th = 0
+        # heel height as the pitch's projection (mg: 1000 is the heel a foot length up): now, and at
+        # the last rest; the gyro's turn about the pitch axis since that rest (1e-4 degrees: 0.1
+        # dps * ms)
+        self.heel_now_mg = 0
+        self.heel_base_mg = 0
+        self.turn_e4deg = 0
         self.struck = False
         self.dn_seen = False
         self.strike_t = _NEVER
@@ -826,7 +855,7 @@ class Detector:
                     lp[_LP_PRE_N] = pre_n + 1
                 b = self._bias
                 bn = b[0]
-                if bn < 4096:
+                if bn < _BIAS_N_MAX:
                     b[0] = bn + 1
                     b[1] += gx
                     b[2] += gy
@@ -855,11 +884,11 @@ class Detector:
                     # rest; a heel lowered or sinking slowly), else the last seen (no gyro carries it)
                     if mv and not self.landed and not (gq_n >= zupt_n and g_lo2 < x * x + y * y + z * z < g_hi2):
                         self.cross_slow = 0
-                        pf = self.pf
+                        heel_now = self.heel_now_mg
                     else:
-                        old = self.pf
-                        self.pf = pitch
-                        pf = pitch
+                        old = self.heel_now_mg
+                        self.heel_now_mg = pitch
+                        heel_now = pitch
                         cs = self.cross_slow
                         if pitch < floor_mg <= old and cs == 2:
                             # the tilt low-pass, seen all the way down from above heel_down_mm, came
@@ -875,27 +904,27 @@ class Detector:
                         gq_n >= zupt_n and self.pk_g2 >= _FAST_G2 and g_lo2 < x * x + y * y + z * z < g_hi2):
                     # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
                     # any more with 1 g on the pod: the accelerometer tells the heel
-                    self.pf_base = pitch
-                    self.th = 0
-                    self.pf = pitch
-                    pf = pitch
+                    self.heel_base_mg = pitch
+                    self.turn_e4deg = 0
+                    self.heel_now_mg = pitch
+                    heel_now = pitch
                 else:
-                    th = self.th + w * dt
-                    if -_TH_CAP < th < _TH_CAP:
-                        self.th = th
+                    turn = self.turn_e4deg + w * dt
+                    if -_SUM_CAP < turn < _SUM_CAP:
+                        self.turn_e4deg = turn
                     else:
-                        th = self.th
+                        turn = self.turn_e4deg
                     if dt > self.gap_ms:
                         self.gap_t = t  # a link's gap hid part of the turn: the height is a guess till the rest
                     # 0.1 dps * ms -> mg of the heel-height projection (1000 mg per rad): / 573
-                    pf = self.pf_base + th // 573
+                    heel_now = self.heel_base_mg + turn // 573
                     # the heel turning down through floor level (3 mm): where it reached the floor
-                    old = self.pf
-                    self.pf = pf
-                    if pf < floor_mg <= old:
-                        self.cross_t = t - dt * (floor_mg - pf) // (old - pf)
+                    old = self.heel_now_mg
+                    self.heel_now_mg = heel_now
+                    if heel_now < floor_mg <= old:
+                        self.cross_t = t - dt * (floor_mg - heel_now) // (old - heel_now)
                         self.cross_slow = w > -(strike >> 2)
-                    elif pf < -_TOES_UP * floor_mg:
+                    elif heel_now < -_TOES_UP * floor_mg:
                         # toes up, beyond what a heel on the floor allows: the forefoot is in the air, the
                         # "heel height" a pitch says is no height (walking: the strike dates the contact)
                         self.cross_t = _NEVER
@@ -905,13 +934,13 @@ class Detector:
                     self.dn_seen = True
                 elif w > -(strike >> 1) and self.dn_seen:
                     self.dn_seen = False
-                    if pf < up_mg and not self.struck:
+                    if heel_now < up_mg and not self.struck:
                         # the first reversal is the strike; the foot's ringing after it is not
                         half = strike >> 1
                         self.strike_t = t - dt * (w + half) // (w - w_prev)
                         self.struck = True
                 lp[_LP_W] = w
-                if pf > up_mg or (w > strike and pf > down_mg):
+                if heel_now > up_mg or (w > strike and heel_now > down_mg):
                     # (the heel rolling up off the floor at heel-off is up already)
                     s = 0
                     # the heel is up again (resting up there, or up a while: longer than the gyro's
@@ -926,7 +955,7 @@ class Detector:
                     if up_n:
                         lp[_LP_UP] = 0
                     # (the gyro at rest, the heel not sinking on: it has stopped)
-                    s = 2 if pf < down_mg and gq_n and w > -(strike >> 2) else 1
+                    s = 2 if heel_now < down_mg and gq_n and w > -(strike >> 2) else 1
                     if s == 2 and mv and pitch >= up_mg:
                         c = self.cold
                         if t - c.t_trust > _STEP_MAX_MS or self.gap_t >= c.t_trust:
@@ -1013,12 +1042,12 @@ class Detector:
                 m = med - m_min
                 if m > 0:
                     v = sn[_ST_MED]
-                    if v < _TH_CAP:
+                    if v < _SUM_CAP:
                         sn[_ST_MED] = v + (m >> 4)
                 m = lat - l_min
                 if m > 0:
                     v = sn[_ST_LAT]
-                    if v < _TH_CAP:
+                    if v < _SUM_CAP:
                         sn[_ST_LAT] = v + (m >> 4)
         if st == ST_SET:
             if not imu:
@@ -1037,7 +1066,7 @@ class Detector:
                     if run > sn[_ST_BEST]:
                         sn[_ST_BEST] = run
                     n = sn[_ST_HN]
-                    if n < 30000:
+                    if n < _ST_N_MAX:
                         sn[_ST_HSUM] += self.pitch_mg
                         sn[_ST_HN] = n + 1
             # an absent sensor's score stays 0; most samples: heel up, nothing to do
@@ -1296,7 +1325,7 @@ class Detector:
                 return False
             c.t_cut = t + _CUT_RETRY_MS  # (tried again this much later, if it does not cut)
             n = self.h_n
-            if n < 32:
+            if n < _CUT_MIN_N:
                 c.cut_q = -1
                 return False
             # (after the quiet moment a try before this one judged: that one did not stand)
@@ -2244,11 +2273,11 @@ class Detector:
                 self._walk_start(t_lift)
             self._landing(t_land, t_lift, split[o + 1], split[o + 2])
             t_lift = t_land
-        if self.cold.first_t != _NEVER and (moved_on or self.pf >= self.down_mg):
+        if self.cold.first_t != _NEVER and (moved_on or self.heel_now_mg >= self.down_mg):
             # a set begun by walking: a heel resting low now is confirmed down at once, from the
             # strike (see _heel); if its rest is over already (ordinary walking's foot-flat is
             # brief), the contact it was is reported here; a heel resting high touched nothing
-            if self.pf < self.down_mg:
+            if self.heel_now_mg < self.down_mg:
                 impact = UNKNOWN
                 if self.imu:
                     m = 0
@@ -2379,9 +2408,9 @@ class Detector:
         k = self.lp_k
         lp = self._lp
         pitch = ((lp[_LP_X] >> k) * self.hx + (lp[_LP_Y] >> k) * self.hy + (lp[_LP_Z] >> k) * self.hz) >> 10
-        self.pf_base = pitch
-        self.pf = pitch
-        self.th = 0
+        self.heel_base_mg = pitch
+        self.heel_now_mg = pitch
+        self.turn_e4deg = 0
 
     def _learn_axis(self, ax, ay, az):
         """A step's pitch axis (Q10, from its travel): teaches the axis, or checks its sign."""
@@ -2399,9 +2428,9 @@ class Detector:
             if c.flip_votes >= 2:
                 c.flip_votes = 0
                 self._set_axis(-self.px, -self.py, -self.pz)
-                self.pf_base = -self.pf_base
-                self.th = -self.th
-                self.pf = -self.pf
+                self.heel_base_mg = -self.heel_base_mg
+                self.turn_e4deg = -self.turn_e4deg
+                self.heel_now_mg = -self.heel_now_mg
             return
         c.flip_votes = 0
         if c.axis_n < 8:
@@ -2495,11 +2524,11 @@ class Detector:
             z = lp[_LP_Z] >> k
             m2 = x * x + y * y + z * z
             # (0.7..1.3 g: an accelerometer's scale can be that far off; it is learned here)
-            steady = lp[_LP_G2] < self.zg2_p and 490000 < m2 < 1690000
+            steady = lp[_LP_G2] < self.zg2_p and _CAL_G2_MIN < m2 < _CAL_G2_MAX
         else:
             d = heel - self.h_lp
             e = fore - self.f_lp
-            lim = (self.h_lp >> 5) + 200
+            lim = (self.h_lp >> 5) + _FSR_STILL_COUNTS
             steady = -lim < d < lim and -lim < e < lim and heel > 0
         if not steady:
             c.cal_n = 0
@@ -2520,7 +2549,7 @@ class Detector:
             c.cal_z += _clamp(az, _ACC_MAX_MG)
             # (capped: one jolt must not make every later rest look still)
             # (d2 is this sample's: still, the gyro was quiet enough for update to reckon it)
-            c.cal_d2 += d2 if d2 < 64 * self.za2_p else 64 * self.za2_p
+            c.cal_d2 += d2 if d2 < _CAL_D2_CAP * self.za2_p else _CAL_D2_CAP * self.za2_p
             c.cal_g2 += self._lp[_LP_G2]
         if self.fsr:
             c.cal_h += heel >> 4
@@ -2539,15 +2568,15 @@ class Detector:
             self.ux = u[0]
             self.uy = u[1]
             self.uz = u[2]
-            # 1 g as this accelerometer reads it, within 5%
-            self.g_lo2 = (m * 19 // 20) * (m * 19 // 20)
-            self.g_hi2 = (m * 21 // 20) * (m * 21 // 20)
+            # 1 g as this accelerometer reads it, within _ONE_G_PCT
+            self.g_lo2 = (m * (100 - _ONE_G_PCT) // 100) ** 2
+            self.g_hi2 = (m * (100 + _ONE_G_PCT) // 100) ** 2
             # a rest: within _REST_G_PCT (an accelerometer's scale errs per axis: a foot at
             # rest at another tilt reads a few % off the standing 1 g)
             self.r_lo2 = (m * (100 - _REST_G_PCT) // 100) ** 2
             self.r_hi2 = (m * (100 + _REST_G_PCT) // 100) ** 2
             # rest limits above this sensor's noise: 4x its mean (a rest sample rarely passes that)
-            f = 4 * c.cal_d2 // n
+            f = _NOISE_X * c.cal_d2 // n
             if f > self.za2_p:
                 self.za2 = f
             f = 4 * c.cal_g2 // n
@@ -2633,9 +2662,9 @@ class Detector:
         m = med - self.m_min
         l = lat - self.l_min
         sn = self._stn
-        if m > 0 and sn[_ST_MED] < _TH_CAP:
+        if m > 0 and sn[_ST_MED] < _SUM_CAP:
             sn[_ST_MED] += m >> 4
-        if l > 0 and sn[_ST_LAT] < _TH_CAP:
+        if l > 0 and sn[_ST_LAT] < _SUM_CAP:
             sn[_ST_LAT] += l >> 4
 
     def _stance(self, fore):
