@@ -7,6 +7,7 @@ functions alike), so a lazy import cannot hide a cycle or a reach upwards.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import calfwalk
@@ -202,6 +203,15 @@ TESTS = PKG.parents[1] / "tests"
 SUBPACKAGES = sorted(p.name for p in PKG.iterdir() if (p / "__init__.py").exists() and p.name != "bundled")
 # what shows a test runs the pod's own code (firmware/): its folder, a loaded module, a MicroPython port
 RUNS_FIRMWARE = ("FIRMWARE", "firmware.load", "micropython", "vpico", "fake_hw")
+# what shows a test runs the calfwalk command: the CLI's module (imported, or started as `python -m
+# calfwalk.cli` / `-m calfwalk`), the installed `calfwalk` script, or a make target that runs it
+RUNS_THE_CLI = re.compile(r"""calfwalk\.cli|["']-m["'],\s*["']calfwalk["']|(?:tool|which)\(\s*["']calfwalk["']\s*\)"""
+                          r"""|\[\s*["']calfwalk["']\s*,|["']make["']""")
+
+
+def _runs_the_cli(text: str, mods: set) -> bool:
+    """Whether a test file goes through the calfwalk command (which only tests/e2e/ may)."""
+    return "calfwalk.cli" in mods or bool(RUNS_THE_CLI.search(text))
 
 
 def _misplaced(rel: Path, text: str, mods: set):
@@ -211,7 +221,8 @@ def _misplaced(rel: Path, text: str, mods: set):
     - tests/firmware/: the pod's code (firmware/*.py), under CPython with fake hardware, under the
       MicroPython unix port or on vpico;
     - tests/unit/LAYER/: the host package's subpackage LAYER: the file imports a module of it, and no
-      module of a layer above it (lower layers make its inputs; the CLI may show its command);
+      module of a layer above it (lower layers make its inputs), and never runs the calfwalk command
+      (no calfwalk.cli, no `calfwalk` process: that is an end-to-end test);
     - tests/e2e/: through the calfwalk command (calfwalk.cli, the demo, the installed wheel);
     - tests/ itself: this file, which checks the whole tree.
     """
@@ -229,6 +240,8 @@ def _misplaced(rel: Path, text: str, mods: set):
             return f"unit/{layer}/ is no subpackage of calfwalk ({', '.join(SUBPACKAGES)})"
         if layer not in layers:
             return f"imports nothing from calfwalk.{layer}"
+        if _runs_the_cli(text, mods):
+            return "runs the calfwalk command: CLI tests belong in e2e/"
         above = sorted(x for x in layers if x not in ("cli", "calfwalk") and RANK[x] > RANK[layer])
         return f"imports {', '.join(above)}, above {layer}: it belongs to the highest layer it tests" if above else None
     return "not in firmware/, unit/LAYER/ or e2e/"
@@ -256,4 +269,24 @@ def test_the_layout_check_can_fail():
     assert _misplaced(Path("e2e/test_x.py"), "", {"calfwalk.files.rawfile"})
     assert _misplaced(Path("firmware/test_x.py"), "", set())
     assert _misplaced(Path("test_x.py"), "", set())
-    assert _misplaced(Path("unit/output/test_x.py"), "", {"calfwalk.output.report", "calfwalk.cli"}) is None
+    assert _misplaced(Path("unit/output/test_x.py"), "", {"calfwalk.output.report"}) is None
+
+
+def test_the_cli_check_can_fail(tmp_path):
+    """A unit test that runs the calfwalk command, however it starts it, is refused; the same in e2e/ is not."""
+    report = {"calfwalk.output.report"}
+    src = tmp_path / "test_x.py"
+    src.write_text("def test_x():\n    from calfwalk.cli import main\n    from calfwalk.output import report\n")
+    mods = _imports(src, "tests.x")
+    assert "runs the calfwalk command" in _misplaced(Path("unit/output/test_x.py"), src.read_text(), mods)
+    assert _misplaced(Path("e2e/test_x.py"), src.read_text(), mods) is None
+    for text in ('subprocess.run([sys.executable, "-m", "calfwalk.cli", "analyze", p])',
+                 "subprocess.run([sys.executable, '-m', 'calfwalk', 'analyze', p])",
+                 'subprocess.run([tool("calfwalk"), "analyze", p])',
+                 'subprocess.run([shutil.which("calfwalk"), "analyze", p])',
+                 'subprocess.run(["calfwalk", "analyze", p])',
+                 'subprocess.run(["make", "-s", "flash", "BOARD=unix"])'):
+        assert "runs the calfwalk command" in _misplaced(Path("unit/output/test_x.py"), text, report), text
+    # reading the CLI's source, or running the pod's firmware, is no run of the command
+    assert _misplaced(Path("unit/output/test_x.py"), '(root / "cli.py").read_text()', report) is None
+    assert _misplaced(Path("unit/output/test_x.py"), 'subprocess.run([micropython, "main.py"])', report) is None

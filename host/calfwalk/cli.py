@@ -88,11 +88,9 @@ def cmd_analyze(args) -> int:
 
 def _raw_recorded_utc(recs):
     """A raw recording's own date if its metadata has one (else the history uses the file's time)."""
-    for r in recs:
-        for key in ("started_utc", "recorded_utc"):
-            if r.meta.get(key):
-                return r.meta[key]
-    return None
+    from calfwalk.output.history import raw_recorded_utc
+
+    return raw_recorded_utc(recs)
 
 
 def _store_history(args, summary, paths, kind, recorded_utc=None, source=None):
@@ -250,82 +248,18 @@ def cmd_history(args) -> int:
     return 0
 
 
-def import_plan(paths):
-    """The files of `history import` sorted out: ([(kind, [paths])], [one line per file that is no
-    recording]). Session files one by one; raw files paired by their PREFIX_left/right names."""
-    import os
-
-    from calfwalk.files.kinds import file_kind
-
-    sources = []  # (kind, [paths])
-    raw_groups = {}
-    bad = []
-    for p in paths:
-        try:
-            kind = file_kind(p)
-        except FileNotFoundError:
-            bad.append(f"{p}: no such file")
-            continue
-        except OSError as exc:
-            bad.append(f"{p}: cannot read: {exc.strerror or exc}")
-            continue
-        if kind == "session":  # (even with a damaged first line)
-            sources.append(("session", [p]))
-        elif kind == "raw":
-            stem = os.path.splitext(os.path.abspath(p))[0]
-            for foot in ("_left", "_right"):
-                if stem.endswith(foot):
-                    stem = stem[: -len(foot)]
-            if stem not in raw_groups:
-                raw_groups[stem] = []
-                sources.append(("raw", raw_groups[stem]))
-            raw_groups[stem].append(p)
-        else:
-            bad.append(f"{p}: neither a calfwalk session file nor a raw v1 recording")
-    return sources, bad
-
-
-def import_sets(kind, paths, analyse=True):
-    """One source of `history import` read and summarised: ([(summary, paths, kind, recorded_utc,
-    source)], [one line per file that could not be read], [warnings]). Each file on its own: one
-    bad file costs only itself. analyse=False reads only (the summaries are None)."""
-    from calfwalk.files.rawfile import RawFormatError, read_raw
-    from calfwalk.files.session import SessionError, read_session
-    from calfwalk.analysis.pipeline import summarise_session
-
-    if kind == "session":
-        try:
-            session = read_session(paths[0])
-            summary = summarise_session(session) if analyse else None
-        except SessionError as exc:
-            return [], [str(exc)], []
-        return [(summary, paths, kind, session.meta.get("started_utc"), paths[0])], [], list(session.damage)
-    recs, bad = [], []
-    for p in paths:
-        try:
-            recs.append(read_raw(p))
-        except RawFormatError as exc:
-            bad.append(str(exc))
-    feet = [r.foot for r in recs]
-    # one set of left + right; anything else under one prefix is stored file by file
-    groups = [recs] if len(recs) <= 2 and len(set(feet)) == len(feet) else [[r] for r in recs]
-    out = []
-    for g in groups:
-        if g:
-            out.append((_analyze(g) if analyse else None, [r.path for r in g], "raw", _raw_recorded_utc(g),
-                        " + ".join(r.path for r in g)))
-    return out, bad, [w for r in recs for w in r.warnings]
-
-
 def _history_import(args) -> int:
-    """Store old recordings; name every file that could not be, and exit 2 if there was one."""
+    """Store old recordings; name every file that could not be, and exit 2 if there was one. Raw
+    files are streamed through the pipeline as `analyze` streams them (history.import_sets)."""
+    from calfwalk.output.history import import_plan, import_sets
+
     sources, bad = import_plan(args.files)
     for line in bad:
         print(f"history: skipped: {line}", file=sys.stderr)
     failed = total = len(bad)
     for kind, paths in sources:
         total += len(paths)
-        sets, errors, warnings = import_sets(kind, paths)
+        sets, errors, warnings = import_sets(kind, paths, analyse=_analyze)
         for line in errors:
             failed += 1
             print(f"history: skipped: {line}", file=sys.stderr)

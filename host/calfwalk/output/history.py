@@ -572,6 +572,108 @@ def store_summary(db_path, summary: dict, paths, kind: str, recorded_utc: str | 
     return {"db": str(db_path), "results": results, "skipped": len(rows) - len(kept)}
 
 
+def raw_recorded_utc(recs):
+    """A raw recording's own date if its metadata has one (else the history uses the file's time)."""
+    for r in recs:
+        for key in ("started_utc", "recorded_utc"):
+            if r.meta.get(key):
+                return r.meta[key]
+    return None
+
+
+# ------------------------------------------------------------------ import (old recordings)
+
+def import_plan(paths):
+    """The files of `history import` sorted out: ([(kind, [paths])], [one line per file that is no
+    recording]). Session files one by one; raw files paired by their PREFIX_left/right names."""
+    from calfwalk.files.kinds import file_kind
+
+    sources = []  # (kind, [paths])
+    raw_groups = {}
+    bad = []
+    for p in paths:
+        try:
+            kind = file_kind(p)
+        except FileNotFoundError:
+            bad.append(f"{p}: no such file")
+            continue
+        except OSError as exc:
+            bad.append(f"{p}: cannot read: {exc.strerror or exc}")
+            continue
+        if kind == "session":  # (even with a damaged first line)
+            sources.append(("session", [p]))
+        elif kind == "raw":
+            stem = os.path.splitext(os.path.abspath(p))[0]
+            for foot in ("_left", "_right"):
+                if stem.endswith(foot):
+                    stem = stem[: -len(foot)]
+            if stem not in raw_groups:
+                raw_groups[stem] = []
+                sources.append(("raw", raw_groups[stem]))
+            raw_groups[stem].append(p)
+        else:
+            bad.append(f"{p}: neither a calfwalk session file nor a raw v1 recording")
+    return sources, bad
+
+
+def _read_through(recs):
+    """Read streams to their end without analysing them (their format errors raised on the way)."""
+    for rec in recs:
+        for _rows, _work in rec.blocks():
+            pass
+
+
+def import_sets(kind, paths, analyse=True):
+    """One source of `history import` read and summarised: ([(summary, paths, kind, recorded_utc,
+    source)], [one line per file that could not be read], [warnings]). Each file on its own: one
+    bad file costs only itself.
+
+    Raw files are streamed through the pipeline as `calfwalk analyze` streams them
+    (rawfile.open_raw, pipeline.analyze_recordings): a block at a time, never whole. A file whose
+    samples turn out malformed on the way (RawFormatError, naming its line) is named and left out,
+    and the rest of its set is read again without it. `analyse` is how a list of streams becomes
+    a summary (pipeline.analyze_recordings unless given: the CLI's adds a progress bar); False reads
+    only (the summaries are None)."""
+    from calfwalk.analysis.pipeline import analyze_recordings, summarise_session
+    from calfwalk.files.rawfile import RawFormatError, open_raw
+    from calfwalk.files.session import SessionError, read_session
+
+    if kind == "session":
+        try:
+            session = read_session(paths[0])
+            summary = summarise_session(session) if analyse else None
+        except SessionError as exc:
+            return [], [str(exc)], []
+        return [(summary, paths, kind, session.meta.get("started_utc"), paths[0])], [], list(session.damage)
+    summarise = analyse if callable(analyse) else analyze_recordings
+    recs, bad = [], []
+    for p in paths:
+        try:
+            recs.append(open_raw(p))  # its metadata and header row, checked now
+        except RawFormatError as exc:
+            bad.append(str(exc))
+    feet = [r.foot for r in recs]
+    # one set of left + right; anything else under one prefix is stored file by file
+    groups = [recs] if len(recs) <= 2 and len(set(feet)) == len(feet) else [[r] for r in recs]
+    out, read = [], []
+    for g in groups:
+        while g:
+            try:
+                summary = summarise(g) if analyse else _read_through(g)
+            except RawFormatError as exc:  # a sample line on the way: this file is out, the others read again
+                bad.append(str(exc))
+                rest = [r for r in g if r.path != exc.path]
+                if len(rest) == len(g):
+                    raise
+                # a stream is read again from its start (a pipe, read whole by open_raw, is kept as it is)
+                g = [r if hasattr(r, "data") else open_raw(r.path) for r in rest]
+                continue
+            out.append((summary, [r.path for r in g], "raw", raw_recorded_utc(g), " + ".join(r.path for r in g)))
+            read.extend(g)
+            break
+    return out, bad, [w for r in read for w in r.warnings]
+
+
 def _ids(results):
     ids = [r["id"] for r in results]
     if len(ids) == 1:

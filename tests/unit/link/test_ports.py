@@ -1,31 +1,13 @@
-"""Port discovery: MicroPython boards are recognised by USB VID/PID, and --port can be left out."""
+"""Port discovery: MicroPython boards are recognised by USB VID/PID, and --port can be left out
+(`comports`: tests/conftest.py; `calfwalk ports`: tests/e2e/test_ports_cli.py)."""
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from calfwalk.link import ports
 
-
-def fake_comports(*devs):
-    return lambda: [SimpleNamespace(device=d, vid=v, pid=p, description=desc) for d, v, p, desc in devs]
-
-
-PICO = ("/dev/ttyACM0", 0x2E8A, 0x0005, "Board in FS mode")
-NANO = ("/dev/ttyACM1", 0x2341, 0x025E, "Nano RP2040 Connect")
-MOUSE = ("/dev/ttyUSB9", 0x046D, 0xC077, "not a board")
-PLAIN = ("/dev/ttyS0", None, None, "n/a")
-
-
-@pytest.fixture
-def comports(monkeypatch):
-    from serial.tools import list_ports
-
-    def use(*devs):
-        monkeypatch.setattr(list_ports, "comports", fake_comports(*devs))
-
-    return use
+from helpers import MOUSE, NANO, PICO, PLAIN
 
 
 def test_boards_are_marked(comports):
@@ -70,11 +52,3 @@ def test_one_port_resolution_for_every_command():
         assert "resolve_ports(" in (root / mod).read_text(encoding="utf-8"), mod
 
 
-def test_ports_command_prints_marks(comports, capsys):
-    from calfwalk.cli import main
-
-    comports(PICO, MOUSE)
-    assert main(["ports"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("pod?") and "/dev/ttyACM0" in out[0] and "2e8a:0005" in out[0]
-    assert not out[1].startswith("pod?")

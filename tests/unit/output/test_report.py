@@ -1,4 +1,5 @@
-"""`calfwalk report`: a self-contained HTML page (and PNG) with the rule card, timeline and per-step charts."""
+"""The report (output/report.py): a self-contained HTML page (and PNG) with the rule card, timeline and
+per-step charts (`faulty`: tests/conftest.py; `calfwalk report`: tests/e2e/test_report_cli.py)."""
 
 from __future__ import annotations
 
@@ -7,105 +8,31 @@ import html
 import os
 import re
 import shutil
-import struct
 import subprocess
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 
 from calfwalk.output import report
-from calfwalk.cli import main
 from calfwalk.analysis.pipeline import analyze_recordings
 from calfwalk.analysis.detect import detect, detect_trace
-from calfwalk.files.rawfile import read_raw
-from calfwalk.files.session import read_session
-from calfwalk.analysis.pipeline import summarise_session
+from calfwalk.files.rawfile import open_raw, read_raw
 from calfwalk.analysis.align import clock_map
 
-from helpers import simulate_set
+from helpers import Page, clean_steps, png_size, simulate_set
 
 # A faulty two-foot set: two crashes, a soft touch, a long stride, heels sagging with fatigue.
-FAULTY = dict(steps=24, cadence_spm=60, pause_ms=300, mount="random", noise=1.0, sensor="imu", seed=7,
-              fatigue_pct=25, heel_touches=[(6, 350, 2800), (11, 80, 0), (15, 350, 3000)], long_strides=[20])
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 NO_BROWSER = "chromium not found: install Debian's chromium package to run the browser test"
 
 
-class Page(HTMLParser):
-    """What the tests need from a report page: rule rows, images, links and the text."""
-
-    def __init__(self, text):
-        super().__init__()
-        self.rules = {}  # id -> {"status", "cells": [text per td]}
-        self.images = []  # src of every <img>
-        self.urls = []  # every src/href attribute
-        self.sections = []
-        self.text = []
-        self._row = None
-        self._cell = None
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        for key in ("src", "href"):
-            if key in a:
-                self.urls.append(a[key])
-        if tag == "img":
-            self.images.append(a.get("src", ""))
-        if tag == "section":
-            self.sections.append(a.get("id"))
-        if tag == "tr" and "data-rule" in a:
-            self._row = self.rules.setdefault(a["data-rule"], {"status": a.get("data-status"), "cells": []})
-        if tag == "td" and self._row is not None:
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag == "td" and self._row is not None and self._cell is not None:
-            self._row["cells"].append("".join(self._cell).strip())
-            self._cell = None
-        if tag == "tr":
-            self._row = None
-
-    def handle_data(self, data):
-        self.text.append(data)
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def png_size(data: bytes):
-    assert data[:8] == PNG_MAGIC, "not a PNG"
-    assert data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
-
-
-def clean_steps(events):
-    """Steps with no heel contact starting in their stance (there the heel leaves the top)."""
-    contacts = [e for e in events if e["type"] == "heel_contact"]
-    return [e for e in events if e["type"] == "step" and not any(
-        c["foot"] == e["foot"] and e["t_ms"] <= c["t_ms"] <= e["t_ms"] + e["stance_ms"] for c in contacts)]
-
-
-def run(capsys, *args):
-    code = main(["report", *map(str, args)])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture(scope="module")
-def faulty(tmp_path_factory):
-    d = tmp_path_factory.mktemp("report")
-    paths, truth = simulate_set(d, **FAULTY)
-    return d, paths, truth
-
-
 @pytest.fixture(scope="module")
 def faulty_report(faulty):
-    """The report of the faulty set, made through the CLI; (html path, page text, summary)."""
+    """The report of the faulty set, of its files streamed as `calfwalk report` streams them; (html path,
+    page text, summary)."""
     d, paths, _ = faulty
     out = d / "faulty_report.html"
-    assert main(["report", *map(str, paths), "-o", str(out), "--png", str(d / "faulty.png")]) == 0
+    report.write_report(report.from_raw([open_raw(p) for p in paths]), out, d / "faulty.png")
     summary = analyze_recordings([read_raw(p) for p in paths])
     return out, out.read_text(encoding="utf-8"), summary
 
@@ -169,16 +96,6 @@ def test_page_shows_the_sets_numbers_and_contacts(faulty_report):
             assert text.count(r["cue"]) == 2, r["id"]
 
 
-def test_default_output_is_beside_the_input(faulty, capsys):
-    d, paths, _ = faulty
-    want = d / "set_report.html"
-    assert not want.exists()
-    code, out, err = run(capsys, *paths)
-    assert code == 0, err
-    assert want.is_file()
-    assert f"report written to {want}" in out
-
-
 def test_png_for_sharing(faulty_report):
     out, _text, _summary = faulty_report
     data = (out.parent / "faulty.png").read_bytes()
@@ -212,21 +129,20 @@ def test_detect_trace_matches_detect_and_follows_the_heel(faulty):
     assert checked >= 8
 
 
-def test_fsr_only_plots_the_heel_pad(tmp_path, capsys):
+def test_fsr_only_plots_the_heel_pad(tmp_path):
     paths, _ = simulate_set(tmp_path, steps=12, sensor="fsr", feet="left", seed=3, heel_touches=[(6, 300, 0)])
     rec = read_raw(paths[0])
     events, t_ms, level, kind = detect_trace(rec)
     assert kind == "heel_pad" and events == detect(rec)
     assert np.array_equal(level, rec.column("heel").astype(float))
     out = tmp_path / "fsr.html"
-    code, _out, err = run(capsys, paths[0], "-o", out)
-    assert code == 0, err
+    report.write_report(report.from_raw([rec]), out)
     text = out.read_text()
     assert html.escape(report.CAPTIONS["heel_pad"]) in text
     assert Page(text).rules["heel_height_kept"]["status"] == "not_measured"
 
 
-def test_recording_without_a_set(tmp_path, capsys):
+def test_recording_without_a_set(tmp_path):
     """Standing still, never rising onto the toes: a report with nothing measured, not a crash."""
     from calfwalk.files.rawfile import write_raw
 
@@ -234,9 +150,9 @@ def test_recording_without_a_set(tmp_path, capsys):
     rec = read_raw(paths[0])
     still = tmp_path / "still_left.csv"
     write_raw(str(still), "left", rec.sensor, rec.rate_hz, rec.data[rec.data[:, 0] < 2000].tolist(), {"board": "sim"})
-    code, out, err = run(capsys, still, "--png", tmp_path / "still.png")
-    assert code == 0, err
-    assert "0 steps" in out
+    data = report.from_raw([read_raw(still)])
+    report.write_report(data, tmp_path / "still_report.html", tmp_path / "still.png")
+    assert "0 steps" in report.headline(data.summary)
     page = Page((tmp_path / "still_report.html").read_text())
     assert page.rules["heels_high"]["status"] == "not_measured"
     assert page.rules["heels_lowered_after_set"]["status"] == "not_measured"
@@ -245,75 +161,6 @@ def test_recording_without_a_set(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ sessions
-
-
-def _record(tmp_path, paths, name, raw):
-    from calfwalk.sim.podsim import PodProcess
-
-    session = tmp_path / name
-    pods = [PodProcess(str(p), speed=0) for p in paths]
-    try:
-        args = ["record", "-o", str(session), "--no-history"]
-        for p in pods:
-            args += ["--port", p.port]
-        assert main(args + (["--raw"] if raw else [])) == 0
-    finally:
-        for p in pods:
-            p.close()
-    return session
-
-
-@pytest.mark.parametrize("raw", [True, False], ids=["raw", "events-only"])
-def test_session_report(tmp_path, micropython, capsys, raw):
-    paths, _ = simulate_set(tmp_path, steps=14, seed=5, heel_touches=[(5, 300, 1500)])
-    session = _record(tmp_path, paths, "s.cwlog", raw)
-    capsys.readouterr()
-    code, out, err = run(capsys, session)
-    assert code == 0, err
-    html_path = tmp_path / "s_report.html"
-    assert f"report written to {html_path}" in out
-    text = html_path.read_text()
-    page = Page(text)
-    summary = summarise_session(read_session(session))
-    assert {k: v["status"] for k, v in page.rules.items()} == {r["id"]: r["status"] for r in summary["rules"]}
-    assert "link" in page.sections and len(page.images) == 2
-    data = report.from_session(read_session(session))
-    kinds = {t.kind for t in data.traces.values()}
-    if raw:
-        assert kinds == {"heel_mm"}
-        assert html.escape(report.CAPTIONS["heel_mm"]) in text
-        # the trace rebuilt from the R lines covers the set, on the events' clock
-        steps = clean_steps(summary["events"])
-        assert len(steps) >= 10
-        for st in steps:
-            tr = data.traces[st["foot"]]
-            at = tr.level[(tr.t_ms >= st["t_ms"] + 200) & (tr.t_ms < st["t_ms"] + 500)]
-            assert abs(np.median(at) - st["heel_mm"]) <= 8
-    else:
-        assert kinds == {"step_heel_mm"}
-        assert html.escape(report.CAPTIONS["step_heel_mm"]) in text
-
-
-def test_session_trace_follows_the_aligned_events(tmp_path, micropython, monkeypatch):
-    """When the summary moves a pod's events onto another clock, its heel trace moves with them."""
-    from calfwalk.analysis import pipeline
-
-    paths, _ = simulate_set(tmp_path, steps=10, seed=6, heel_touches=[(4, 300, 1500)])
-    s = read_session(_record(tmp_path, paths, "s.cwlog", raw=True))
-    plain = report.from_session(s)
-    real = pipeline.summarise_session
-
-    def moved(sess):
-        out = real(sess)
-        out["events"] = [dict(e, t_ms=round(e["t_ms"] * 1.0001) + 61) if e["foot"] == "right" else e
-                         for e in out["events"]]
-        return out
-
-    monkeypatch.setattr(pipeline, "summarise_session", moved)
-    data = report.from_session(read_session(s.path))
-    assert np.array_equal(data.traces["left"].t_ms, plain.traces["left"].t_ms)
-    want = plain.traces["right"].t_ms * 1.0001 + 61
-    assert np.abs(data.traces["right"].t_ms - want).max() < 2
 
 
 def test_clock_map():
@@ -349,48 +196,6 @@ def test_sets_and_asymmetry_tables_only_when_present(faulty):
 
 
 # ------------------------------------------------------------------ errors
-
-
-def test_missing_file(tmp_path, capsys):
-    code, out, err = run(capsys, tmp_path / "nope.cwlog")
-    assert code == 2 and out == ""
-    assert err.strip() == f"calfwalk report: error: {tmp_path / 'nope.cwlog'}: no such file"
-
-
-@pytest.mark.parametrize("body, message", [
-    ("#calfwalk_session=1\n", "no pod in this session"),
-    ("#calfwalk_session=1\nrx\t5\t0\tgarbage line\nhalf a li", "no pod identified itself"),
-    ("#calfwalk_session=1\n#pod0=/dev/ttyACM0\n", "no pod identified itself"),
-])
-def test_malformed_session(tmp_path, capsys, body, message):
-    bad = tmp_path / "bad.cwlog"
-    bad.write_text(body)
-    code, out, err = run(capsys, bad)
-    assert code == 2 and out == ""
-    assert err.startswith("calfwalk report: error: ") and message in err and err.count("\n") == 1
-    assert not (tmp_path / "bad_report.html").exists()
-
-
-def test_not_a_recording(tmp_path, capsys):
-    junk = tmp_path / "notes.txt"
-    junk.write_text("shopping list\n")
-    code, _out, err = run(capsys, junk)
-    assert code == 2 and str(junk) in err and err.count("\n") == 1
-
-
-def test_bad_arguments(faulty, tmp_path, capsys):
-    _d, paths, _ = faulty
-    code, _out, err = run(capsys, *paths, "--param", "foot_mm=5", "-o", tmp_path / "x.html")
-    assert code == 2 and "foot_mm" in err and err.count("\n") == 1
-    session = tmp_path / "s.cwlog"
-    session.write_text("#calfwalk_session=1\n")
-    code, _out, err = run(capsys, session, paths[0])
-    assert code == 2 and "one session file" in err
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    code, _out, err = run(capsys, *paths, "-o", blocker / "r.html")
-    assert code == 2 and "cannot write the report" in err and err.count("\n") == 1
-    assert not list(tmp_path.glob("*.html"))
 
 
 # ------------------------------------------------------------------ in a browser
