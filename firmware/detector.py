@@ -191,7 +191,8 @@ _ST_HSUM = const(2)
 _ST_HN = const(3)
 _ST_MED = const(4)
 _ST_LAT = const(5)
-_ST_N = const(6)
+_ST_AIR = const(6)  # pads: the heel pad was clear in the forefoot's unload under way (see _fsr_steps)
+_ST_N = const(7)
 
 # name, default, min, max. The one place detector parameters live; `set` checks ranges.
 # One flat tuple, not a tuple per row: on the pod each small tuple costs RAM (see `params`).
@@ -2687,21 +2688,29 @@ class Detector:
         if self.fore_on:
             if self.unload_cnt:
                 if self.unload_cnt >= self.swing_n:
-                    self._landing(t, self.unload_t0, UNKNOWN, UNKNOWN)
+                    # a swing: the heel pad was clear in it too (a forefoot unloaded onto a heel that
+                    # stays loaded, a turn pivoting on the heel, is no step)
+                    if self._stn[_ST_AIR]:
+                        self._landing(t, self.unload_t0, UNKNOWN, UNKNOWN)
                 elif self.in_step:
                     self.rebounds += 1  # a brief unload in stance: a bounce
                 self.unload_cnt = 0
             Detector._stance(self, fore)
         else:
+            sn = self._stn
             if self.unload_cnt == 0:
                 self.unload_t0 = t
+                sn[_ST_AIR] = 0
+            if self.s_fsr == 0:
+                sn[_ST_AIR] = 1
             self.unload_cnt += 1
-            self._stn[_ST_RUN] = 0
+            sn[_ST_RUN] = 0
 
     def _landing(self, t_land, t_liftoff, stride_mm, clear_mm):
         if self.heel_down and self.onset_t < t_liftoff:
             self._heel_up(t_liftoff)  # a swing lifted the heel even if its height was not seen
-            self.s_imu = 1
+            if self.imu:
+                self.s_imu = 1  # (a pads-only pod has no IMU score: it stays 0)
         if self.in_step:
             self._emit_step(t_liftoff)
             d = (t_liftoff - self.land_t) * 3 // 2

@@ -102,3 +102,47 @@ def test_step_fields(tmp_path):
         assert s["pause_ms"] >= 400, s
         assert 50 <= s["med_pct"] <= 70, s  # simulator pushes ~60% through the big-toe side
     assert [s["step_no"] for s in steps] == list(range(1, len(steps) + 1))
+
+
+def test_pads_a_forefoot_unloaded_onto_a_loaded_heel_is_no_step(tmp_path):
+    # pads only: in one stance the walker rocks back onto the heel and lifts the toes for 300 ms
+    # (a turn pivoting on the heel does the same). The whole sole never left the floor: no step,
+    # and the heel contact it is. Before: a step (the forefoot's unload was taken for a swing),
+    # and a score the pads-only pod never cleared kept the heel down to the end of the set
+    import dataclasses
+
+    import numpy as np
+
+    paths, truth = simulate_set(tmp_path, steps=20, sensor="fsr", seed=3)
+    rec = read_raw(paths[0])
+    foot = truth["feet"][rec.foot]
+    data = rec.data.copy()
+    cols = rec.columns
+    t = data[:, 0] - data[0, 0]
+    heel, med, lat = cols.index("heel"), cols.index("fore_med"), cols.index("fore_lat")
+    stand = t < 200  # the calibration stand: heel and forefoot loaded
+    heel_loaded = int(np.median(data[stand, heel]))
+    fore_off = (int(data[:, med].min()), int(data[:, lat].min()))
+    # the middle of the stance after the 5th landing of this foot (the foot on the floor, toes loaded)
+    land = foot["steps"][4]["t_ms"]
+    nxt = foot["steps"][5]["t_ms"]
+    mid = (land + nxt) // 2
+    rock = (t >= mid - 150) & (t < mid + 150)
+    assert rock.sum() > 10
+    data[rock, heel] = heel_loaded
+    data[rock, med] = fore_off[0]
+    data[rock, lat] = fore_off[1]
+    seen = []
+
+    def no_imu_score(i, det):
+        seen.append(det.s_imu)
+
+    from calfwalk.analysis.detect import replay
+
+    events, _ = replay(dataclasses.replace(rec, data=data), on_sample=no_imu_score)
+    steps = [e for e in events if e["type"] == "step"]
+    contacts = [e for e in events if e["type"] == "heel_contact"]
+    assert len(steps) == len(foot["steps"])
+    assert len(contacts) == 1 and abs(contacts[0]["t_ms"] - int(data[rock][0, 0])) < 400
+    assert contacts[0]["duration_ms"] < 1000
+    assert set(seen) == {0}  # a pads-only pod has no IMU score
