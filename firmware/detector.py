@@ -1352,17 +1352,8 @@ class Detector:
             c.cut_e = (m + 1 + q + 2) >> 1
             c.cut_q = q
             c.cut_s = s
-            a[_AH_S] = s
-            a[_AH_STAGE] = _AHS_TRACK
             a[_AH_LAST] = q
-            a[_AH_G0X] = c.g0x
-            a[_AH_G0Y] = c.g0y
-            a[_AH_G0Z] = c.g0z
-            a[_AH_BX] = self.bgx
-            a[_AH_BY] = self.bgy
-            a[_AH_BZ] = self.bgz
-            a[_AH_W] = 0
-            st[_IS_A] = -1
+            _ahead_begin(self, s, _AHS_TRACK)
             return False
         e = c.cut_e
         if e > q - 2:
@@ -1867,21 +1858,11 @@ class Detector:
             a[_AH_L] = b
             if a[_AH_S] == i >> 1 and a[_AH_STAGE] == _AHS_TURN and c.w_cut == w:
                 return  # (begun at a stillness before, as fast a turn the fastest: on from there)
-            a[_AH_STAGE] = _AHS_TURN
-            st[_IS_A] = -1
+            _ahead_begin(self, i >> 1, _AHS_TURN)
         elif a[_AH_S] == i >> 1 and a[_AH_STAGE] == _AHS_TRACK and st[_IS_A] >= 0:
             return  # (begun at a stillness before: on from there)
         else:
-            a[_AH_STAGE] = _AHS_TRACK
-            st[_IS_A] = -1
-        a[_AH_S] = i >> 1
-        a[_AH_G0X] = c.g0x
-        a[_AH_G0Y] = c.g0y
-        a[_AH_G0Z] = c.g0z
-        a[_AH_BX] = self.bgx
-        a[_AH_BY] = self.bgy
-        a[_AH_BZ] = self.bgz
-        a[_AH_W] = 0
+            _ahead_begin(self, i >> 1, _AHS_TRACK)
         r = c.ahr
         r[0] = 0  # (nothing of its turn yet: no entry's is final)
         r[1] = i >> 1
@@ -2893,6 +2874,23 @@ def _gravity_at(u, pos, k, ux, uy, uz):
         u[2] = uz
     else:
         _turn_back(u, pos, k + 3, ux, uy, uz)
+
+
+def _ahead_begin(d, s, stage):
+    # a landing's (or a cut's) integration run ahead begins at history entry s, with `stage`
+    # (_AHS_*): from the motion's start gravity and the gyro's bias, no tilt fix yet
+    c = d.cold
+    a = c.ahs
+    a[_AH_S] = s
+    a[_AH_STAGE] = stage
+    a[_AH_G0X] = c.g0x
+    a[_AH_G0Y] = c.g0y
+    a[_AH_G0Z] = c.g0z
+    a[_AH_BX] = d.bgx
+    a[_AH_BY] = d.bgy
+    a[_AH_BZ] = d.bgz
+    a[_AH_W] = 0
+    c.ah[_IS_A] = -1
 
 
 def _gravity_to(d, s, e, k):
