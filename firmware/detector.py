@@ -393,6 +393,7 @@ class _Cold:
         self.dc = False  # the history was mended for a clipped gyro already (a cut's, see _cut)
         self.bias_w = 0  # rest samples the bias is the mean of (up to _BIAS_W)
         self.first_t = _NEVER  # a walking set's first strike, from the history (see _first_strike)
+        self.strike_mg = 0  # the heel's height at the strike (a heel that goes on down was not struck)
         self.w_cut = 0  # the entries a tilt correction is spread over turned this fast (see _attitude)
         self.clip = False  # the motion's gyro clipped, and its history was mended (see _declip)
         self.ah = [0] * _IS_N  # the landing's integration, run ahead while its rest settles
@@ -560,7 +561,7 @@ class Detector:
         self.heel_base_mg = 0
         self.turn_e4deg = 0
         self.struck = False
-        self.dn_seen = False
+        self.dn_seen = 0
         self.strike_t = _NEVER
         self.cross_t = _NEVER
         self.cross_slow = 0  # the heel crossed slowly (an accelerometer alone: 0..2, see _acc_heel)
@@ -932,14 +933,20 @@ class Detector:
                 # a heel strike: the heel-down turn of the late swing (or a drop) reverses, heel low
                 # (dated where the fast turn ends: a heel stopped by the floor need not rebound)
                 if w < -strike:
-                    self.dn_seen = True
-                elif w > -(strike >> 1) and self.dn_seen:
-                    self.dn_seen = False
+                    self.dn_seen = 1
+                elif self.dn_seen and w > (-(strike >> 1) if self.dn_seen == 1 else 0):
                     if heel_now < up_mg and not self.struck:
                         # the first reversal is the strike; the foot's ringing after it is not
-                        half = strike >> 1
+                        half = strike >> 1 if self.dn_seen == 1 else 0
                         self.strike_t = t - dt * (w + half) // (w - w_prev)
                         self.struck = True
+                        self.cold.strike_mg = heel_now
+                    self.dn_seen = 0
+                elif self.struck is True and w < 0 and heel_now < self.cold.strike_mg - down_mg:
+                    # the heel went on down, slower, further than a floor allows: the fast turn ended
+                    # in the air (a walker's late swing); the strike is where this turn stops
+                    self.struck = False
+                    self.dn_seen = 2
                 lp[_LP_W] = w
                 if heel_now > up_mg or (w > strike and heel_now > down_mg):
                     # (the heel rolling up off the floor at heel-off is up already)

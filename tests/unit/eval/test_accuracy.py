@@ -59,6 +59,23 @@ def test_truong_shuffling_walkers():
 
 
 @needs_data
+def test_a_late_swing_turn_that_slows_in_the_air_is_not_the_strike():
+    # truong2019 109-1, left foot: the heel-down turn of the late swing slows below the strike
+    # rate ~130 ms before the impact and goes on down, toes rising 6 more degrees; the floor
+    # stops it later. Dated at the first slowing, the contacts fell before the footsteps'
+    # middles (13 of its first 20 footsteps matched, 27 of 46 in all); dated where the turn
+    # stops, 16 and 33.
+    trial = next(t for t in datasets.load_truong(ROOT) if t.name == "109-1")
+    score = next(s for s in accuracy.score_trial(trial) if s.foot == "left")
+    events, _, _ = accuracy.run_detector(trial.recs["left"])
+    onsets = accuracy.contact_onsets(events)
+    iv = trial.intervals_ms["left"][:20]
+    matched = len(accuracy.match_intervals(onsets, iv))
+    assert matched >= 16, matched
+    assert score.matched >= 32, (score.matched, score.ref_strides)
+
+
+@needs_data
 def test_gaitpdb_pads_count_contacts():
     trial = datasets.load_gaitpdb(ROOT)[0]
     sm = accuracy.summarise(accuracy.score_trial(trial))
