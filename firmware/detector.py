@@ -137,6 +137,10 @@ _V_MAX = const(20000000)  # um/s: a velocity stays a small int on 32-bit ports
 _HIST_HZ = const(100)  # (200 Hz and up are kept at half rate or less)
 _RESTS = const(8)  # rests looked for in one motion (the first, up to six inside it, the last)
 _POD_HIGH_MM = const(100)  # a pod sits at most this high above the forefoot's contact (heel counter)
+_BIAS_TURN_MS = const(500)  # a rest this long: its tilt's turn is measured well enough to take from the bias
+_BIAS_TURN2 = const(100)  # ... if it turned by a degree or more (in 0.1 degree, squared): else noise
+_BIAS_RATE_MAX = const(8000)  # ... if slower than 80 dps (0.01 dps; a rest turns slower still: the products stay small ints)
+_BIAS_G0_N = const(8)  # ... from its tilt low-pass this many samples in (settled)
 _CUT_RETRY_MS = const(250)  # a long motion not cut is tried again this much later
 _CUT_ENTRIES = const(8)  # history entries a cut's track integrates per sample, at least (see _cut)
 _CUT_MIN_N = const(32)  # history entries a motion needs before a cut is tried
@@ -452,7 +456,8 @@ class Detector:
         self._cfgf = [0] * 9
         self._lp = [0] * _LP_N  # (see calibrate)
         self._stn = [0] * _ST_N  # (see _new_stance)
-        self._bias = [0, 0, 0, 0]  # rest samples since the last motion and their gyro sums, for the bias
+        self._bias = [0, 0, 0, 0, 0, 0, 0, 0]  # rest samples since the last motion, their gyro sums, for the bias;
+        # ... and the tilt low-pass (mg) and time where they began
         self.configure()
         self.calibrate()
         _roomy(self, 2)
@@ -808,6 +813,11 @@ class Detector:
                         tracked = True
                     else:
                         b = self._bias
+                        if b[0] == _BIAS_G0_N:
+                            b[4] = x
+                            b[5] = y
+                            b[6] = z
+                            b[7] = t
                         b[0] += 1
                         b[1] += gx
                         b[2] += gy
@@ -858,6 +868,11 @@ class Detector:
                 b = self._bias
                 bn = b[0]
                 if bn < _BIAS_N_MAX:
+                    if bn == _BIAS_G0_N:
+                        b[4] = x
+                        b[5] = y
+                        b[6] = z
+                        b[7] = t
                     b[0] = bn + 1
                     b[1] += gx
                     b[2] += gy
@@ -1186,6 +1201,36 @@ class Detector:
         m = b[0]
         if m >= 4:
             w = c.bias_w
+            T = t - self.dt_ms - b[7]
+            if T >= _BIAS_TURN_MS and 4 * T <= 5 * (m - _BIAS_G0_N) * self.dt_ms and self.gyro:
+                # one rest, unbroken (not rests inside a motion), may have turned as slowly as a
+                # rise onto the toes: what the accelerometer's tilt turned by (new x old / g^2,
+                # 0.1 degree) is the foot's turn, not the gyro's bias
+                x0 = b[4] >> 2
+                y0 = b[5] >> 2
+                z0 = b[6] >> 2
+                x1 = c.g0x >> 2
+                y1 = c.g0y >> 2
+                z1 = c.g0z >> 2
+                tx = (y1 * z0 - z1 * y0) * 573 // 62500
+                ty = (z1 * x0 - x1 * z0) * 573 // 62500
+                tz = (x1 * y0 - y1 * x0) * 573 // 62500
+                if tx * tx + ty * ty + tz * tz >= _BIAS_TURN2:
+                    # its rate (0.01 dps: rounded to 0.1 dps, a long rest's bias would be off) ...
+                    tx = tx * 10000 // T
+                    ty = ty * 10000 // T
+                    tz = tz * 10000 // T
+                    ok = (-_BIAS_RATE_MAX < tx < _BIAS_RATE_MAX and -_BIAS_RATE_MAX < ty < _BIAS_RATE_MAX
+                          and -_BIAS_RATE_MAX < tz < _BIAS_RATE_MAX)
+                    if ok and w:
+                        # ... which the gyro saw as well, once its bias is known: a tilt that turns
+                        # on its own is the accelerometer's error, not the foot's turn
+                        ok = 20 * ((b[1] // m - self.bgx) * tx + (b[2] // m - self.bgy) * ty
+                                   + (b[3] // m - self.bgz) * tz) >= tx * tx + ty * ty + tz * tz
+                    if ok:
+                        b[1] -= tx * m // 10
+                        b[2] -= ty * m // 10
+                        b[3] -= tz * m // 10
             self.bgx = (self.bgx * w + b[1]) // (w + m)
             self.bgy = (self.bgy * w + b[2]) // (w + m)
             self.bgz = (self.bgz * w + b[3]) // (w + m)
