@@ -140,7 +140,8 @@ _POD_HIGH_MM = const(100)  # a pod sits at most this high above the forefoot's c
 _BIAS_TURN_MS = const(500)  # a rest this long: its tilt's turn is measured well enough to take from the bias
 _BIAS_TURN2 = const(100)  # ... if it turned by a degree or more (in 0.1 degree, squared): else noise
 _BIAS_RATE_MAX = const(8000)  # ... if slower than 80 dps (0.01 dps; a rest turns slower still: the products stay small ints)
-_BIAS_G0_N = const(8)  # ... from its tilt low-pass this many samples in (settled)
+_BIAS_G0_TC = const(3)  # ... from its tilt low-pass this many of its time constants in (settled),
+_BIAS_G0_MIN = const(8)  # ... and this many samples at least
 _CUT_RETRY_MS = const(250)  # a long motion not cut is tried again this much later
 _CUT_ENTRIES = const(8)  # history entries a cut's track integrates per sample, at least (see _cut)
 _CUT_MIN_N = const(32)  # history entries a motion needs before a cut is tried
@@ -456,8 +457,8 @@ class Detector:
         self._cfgf = [0] * 9
         self._lp = [0] * _LP_N  # (see calibrate)
         self._stn = [0] * _ST_N  # (see _new_stance)
-        self._bias = [0, 0, 0, 0, 0, 0, 0, 0]  # rest samples since the last motion, their gyro sums, for the bias;
-        # ... and the tilt low-pass (mg) and time where they began
+        self._bias = [0, 0, 0, 0, 0, 0, 0, 0, 0]  # rest samples since the last motion, their gyro sums, for the bias;
+        # ... the tilt low-pass (mg) and the time where the rest had settled, and that many samples in
         self.configure()
         self.calibrate()
         _roomy(self, 2)
@@ -507,6 +508,8 @@ class Detector:
         self.pk_lo2 = pk * pk
         self.lp_k = self._shift(p.lp_ms)
         self.lp_delay_ms = ((1 << self.lp_k) - 1) * 1000 // p.rate_hz
+        n = _BIAS_G0_TC << self.lp_k
+        self._bias[8] = n if n > _BIAS_G0_MIN else _BIAS_G0_MIN
         n = p.rate_hz * _IMPACT_MS // 1000
         self.ring_n = n if n < _RING else _RING
         self.swing_n = self._n(p.fsr_swing_ms)
@@ -813,7 +816,7 @@ class Detector:
                         tracked = True
                     else:
                         b = self._bias
-                        if b[0] == _BIAS_G0_N:
+                        if b[0] == b[8]:
                             b[4] = x
                             b[5] = y
                             b[6] = z
@@ -868,7 +871,7 @@ class Detector:
                 b = self._bias
                 bn = b[0]
                 if bn < _BIAS_N_MAX:
-                    if bn == _BIAS_G0_N:
+                    if bn == b[8]:
                         b[4] = x
                         b[5] = y
                         b[6] = z
@@ -1202,7 +1205,7 @@ class Detector:
         if m >= 4:
             w = c.bias_w
             T = t - self.dt_ms - b[7]
-            if T >= _BIAS_TURN_MS and 4 * T <= 5 * (m - _BIAS_G0_N) * self.dt_ms and self.gyro:
+            if T >= _BIAS_TURN_MS and 4 * T <= 5 * (m - b[8]) * self.dt_ms and self.gyro:
                 # one rest, unbroken (not rests inside a motion), may have turned as slowly as a
                 # rise onto the toes: what the accelerometer's tilt turned by (new x old / g^2,
                 # 0.1 degree) is the foot's turn, not the gyro's bias
