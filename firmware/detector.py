@@ -2252,9 +2252,10 @@ class Detector:
                 arc = p.lever_mm * chord * chord >> 21
                 if -((u[0] * self.hx + u[1] * self.hy + u[2] * self.hz) >> 10) * d >> 10 >= need + arc:
                     explains = arc
-            if not self.gyro and d < need + explains:
+            if not self.gyro:
                 acc = self._acc
-                d = acc.stepped(self, d, need, explains, ux, uy, uz, gx, gy, gz, strike_t)  # type: ignore[union-attr]
+                gap = c.t_lift0 - self.land_t if i == 1 and self.in_step and not c.cut0 else -1
+                d = acc.stepped(self, d, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap)  # type: ignore[union-attr]
             if TRACE is not None:
                 TRACE(ms + t_ms, d, explains)
             if i == 1 and c.cut0:

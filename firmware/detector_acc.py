@@ -28,8 +28,12 @@ _STRIKE_WINDOW_MS = const(400)
 _SWING_MIN_MS = const(150)  # a foot moving this long has left the floor
 # this path's
 _ACC_STRIKE_MS = const(250)  # a landing's strike comes this soon before the foot stops
+_BRIEF_MS = const(160)  # a rest this short after a landing: the foot paused at the floor
+_JOLT_MS = const(80)  # ... and a jolt this soon after it moved on: the landing's strike
 _ANCHOR_MG = const(60)  # entries this steady (each side), reading 1 g, show gravity
 _jump_top = 0  # the landing's largest jump (see strike)
+_jolt_ms = 0  # motion(): how long its stretch moved before its largest |a| jump (see jolts)
+_late2 = 0  # ... the largest jump after it moved for a swing's time, squared (4 mg units)
 
 
 def motion(d, s, e, t, i, st):
@@ -42,7 +46,42 @@ def motion(d, s, e, t, i, st):
     rates(d, s, e, g[g0], g[g0 + 1], g[g0 + 2], g[g0 + 3], g[g0 + 4], g[g0 + 5], st, e)
     if strike_t != _NEVER:
         d.strike_t = strike_t
+    jolts(d, s, e)
     return strike_t
+
+
+def jolts(d, a, b):
+    """Raw history entries a..b: how long the stretch moved before its largest |a| jump between
+    entries (_jolt_ms), and the largest after it had moved for a swing's time (_late2)."""
+    global _jolt_ms, _late2
+    h = d._hist
+    j = a * _HW
+    px = h[j + 1] >> 2
+    py = h[j + 2] >> 2
+    pz = h[j + 3] >> 2
+    moving = 0
+    top = 0
+    top_ms = 0
+    late = 0
+    for _ in range(b - a):
+        j += _HW
+        x = h[j + 1] >> 2
+        y = h[j + 2] >> 2
+        z = h[j + 3] >> 2
+        d2 = (x - px) * (x - px) + (y - py) * (y - py) + (z - pz) * (z - pz)
+        if d2 > top:
+            top = d2
+            top_ms = moving
+        if d2 > late and moving >= _SWING_MIN_MS:
+            late = d2
+        dt = h[j]
+        if dt < 0:
+            moving -= dt
+        px = x
+        py = y
+        pz = z
+    _jolt_ms = top_ms
+    _late2 = late
 
 
 def onset(d, t, dt):
@@ -223,14 +262,29 @@ def _jump_t(d, a, b, t, t_end, lim, first):
     return best_t
 
 
-def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t):
+def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
     """A motion's travel as the step test takes it (`need` + `explains` or more: a step).
 
     The turn the accelerometer cannot see spoils the travel: a foot that moved for a swing's
     time and struck the floor as it stopped (strike_t) stepped, unless the turn between its
     rests was the heel's own (heights, not chords: a brief rest's tilt is the pod's push as
     much as gravity): a drop from high to the floor, or a rise from it onto the toes.
+    `gap`: how long after the last step's landing this stretch began moving (-1: it did not
+    begin a motion after one). Its jolts (see jolts) tell a landing's own strike, and a strike
+    that a heel's bob carried on from.
     """
+    if 0 <= gap < _BRIEF_MS and _jolt_ms < _JOLT_MS:
+        # it began with its hardest jolt, moments after the last step landed: that landing's own
+        # strike, after the foot had paused just above the floor (the accelerometer reads such a
+        # pause as a rest), and the heel's settling or bobbing after it: no step of its own
+        return 0
+    if travel >= need + explains:
+        return travel
+    lim = d.p.landing_peak_mg >> 2
+    if strike_t == _NEVER and _late2 >= lim * lim:
+        # struck the floor after a swing's time, and moved on without a rest: a heel bobbing in
+        # stance straight after the landing keeps the foot from stopping where it struck
+        strike_t = 0
     hx = d.hx
     hy = d.hy
     hz = d.hz
