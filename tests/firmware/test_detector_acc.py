@@ -101,14 +101,30 @@ def sweep_part():
 
 
 def test_sweep_part_steps(sweep_part):
-    # measured: 68 of 80 feet exact (85%), step count error 2.0%; the misses are bounces at the
+    # measured: 72 of 80 feet exact (90%; 68 before a landing split off its swing counted no
+    # more), step count error 0.7%; the misses are bounces at the
     # top (a brief rest pushed by the bob hides the landing's tilt) and slow swings carried at
     # a fixed angle (they pass for rests)
     exact = sum(len([e for e in ev if e["type"] == "step"]) == len(tr["steps"]) for _d, tr, ev in sweep_part)
     true = sum(len(tr["steps"]) for _d, tr, _ev in sweep_part)
     got = sum(len([e for e in ev if e["type"] == "step"]) for _d, _tr, ev in sweep_part)
-    assert exact >= 66, exact
+    assert exact >= 70, exact
     assert abs(got - true) / true <= 0.035
+
+
+@pytest.mark.parametrize("k, foot, fault", [(3, "left", "clean"), (3, "right", "clean"), (178, "right", "clean"),
+                                           (93, "left", "long stride"), (106, "left", "bounce"),
+                                           (32, "right", "bounce")])
+def test_a_landing_split_off_its_swing_is_no_step(k, foot, fault):
+    # without a gyro a swing's last moments, slowing just above the floor, read as a rest: the
+    # impact then began a motion of its own, with its hardest jolt moments after it began and
+    # moments after the step had landed. It counted as a step (these feet: 2, 2, 7, 2, 9 and 5
+    # too many); and a strike that a heel's bob carried on from, with no rest after it, is a
+    # swing's still (the steps those extras stood in for)
+    d = robustness.draw(k)
+    sim = simulate(d.cfg)
+    events = acc_events(robustness._recording(sim[foot]))
+    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
 
 
 def test_sweep_part_heel_contacts(sweep_part):
