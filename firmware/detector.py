@@ -555,6 +555,10 @@ class Detector:
         self.h_min = self.f_min = self.m_min = self.l_min = 1 << 20  # above any ADC count
         self.h_lp = self.f_lp = 0
         self.bgx = self.bgy = self.bgz = 0  # gyro bias (0.1 dps)
+        k = self._cfg
+        k[4] = k[5] = k[6] = 0  # (the per-sample path's copy: the next stand learns it again)
+        b = self._bias
+        b[0] = b[1] = b[2] = b[3] = 0
         self.gap_t = _NEVER  # the last gap in the samples during a motion
         self.mv = False  # in a motion (its samples go to the history)
         self.landed = False  # the motion has come to rest (it is judged when the rest settles)
@@ -1205,10 +1209,11 @@ class Detector:
         if m >= 4:
             w = c.bias_w
             T = t - self.dt_ms - b[7]
-            if T >= _BIAS_TURN_MS and 4 * T <= 5 * (m - b[8]) * self.dt_ms and self.gyro:
+            if T >= _BIAS_TURN_MS and 4 * T <= 5 * (m - b[8]) * self.dt_ms and self.gyro and n > 1 and self.state != ST_CAL:
                 # one rest, unbroken (not rests inside a motion), may have turned as slowly as a
                 # rise onto the toes: what the accelerometer's tilt turned by (new x old / g^2,
-                # 0.1 degree) is the foot's turn, not the gyro's bias
+                # 0.1 degree) is the foot's turn, not the gyro's bias (its end read from rest
+                # entries; a stand being learned has no tilt to go by yet)
                 x0 = b[4] >> 2
                 y0 = b[5] >> 2
                 z0 = b[6] >> 2

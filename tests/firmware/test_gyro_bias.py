@@ -13,7 +13,8 @@ import math
 
 import pytest
 
-from calfwalk.analysis.detect import detect, make_detector
+from calfwalk import firmware
+from calfwalk.analysis.detect import detect
 from calfwalk.eval import robustness
 from calfwalk.sim.simulate import simulate
 
@@ -25,7 +26,8 @@ class Pod:
     """Feeds a detector a foot turning about y (the pitch axis), with a biased gyro."""
 
     def __init__(self):
-        self.det = make_detector("imu", HZ)
+        det = firmware.load("detector")
+        self.det = det.for_sensor(det.Params(rate_hz=HZ), "imu")
         self.t = 0
         self.pitch_deg = 0.0
 
@@ -65,6 +67,25 @@ def test_a_tilt_that_turns_while_the_gyro_sees_nothing_leaves_the_bias():
     pod.run(2.5, 0.0, tilt_dps=2.0)  # the accelerometer alone turns 5 degrees
     pod.run(0.3, 100)
     assert abs(pod.bias_mdps - BIAS_MDPS) <= 300, pod.bias_mdps
+
+
+def test_calibrating_again_forgets_the_bias_and_learns_it_from_the_new_stand():
+    # the pod's `calibrate` command: a stand after a stand. A motion began at the command (the
+    # low-pass starts again) and its rest's tilt turn read from no rest entries made a 45 dps
+    # bias, which the per-sample path kept: no stand was ever still again (no `calibrated`)
+    pod = Pod()
+    pod.pitch_deg = 30.0  # (the pod mounted at an angle: gravity is not its z axis)
+    pod.run(1.0)
+    pod.det.calibrate()
+    pod.run(0.1, 80)  # (the foot moved as the command came)
+    pod.run(0.1, -80)
+    n = 0
+    for _ in range(100):
+        pod.run(0.01)
+        n += sum(pod.det.ev[k * 10] == 1 for k in range(pod.det.n_ev))
+    assert n == 1 and pod.det.state != 0
+    pod.run(0.3, 100)
+    assert abs(pod.bias_mdps - BIAS_MDPS) <= 200, pod.bias_mdps
 
 
 @pytest.mark.parametrize("k, foot", [(25, "left"), (29, "right"), (69, "right")])
