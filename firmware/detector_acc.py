@@ -31,9 +31,12 @@ _ACC_STRIKE_MS = const(250)  # a landing's strike comes this soon before the foo
 _BRIEF_MS = const(160)  # a rest this short after a landing: the foot paused at the floor
 _JOLT_MS = const(80)  # ... and a jolt this soon after it moved on: the landing's strike
 _ANCHOR_MG = const(60)  # entries this steady (each side), reading 1 g, show gravity
+_AXIS_MG = const(40)  # readings within this (rms) of one line: the foot turned about one axis (see axis)
+_BOB_MG = const(600)  # ... and none this far from their mean: gently (a heel's bob, no strike)
 _jump_top = 0  # the landing's largest jump (see strike)
 _jolt_ms = 0  # motion(): how long its stretch moved before its largest |a| jump (see jolts)
 _late2 = 0  # ... the largest jump after it moved for a swing's time, squared (4 mg units)
+_off2 = 0  # axis(): its readings' mean square off their line (4 mg units squared)
 
 
 def motion(d, s, e, t, i, st):
@@ -47,7 +50,98 @@ def motion(d, s, e, t, i, st):
     if strike_t != _NEVER:
         d.strike_t = strike_t
     jolts(d, s, e)
+    axis(d, s, e)
     return strike_t
+
+
+def axis(d, a, b):
+    """Raw history entries a+1..b: how far its moving entries' readings (all, if fewer than 3
+    moved) stray off the line that fits them best, their mean square (_off2; 4 mg units).
+
+    A heel bobbing with the forefoot planted turns the foot about one axis, the forefoot's, and
+    nothing else: gravity's turn and the pod's push (the lever times the turn's acceleration,
+    an oscillation's own tilt) both follow the one angle, so the readings run to and fro along
+    one line, off it by the sensor's noise. A swing lifts the foot, carries it and turns it,
+    each in its own time: its readings spread off any line. (The line's direction comes from a
+    few rounds of the power method: any other direction only puts more off it.)"""
+    global _off2
+    h = d._hist
+    _off2 = 1 << 20
+    n = sx = sy = sz = 0
+    for pas in range(2):
+        n = sx = sy = sz = 0
+        j = (a + 1) * _HW
+        for _ in range(b - a):
+            if h[j] < 0 or pas:
+                n += 1
+                sx += h[j + 1] >> 2
+                sy += h[j + 2] >> 2
+                sz += h[j + 3] >> 2
+            j += _HW
+        if n >= 3:
+            break
+    if n < 3:
+        return
+    every = pas
+    mx = sx // n
+    my = sy // n
+    mz = sz // n
+    cxx = cyy = czz = cxy = cxz = cyz = 0
+    lim = _BOB_MG >> 2
+    j = (a + 1) * _HW
+    for _ in range(b - a):
+        if h[j] < 0 or every:
+            x = (h[j + 1] >> 2) - mx
+            y = (h[j + 2] >> 2) - my
+            z = (h[j + 3] >> 2) - mz
+            if not -lim < x < lim or not -lim < y < lim or not -lim < z < lim:
+                return  # pushed hard, or struck: no heel's bob
+            cxx += x * x
+            cyy += y * y
+            czz += z * z
+            cxy += x * y
+            cxz += x * z
+            cyz += y * z
+        j += _HW
+    cxx //= n
+    cyy //= n
+    czz //= n
+    cxy //= n
+    cxz //= n
+    cyz //= n
+    # the line: the covariance's first axis (power method, from its largest column; Q10)
+    if cxx >= cyy and cxx >= czz:
+        ux = 1024
+        uy = uz = 0
+    elif cyy >= czz:
+        uy = 1024
+        ux = uz = 0
+    else:
+        uz = 1024
+        ux = uy = 0
+    lam = 0
+    for _ in range(6):
+        vx = cxx * ux + cxy * uy + cxz * uz
+        vy = cxy * ux + cyy * uy + cyz * uz
+        vz = cxz * ux + cyz * uy + czz * uz
+        # (uT C u, u of length 1024: the variance along u, Q20 scaled back)
+        lam = ((vx >> 10) * ux + (vy >> 10) * uy + (vz >> 10) * uz) >> 10
+        while vx > 16383 or vx < -16383 or vy > 16383 or vy < -16383 or vz > 16383 or vz < -16383:
+            vx >>= 1
+            vy >>= 1
+            vz >>= 1
+        q = vx * vx + vy * vy + vz * vz
+        if q == 0:
+            break
+        m = q  # (its square root: Newton's, small ints)
+        k = (m + 1) >> 1
+        while k < m:
+            m = k
+            k = (m + q // m) >> 1
+        ux = vx * 1024 // m
+        uy = vy * 1024 // m
+        uz = vz * 1024 // m
+    _off2 = cxx + cyy + czz - lam
 
 
 def jolts(d, a, b):
@@ -273,6 +367,11 @@ def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
     begin a motion after one). Its jolts (see jolts) tell a landing's own strike, and a strike
     that a heel's bob carried on from.
     """
+    if _off2 < (_AXIS_MG >> 2) * (_AXIS_MG >> 2):
+        # its readings ran along one line: it turned about one axis, the planted forefoot's (a heel
+        # bobbing in stance, gravity and the pod's push both following the one angle), and went
+        # nowhere; a swing's lift, carry and turn spread them off it
+        return 0
     if 0 <= gap < _BRIEF_MS and _jolt_ms < _JOLT_MS:
         # it began with its hardest jolt, moments after the last step landed: that landing's own
         # strike, after the foot had paused just above the floor (the accelerometer reads such a

@@ -101,14 +101,14 @@ def sweep_part():
 
 
 def test_sweep_part_steps(sweep_part):
-    # measured: 72 of 80 feet exact (90%; 68 before a landing split off its swing counted no
-    # more), step count error 0.7%; the misses are bounces at the
+    # measured: 75 of 80 feet exact (94%; 68 before a landing split off its swing counted no
+    # more, 72 before a heel's bob along one line did), step count error 0.7%; the misses are bounces at the
     # top (a brief rest pushed by the bob hides the landing's tilt) and slow swings carried at
     # a fixed angle (they pass for rests)
     exact = sum(len([e for e in ev if e["type"] == "step"]) == len(tr["steps"]) for _d, tr, ev in sweep_part)
     true = sum(len(tr["steps"]) for _d, tr, _ev in sweep_part)
     got = sum(len([e for e in ev if e["type"] == "step"]) for _d, _tr, ev in sweep_part)
-    assert exact >= 70, exact
+    assert exact >= 73, exact
     assert abs(got - true) / true <= 0.035
 
 
@@ -121,6 +121,17 @@ def test_a_landing_split_off_its_swing_is_no_step(k, foot, fault):
     # moments after the step had landed. It counted as a step (these feet: 2, 2, 7, 2, 9 and 5
     # too many); and a strike that a heel's bob carried on from, with no rest after it, is a
     # swing's still (the steps those extras stood in for)
+    d = robustness.draw(k)
+    sim = simulate(d.cfg)
+    events = acc_events(robustness._recording(sim[foot]))
+    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
+
+
+@pytest.mark.parametrize("k, foot", [(25, "left"), (40, "right"), (122, "left"), (159, "right"), (186, "right")])
+def test_a_heels_bob_is_no_step(k, foot):
+    # a heel bobbing in stance (a bounce) with the forefoot planted turns the foot about one axis:
+    # its readings ran to and fro along one line, yet the tilt it pushed into the track passed for
+    # travel (these feet: 2, 1, 4, 2 and 4 too many; 159 right's with a strike at a bob's bottom)
     d = robustness.draw(k)
     sim = simulate(d.cfg)
     events = acc_events(robustness._recording(sim[foot]))
