@@ -68,16 +68,17 @@ def axis(d, a, b):
     h = d._hist
     _off2 = 1 << 20
     n = sx = sy = sz = 0
+    # (every other entry: a bob's cycle spans 20 or more, and the M0's landing budget is tight)
     for pas in range(2):
         n = sx = sy = sz = 0
         j = (a + 1) * _HW
-        for _ in range(b - a):
+        for _ in range((b - a + 1) >> 1):
             if h[j] < 0 or pas:
                 n += 1
                 sx += h[j + 1] >> 2
                 sy += h[j + 2] >> 2
                 sz += h[j + 3] >> 2
-            j += _HW
+            j += 2 * _HW
         if n >= 3:
             break
     if n < 3:
@@ -89,7 +90,7 @@ def axis(d, a, b):
     cxx = cyy = czz = cxy = cxz = cyz = 0
     lim = _BOB_MG >> 2
     j = (a + 1) * _HW
-    for _ in range(b - a):
+    for _ in range((b - a + 1) >> 1):
         if h[j] < 0 or every:
             x = (h[j + 1] >> 2) - mx
             y = (h[j + 2] >> 2) - my
@@ -102,7 +103,7 @@ def axis(d, a, b):
             cxy += x * y
             cxz += x * z
             cyz += y * z
-        j += _HW
+        j += 2 * _HW
     cxx //= n
     cyy //= n
     czz //= n
