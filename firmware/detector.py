@@ -2559,6 +2559,11 @@ class Detector:
                 lp[_LP_Y] = _clamp(ay, _ACC_MAX_MG) << k
                 lp[_LP_Z] = _clamp(az, _ACC_MAX_MG) << k
                 lp[_LP_SN] = 0  # the steadiness reference restarts from the settled low-pass
+                if not self.gyro:
+                    # (an accelerometer alone: its steadiness is its deviation from the low-pass,
+                    # which starts here, not from the 1 g on z it was reset to: a pod mounted any
+                    # other way read 2 g off, and the stand's first 150 ms were lost to it)
+                    lp[_LP_G2] = 0
                 return
             # still: not turning, |a| about 1 g (the steadiness limit is not known before the stand)
             lp = self._lp
