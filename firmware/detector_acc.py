@@ -37,6 +37,10 @@ _jump_top = 0  # the landing's largest jump (see strike)
 _jolt_ms = 0  # motion(): how long its stretch moved before its largest |a| jump (see jolts)
 _late2 = 0  # ... the largest jump after it moved for a swing's time, squared (4 mg units)
 _off2 = 0  # axis(): its readings' mean square off their line (4 mg units squared)
+_top2 = 0  # jolts(): its largest jump, squared (4 mg units)
+_go_t = 0  # strike(): when its first moving entry began moving (ms) ...
+_stop_t = 0  # ... when its last one stopped ...
+_moved = 0  # ... and how long it moved in all
 
 
 def motion(d, s, e, t, i, st):
@@ -148,7 +152,7 @@ def axis(d, a, b):
 def jolts(d, a, b):
     """Raw history entries a..b: how long the stretch moved before its largest |a| jump between
     entries (_jolt_ms), and the largest after it had moved for a swing's time (_late2)."""
-    global _jolt_ms, _late2
+    global _jolt_ms, _late2, _top2
     h = d._hist
     j = a * _HW
     px = h[j + 1] >> 2
@@ -177,6 +181,7 @@ def jolts(d, a, b):
         pz = z
     _jolt_ms = top_ms
     _late2 = late
+    _top2 = top
 
 
 def onset(d, t, dt):
@@ -205,15 +210,15 @@ def rates(d, a, b, g0x, g0y, g0z, g1x, g1y, g1z, st, stop):
     moment inside a motion, a swing's glide); from one such moment to the next the foot
     turns at an even rate. Without them a turn it cannot see tilts gravity into the track.
 
-    Runs up to entry `stop` (b: the whole). `st` (a list of 7) carries it on: begun at a and
-    stopped before, it goes on from there; its state is left in st either way (entries
-    before st[1] then hold their final rates).
+    Runs up to entry `stop` (b: the whole). `st` (d.cold.ahr: its first 7) carries it on:
+    begun at a and stopped before, it goes on from there; its state is left in st either way
+    (entries before st[1] then hold their final rates).
     """
     h = d._hist
     lo = d.g_lo2
     hi = d.g_hi2
     if st is not None and st[6] == a and st[0] > a:
-        i0, k, t, px, py, pz, _ = st
+        i0, k, t, px, py, pz, _, _, _ = st
     else:
         px = g0x
         py = g0y
@@ -291,12 +296,19 @@ def strike(d, a, b, t, t_end, min_ms):
     stopped moving (at t_end; _NEVER: where its last moving entry ended), if by a landing
     peak's size and after moving for min_ms. Returns its time, or _NEVER. (A swing's
     own acceleration can stay above 1 g into the strike: a jump, not a level, finds it.)"""
+    global _go_t, _stop_t, _moved
     h = d._hist
     moving = 0
-    stop = t
     j = (a + 1) * _HW
     tt = t
-    for _ in range(b - a):
+    n = b - a
+    while n and h[j] >= 0:  # (up to where it began moving: _go_t)
+        tt += h[j]
+        j += _HW
+        n -= 1
+    go = tt
+    stop = t
+    for _ in range(n):
         dt = h[j]
         if dt < 0:
             moving -= dt
@@ -305,6 +317,9 @@ def strike(d, a, b, t, t_end, min_ms):
         else:
             tt += dt
         j += _HW
+    _go_t = go
+    _stop_t = stop
+    _moved = moving
     if moving < min_ms:
         return _NEVER
     if t_end == _NEVER:
@@ -367,33 +382,50 @@ def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
     `gap`: how long after the last step's landing this stretch began moving (-1: it did not
     begin a motion after one). Its jolts (see jolts) tell a landing's own strike, and a strike
     that a heel's bob carried on from.
+
+    A foot lowered slowly at a swing's end can hang still above the floor for a moment (the
+    accelerometer reads the pause as a rest) and strike just after: its swing is left without a
+    strike, its landing without a swing's time, and neither stepped. A stretch that struck by a
+    landing peak's size at once on moving, moments after a swing's time of motion that stepped
+    not and struck nothing stopped, is that swing's landing: a step. (A heel's bob or settling
+    after such a pause jolts by a tenth of a landing peak or less; a motion begun moments after
+    a step stopped is that landing's settling, no swing.)
     """
-    if _off2 < (_AXIS_MG >> 2) * (_AXIS_MG >> 2):
+    m = d.cold.ahr  # (its last 2: when the last swing that stepped not, and the last step, stopped)
+    lim = d.p.landing_peak_mg >> 2
+    if 0 <= _go_t - m[7] < _BRIEF_MS and _jolt_ms < _JOLT_MS and _top2 >= lim * lim:
+        # the landing of a swing that stopped just short of the floor
+        r = travel if travel >= need + explains else need + explains
+    elif _off2 < (_AXIS_MG >> 2) * (_AXIS_MG >> 2):
         # its readings ran along one line: it turned about one axis, the planted forefoot's (a heel
         # bobbing in stance, gravity and the pod's push both following the one angle), and went
         # nowhere; a swing's lift, carry and turn spread them off it
-        return 0
-    if 0 <= gap < _BRIEF_MS and _jolt_ms < _JOLT_MS:
+        r = 0
+    elif 0 <= gap < _BRIEF_MS and _jolt_ms < _JOLT_MS:
         # it began with its hardest jolt, moments after the last step landed: that landing's own
         # strike, after the foot had paused just above the floor (the accelerometer reads such a
         # pause as a rest), and the heel's settling or bobbing after it: no step of its own
-        return 0
-    if travel >= need + explains:
-        return travel
-    lim = d.p.landing_peak_mg >> 2
-    if strike_t == _NEVER and _late2 >= lim * lim:
-        # struck the floor after a swing's time, and moved on without a rest: a heel bobbing in
-        # stance straight after the landing keeps the foot from stopping where it struck
-        strike_t = 0
-    hx = d.hx
-    hy = d.hy
-    hz = d.hz
-    if hx or hy or hz:
-        h0 = (ux * hx + uy * hy + uz * hz) >> 10
-        h1 = (gx * hx + gy * hy + gz * hz) >> 10
-        heels = (h0 > d.up_mg and h1 < d.down_mg) or (h0 < d.down_mg and h1 > d.up_mg)
+        r = 0
+    elif travel >= need + explains:
+        r = travel
     else:
-        heels = explains >= need
-    if not heels and strike_t != _NEVER:
-        return need + explains
-    return travel
+        struck = strike_t != _NEVER or _late2 >= lim * lim
+        # (struck the floor after a swing's time, and moved on without a rest: a heel bobbing in
+        # stance straight after the landing keeps the foot from stopping where it struck)
+        hx = d.hx
+        hy = d.hy
+        hz = d.hz
+        if hx or hy or hz:
+            h0 = (ux * hx + uy * hy + uz * hz) >> 10
+            h1 = (gx * hx + gy * hy + gz * hz) >> 10
+            heels = (h0 > d.up_mg and h1 < d.down_mg) or (h0 < d.down_mg and h1 > d.up_mg)
+        else:
+            heels = explains >= need
+        r = need + explains if struck and not heels else travel
+    m[7] = _NEVER
+    if r >= need + explains:
+        m[8] = _stop_t
+    elif strike_t == _NEVER and _moved >= _SWING_MIN_MS and _go_t - m[8] >= _BRIEF_MS:
+        # (begun moments after a step stopped: the heel's settling or bob after its landing)
+        m[7] = _stop_t
+    return r
