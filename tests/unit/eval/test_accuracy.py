@@ -35,8 +35,8 @@ def test_voisard_counts_and_recall():
     scores = [s for t in trials for s in accuracy.score_trial(t)]
     sm = accuracy.summarise(scores)
     assert sm["ref_strides"] > 1800
-    # today: 2.7% stride error (per foot, |error| summed), 109/116 feet within one stride, 91.5%
-    # recall, 93.0% precision (the first-generation detector: 3.7%, 90.7%, 89.8%)
+    # today: 2.3% stride error (per foot, |error| summed), 111/116 feet within one stride, 93.8%
+    # recall, 94.3% precision (the first-generation detector: 3.7%, 90.7%, 89.8%)
     assert sm["stride_error_pct"] <= 3.2
     assert sm["feet_within_1"] >= 105
     assert sm["recall_pct"] >= 90.0
@@ -50,7 +50,7 @@ def test_truong_shuffling_walkers():
     scores = [s for t in trials for s in accuracy.score_trial(t)]
     sm = accuracy.summarise(scores)
     assert sm["ref_strides"] > 3000
-    # today: 4.0% stride error, 124/144 feet within one stride, 80.0% recall, 86.7% precision
+    # today: 1.9% stride error, 137/144 feet within one stride, 80.9% recall, 87.0% precision
     # (the first-generation detector: 12.1%, 76.2%, 84.8%; issue 11's targets: 2%, 95%)
     assert sm["stride_error_pct"] <= 4.5
     assert sm["feet_within_1"] >= 120
