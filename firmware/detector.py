@@ -1210,8 +1210,37 @@ class Detector:
         m = b[0]
         if m >= 4:
             w = c.bias_w
-            if self.gyro and n > 1 and self.state != ST_CAL:
-                Detector._rest_turn(self, b, m, w, t - self.dt_ms - b[7])
+            T = t - self.dt_ms - b[7]
+            if T >= _BIAS_TURN_MS and 4 * T <= 5 * (m - b[8]) * self.dt_ms and self.gyro and n > 1 and self.state != ST_CAL:
+                # one rest, unbroken (not rests inside a motion), may have turned as slowly as a
+                # rise onto the toes: what the accelerometer's tilt turned by (new x old / g^2,
+                # 0.1 degree) is the foot's turn, not the gyro's bias (its end read from rest
+                # entries; a stand being learned has no tilt to go by yet)
+                x0 = b[4] >> 2
+                y0 = b[5] >> 2
+                z0 = b[6] >> 2
+                x1 = c.g0x >> 2
+                y1 = c.g0y >> 2
+                z1 = c.g0z >> 2
+                tx = (y1 * z0 - z1 * y0) * 573 // 62500
+                ty = (z1 * x0 - x1 * z0) * 573 // 62500
+                tz = (x1 * y0 - y1 * x0) * 573 // 62500
+                if tx * tx + ty * ty + tz * tz >= _BIAS_TURN2:
+                    # its rate (0.01 dps: rounded to 0.1 dps, a long rest's bias would be off) ...
+                    tx = tx * 10000 // T
+                    ty = ty * 10000 // T
+                    tz = tz * 10000 // T
+                    ok = (-_BIAS_RATE_MAX < tx < _BIAS_RATE_MAX and -_BIAS_RATE_MAX < ty < _BIAS_RATE_MAX
+                          and -_BIAS_RATE_MAX < tz < _BIAS_RATE_MAX)
+                    if ok and w:
+                        # ... which the gyro saw as well, once its bias is known: a tilt that turns
+                        # on its own is the accelerometer's error, not the foot's turn
+                        ok = 20 * ((b[1] // m - self.bgx) * tx + (b[2] // m - self.bgy) * ty
+                                   + (b[3] // m - self.bgz) * tz) >= tx * tx + ty * ty + tz * tz
+                    if ok:
+                        b[1] -= tx * m // 10
+                        b[2] -= ty * m // 10
+                        b[3] -= tz * m // 10
             self.bgx = (self.bgx * w + b[1]) // (w + m)
             self.bgy = (self.bgy * w + b[2]) // (w + m)
             self.bgz = (self.bgz * w + b[3]) // (w + m)
@@ -1221,42 +1250,6 @@ class Detector:
             k[5] = self.bgy
             k[6] = self.bgz
         b[0] = b[1] = b[2] = b[3] = 0
-
-    def _rest_turn(self, b, m, w, T):
-        """The rest summed in b (m samples, T ms from where it had settled): take what the
-        accelerometer's tilt turned by in it from its gyro sums, so that they hold the bias alone."""
-        c = self.cold
-        if T < _BIAS_TURN_MS or 4 * T > 5 * (m - b[8]) * self.dt_ms:
-            return  # (too short to read the turn, or not one unbroken rest)
-        # one rest, unbroken (not rests inside a motion), may have turned as slowly as a
-        # rise onto the toes: what the accelerometer's tilt turned by (new x old / g^2,
-        # 0.1 degree) is the foot's turn, not the gyro's bias (its end read from rest
-        # entries; a stand being learned has no tilt to go by yet)
-        x0 = b[4] >> 2
-        y0 = b[5] >> 2
-        z0 = b[6] >> 2
-        x1 = c.g0x >> 2
-        y1 = c.g0y >> 2
-        z1 = c.g0z >> 2
-        tx = (y1 * z0 - z1 * y0) * 573 // 62500
-        ty = (z1 * x0 - x1 * z0) * 573 // 62500
-        tz = (x1 * y0 - y1 * x0) * 573 // 62500
-        if tx * tx + ty * ty + tz * tz >= _BIAS_TURN2:
-            # its rate (0.01 dps: rounded to 0.1 dps, a long rest's bias would be off) ...
-            tx = tx * 10000 // T
-            ty = ty * 10000 // T
-            tz = tz * 10000 // T
-            ok = (-_BIAS_RATE_MAX < tx < _BIAS_RATE_MAX and -_BIAS_RATE_MAX < ty < _BIAS_RATE_MAX
-                  and -_BIAS_RATE_MAX < tz < _BIAS_RATE_MAX)
-            if ok and w:
-                # ... which the gyro saw as well, once its bias is known: a tilt that turns
-                # on its own is the accelerometer's error, not the foot's turn
-                ok = 20 * ((b[1] // m - self.bgx) * tx + (b[2] // m - self.bgy) * ty
-                           + (b[3] // m - self.bgz) * tz) >= tx * tx + ty * ty + tz * tz
-            if ok:
-                b[1] -= tx * m // 10
-                b[2] -= ty * m // 10
-                b[3] -= tz * m // 10
 
     def _go_on(self, t, a, n_all):
         """A motion begins at t from a rest the last one ended in: history entries a..n_all-1
