@@ -375,6 +375,8 @@ class _Cold:
         self.cal_d2 = self.cal_g2 = 0  # the sensor's noise while standing
         self.air_n = 0  # pads: samples with the whole sole off the floor
         self.was_loaded = False
+        self.f_peak = 0  # pads: the highest load seen while the stand is awaited (whole sole), then in a stance (forefoot)
+        self.f_lrn = 0  # pads: the forefoot's loaded level learned from stances (no stand calibrated)
         self.rise_cnt = self.rise_t = 0  # the rise onto the toes, so far
         self.axis_n = 0  # steps that taught the pitch axis (0: none yet)
         self.flip_votes = 0  # steps in a row whose travel says the axis is upside down
@@ -2528,7 +2530,7 @@ class Detector:
         self.h_off = base + rng * p.fsr_heel_off_pct // 100
         self.h_touch = base + rng * p.fsr_heel_touch_pct // 100
         base = p.fsr_fore_base if p.fsr_fore_base else self.f_min
-        rng = (p.fsr_fore_ref if p.fsr_fore_ref else self.f_ref) - base
+        rng = (p.fsr_fore_ref if p.fsr_fore_ref else (self.f_ref if self.f_ref else self.cold.f_lrn)) - base
         if rng < _FSR_MIN_RANGE:
             rng = _FSR_MIN_RANGE
         self.f_rng = rng
@@ -2576,6 +2578,19 @@ class Detector:
             # (0.7..1.3 g: an accelerometer's scale can be that far off; it is learned here)
             steady = lp[_LP_G2] < self.zg2_p and _CAL_G2_MIN < m2 < _CAL_G2_MAX
         else:
+            # walking from the start: the sole's swing is followed while the stand is awaited, so
+            # the first landing is not lost to the wait. The unloaded baseline is not known yet
+            # (the levels start at the first reading), so the sole is off the floor when its load
+            # fell under a quarter of the highest seen: a stand's sway never does that.
+            load = heel + fore
+            if 4 * load < c.f_peak:
+                c.air_n += 1
+            elif c.air_n >= self.swing_n and (self.s_fsr or self.fore_on):
+                c.cal_wait = self.p.rate_hz  # a landing after a swing: walking, no stand to wait for
+            else:
+                c.air_n = 0
+            if load > c.f_peak:  # (after the landing's judgement: its own load is not one before)
+                c.f_peak = load
             d = heel - self.h_lp
             e = fore - self.f_lp
             lim = (self.h_lp >> 5) + _FSR_STILL_COUNTS
@@ -2588,9 +2603,16 @@ class Detector:
             if not self.imu:
                 # pads need no gravity: walking from the start, go on with the default ranges
                 if c.cal_wait >= self.p.rate_hz // 2:
+                    # (off the floor only after a load a quarter of it: see above)
+                    c.was_loaded = c.air_n > 0 or self.s_fsr == 2 or self.fore_on
+                    c.f_peak = 0  # (from here on: a stance's forefoot, see _fsr_steps)
                     self.state = ST_READY
                     self._new_set_state()
-                    self._emit(EV_CALIBRATED, t, 0, 0, 0, self.h_ref, self.f_ref, 0, 0, 0)
+                    # (in a swing, or landing from one: the wait ended where the swing began, so the
+                    # set that starts there does not start before it)
+                    self._emit(EV_CALIBRATED, t - c.air_n * self.dt_ms, 0, 0, 0, self.h_ref, self.f_ref, 0, 0, 0)
+                    if c.air_n >= self.swing_n and (self.s_fsr or self.fore_on):
+                        Detector._ready(self, t, False)  # this sample's landing starts the set
             return
         c.cal_n += 1
         if self.imu:
@@ -2635,6 +2657,7 @@ class Detector:
             self.za2_m = self.za2
             self.zg2_m = self.zg2
             Detector._sync(self)
+        c.air_n = 0  # (a pads-only pod's air while it waited: a stand, not a swing)
         if self.fsr:
             self.h_ref = (c.cal_h // n) << 4
             self.f_ref = (c.cal_f // n) << 4
@@ -2734,7 +2757,7 @@ class Detector:
             sn[_ST_RUN] = 0
 
     def _fsr_steps(self, t, fore):
-        if self.fore_on:
+        if self.fore_on or self.s_fsr == 2:
             if self.unload_cnt:
                 if self.unload_cnt >= self.swing_n:
                     # a swing: the heel pad was clear in it too (a forefoot unloaded onto a heel that
@@ -2744,12 +2767,23 @@ class Detector:
                 elif self.in_step:
                     self.rebounds += 1  # a brief unload in stance: a bounce
                 self.unload_cnt = 0
+            c = self.cold
+            if fore > c.f_peak:
+                c.f_peak = fore
             Detector._stance(self, fore)
         else:
             sn = self._stn
             if self.unload_cnt == 0:
                 self.unload_t0 = t
                 sn[_ST_AIR] = 0
+                c = self.cold
+                if not self.f_ref and c.f_peak > self.f_on:
+                    # no stand was calibrated (walking from the start): the forefoot's loaded
+                    # level is learned from the stances' peaks, so a toe that drags through a
+                    # swing, far below a stance's load, is not read as a foot on the floor
+                    c.f_lrn = c.f_peak if not c.f_lrn else c.f_lrn + (c.f_peak - c.f_lrn) // 4
+                    Detector._fsr_levels(self)
+                c.f_peak = 0
             if self.s_fsr == 0:
                 sn[_ST_AIR] = 1
             self.unload_cnt += 1

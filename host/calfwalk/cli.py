@@ -790,9 +790,9 @@ def _add_robustness(p):
     p.add_argument("--sets", type=_positive_int, default=200, help="simulated sets (default %(default)s)")
     p.add_argument("--seed", type=int, default=None, help="set k is drawn from seed + k (default 1000)")
     p.add_argument("--workers", type=_positive_int, default=0, help="processes (default: up to 2)")
-    p.add_argument("--sensor", choices=("imu", "acc"), default="imu",
-                   help="the pods' sensor: imu, or acc (the same sets as an accelerometer alone, gyro columns "
-                        "dropped) (default %(default)s)")
+    p.add_argument("--sensor", choices=("imu", "acc", "fsr", "imu+fsr", "acc+fsr"), default="imu",
+                   help="the pods' sensor: imu; acc (the same sets as an accelerometer alone, gyro columns "
+                        "dropped); fsr, imu+fsr, acc+fsr (with pads under the insole) (default %(default)s)")
     p.add_argument("--json", metavar="FILE", help="also write the totals as JSON")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a detector parameter")
     p.add_argument("-v", "--verbose", action="store_true", help="list the sets that miss")

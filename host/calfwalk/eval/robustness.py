@@ -8,7 +8,8 @@ range). Set k of a sweep always comes from seed (base + k), so the sweep is the
 same on every machine; nothing in the detector is tuned to a single set.
 `sensor="acc"` runs the same sets as an accelerometer-only pod: the same walkers
 and the very same acceleration samples, with the gyro columns dropped (and no
-stride length scored: without a gyro it is not measured).
+stride length scored: without a gyro it is not measured). `fsr`, `imu+fsr` and
+`acc+fsr` run them as pods with pads under the insole.
 
 Each foot is scored against the simulator's truth: exact step count, heel
 contacts (recall, precision, onset error), false contacts on clean sets and the
@@ -33,7 +34,9 @@ RATES_HZ = (50, 52, 60, 100, 104, 119, 200, 208, 250)
 GYRO_RANGES_DPS = (250, 500, 1000, 2000)
 FAULTS = ("clean", "soft_touch", "drop", "sink", "long_stride", "bounce", "mixed")
 FAULT_WEIGHTS = (0.30, 0.14, 0.14, 0.10, 0.10, 0.12, 0.10)
-SENSORS = ("imu", "acc")  # what a sweep can be run as (the walkers and faults are the same)
+# what a sweep can be run as (the walkers and faults are the same), and how its report names it
+SENSORS = {"imu": "", "acc": "accelerometer alone", "fsr": "pads alone", "imu+fsr": "IMU and pads",
+           "acc+fsr": "accelerometer and pads"}
 
 
 @dataclass
@@ -339,7 +342,7 @@ def print_report(console, draws, results, show_bins=True) -> dict:
 
     tot = figures(results)
     sensor = draws[0].cfg.sensor if draws else "imu"
-    kind = "" if sensor == "imu" else f", sensor {sensor} (accelerometer alone)"
+    kind = f", sensor {sensor} ({SENSORS[sensor]})" if SENSORS.get(sensor) else ""
     t = Table(title=f"Robustness sweep: {len(draws)} simulated sets, {tot['feet']} feet{kind} (one parameter set, defaults)")
     for col in ("feet", "exact count", "step err", "contacts", "recall", "precision", "onset med / p95",
                 "clean-set false contacts", "stride len err med / p95"):
