@@ -180,8 +180,8 @@ def test_history_keeps_the_sensor_kind(tmp_path, capsys, acc_set):
 def test_sweep_acc_draws_the_same_sets_without_gyro_columns():
     a, i = robustness.draw(3, sensor="acc"), robustness.draw(3)
     assert a.dims == i.dims and a.cfg.sensor == "acc" and i.cfg.sensor == "imu"
-    with pytest.raises(ValueError, match="sweep sensor must be one of imu, acc"):
-        robustness.draw(3, sensor="fsr")
+    with pytest.raises(ValueError, match="sweep sensor must be one of imu, acc, fsr, imu\\+fsr, acc\\+fsr"):
+        robustness.draw(3, sensor="gyro")
     res = robustness.run_one(a)
     assert [r.foot for r in res] == ["left", "right"]
     assert all(r.stride_errors_pct == [] for r in res)  # no stride length without a gyro
@@ -202,6 +202,15 @@ def test_robustness_command_with_sensor_acc(tmp_path, capsys):
     got = json.loads(out.read_text())
     assert got["sensor"] == "acc" and got["totals"]["feet"] == 4
     assert got["totals"]["stride_median_error_pct"] is None
+
+
+def test_robustness_command_with_pads_alone(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["robustness", "--sets", "2", "--workers", "1", "--sensor", "fsr", "--json", str(out)]) == 0
+    assert "sensor fsr (pads alone)" in capsys.readouterr().out
+    got = json.loads(out.read_text())
+    assert got["sensor"] == "fsr" and got["totals"]["feet"] == 4
+    assert got["totals"]["exact_feet"] == 4  # (the pads count every step of these two sets)
 
 
 # ------------------------------------------------------------------ the accuracy rows

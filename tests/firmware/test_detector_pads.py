@@ -15,13 +15,19 @@ things went wrong there, each found on gaitpdb and each built here as a small wa
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 
 from calfwalk.analysis.detect import detect
 from calfwalk.eval import robustness
-from calfwalk.files.rawfile import RawRecording
+from calfwalk.files.rawfile import RawRecording, write_raw
 from calfwalk.sim.simulate import simulate
+
+from helpers import FIRMWARE, ROOT
+
+REPLAY = ROOT / "tests" / "mpy" / "detect_replay.py"
 
 HZ = 100
 STANCE_MS = 650
@@ -121,3 +127,17 @@ def test_a_stance_on_the_heel_alone_is_a_landing():
 def test_the_same_walk_with_noise_counts_the_same():
     events = run(walk(12, start_ms=300, drag=2000, noise=150, seed=4))
     assert len(steps(events)) == len(landings(12, 300))
+
+
+def test_the_walk_from_the_first_sample_runs_alike_under_micropython_with_the_heap_locked(micropython, tmp_path):
+    path = tmp_path / "walk.csv"
+    write_raw(path, "left", "fsr", HZ, walk(12, start_ms=300, drag=3000, heel_only=(6,)))
+    out = {}
+    for name, exe in (("micropython", micropython), ("cpython", sys.executable)):
+        proc = subprocess.run([exe, str(REPLAY), str(FIRMWARE), str(path), "heaplock"], capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+        out[name] = proc.stdout.splitlines()
+    assert out["micropython"] == out["cpython"]
+    assert out["micropython"][-1].endswith(",alloc_fail,0")
+    assert sum(line.startswith("step,") for line in out["micropython"]) == len(landings(12, 300))
