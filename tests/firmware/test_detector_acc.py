@@ -154,6 +154,31 @@ def test_a_swing_that_stopped_short_of_the_floor_lands_with_its_strike(k, seed, 
     assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
 
 
+@pytest.mark.parametrize("k, seed, foot, fault", [(60, 1000, "right", "mixed"), (16, 50000, "right", "long stride"),
+                                                 (71, 50000, "left", "sink"), (17, 90000, "left", "mixed")])
+def test_a_step_from_the_heel_on_the_floor_that_struck_after_a_swing_is_a_step(k, seed, foot, fault):
+    # a stance that ended with the heel on the floor (a long stride's drop, a sinking heel, a
+    # touch) is left with a heel rise merged into the next swing: the tilt went from the floor
+    # onto the toes, which read as the heel's own rise and was no step (these feet: 2, 1, 3 and 1
+    # too few). A heel rising in place ends on the toes without a strike; this one struck the
+    # floor after a swing's time of motion
+    d = robustness.draw(k, seed)
+    sim = simulate(d.cfg)
+    events = acc_events(robustness._recording(sim[foot]))
+    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
+
+
+@pytest.mark.parametrize("k, foot, fault", [(6, "left", "soft touch"), (93, "right", "drop"), (119, "left", "drop")])
+def test_a_heel_rising_from_the_floor_in_place_is_no_step(k, foot, fault):
+    # the heel rising back onto the toes after a contact jolts as the rise begins and ends (a
+    # landing peak's size on a heel-mounted pod): a strike moments after it began moving is no
+    # landing (each of these feet counted one step too many when any strike made the rise a step)
+    d = robustness.draw(k)
+    sim = simulate(d.cfg)
+    events = acc_events(robustness._recording(sim[foot]))
+    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
+
+
 def test_a_short_stand_is_learned_before_the_rise_on_a_pod_mounted_any_way():
     # sweep seed 90000, set 75: a 0.36 s stand, then the rise, the pod upside down at 50 Hz. The
     # steadiness (the deviation from the tilt low-pass) began 2 g off, from the low-pass's reset
