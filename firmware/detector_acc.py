@@ -34,21 +34,27 @@ _ANCHOR_MG = const(60)  # entries this steady (each side), reading 1 g, show gra
 _AXIS_MG = const(40)  # readings within this (rms) of one line: the foot turned about one axis (see axis)
 _BOB_MG = const(600)  # ... and none this far from their mean: gently (a heel's bob, no strike)
 _jump_top = 0  # the landing's largest jump (see strike)
-_jolt_ms = 0  # motion(): how long its stretch moved before its largest |a| jump (see jolts)
+_jolt_ms = 0  # motion(): how long its stretch moved before its largest |a| jump (see jolts) ...
+_jolt_i = 0  # ... and the raw history entry that jump ended at
 _late2 = 0  # ... the largest jump after it moved for a swing's time, squared (4 mg units)
 _off2 = 0  # axis(): its readings' mean square off their line (4 mg units squared)
 _top2 = 0  # jolts(): its largest jump, squared (4 mg units)
 _go_t = 0  # strike(): when its first moving entry began moving (ms) ...
 _stop_t = 0  # ... when its last one stopped ...
 _moved = 0  # ... and how long it moved in all
+_s = 0  # motion(): its raw history entries _s.._e
+_e = 0
 
 
 def motion(d, s, e, t, i, st):
     """A stretch of the motion, raw history entries s..e (s at time t) ending at rest i, before
     its track: its turn (see rates; `st`: begun while the rest settled) written where the
     gyro's rates go; returns its strike (see strike), also kept in d.strike_t, or _NEVER."""
+    global _s, _e
     g = d._g
     g0 = 3 * i - 3
+    _s = s
+    _e = e
     strike_t = strike(d, s, e, t, _NEVER, _SWING_MIN_MS)
     rates(d, s, e, g[g0], g[g0 + 1], g[g0 + 2], g[g0 + 3], g[g0 + 4], g[g0 + 5], st, e)
     if strike_t != _NEVER:
@@ -149,10 +155,46 @@ def axis(d, a, b):
     _off2 = cxx + cyy + czz - lam
 
 
+def floor(d, a, k, b):
+    """Whether the foot rested with the heel on the floor (an entry steady and reading 1 g, as rates'
+    anchors, tilted as the heel down) in raw history entries a+1..b-1, up to _ACC_STRIKE_MS after
+    entry k."""
+    h = d._hist
+    lo = d.g_lo2
+    hi = d.g_hi2
+    hx = d.hx
+    hy = d.hy
+    hz = d.hz
+    down = d.down_mg
+    lim = (_ANCHOR_MG >> 2) * (_ANCHOR_MG >> 2)
+    t = 0
+    j = (a + 1) * _HW
+    for _ in range(b - a - 1):
+        x = h[j + 1]
+        y = h[j + 2]
+        z = h[j + 3]
+        if (x * hx + y * hy + z * hz) >> 10 < down and lo < x * x + y * y + z * z < hi:
+            dx = (h[j - _HW + 1] - x) >> 2
+            dy = (h[j - _HW + 2] - y) >> 2
+            dz = (h[j - _HW + 3] - z) >> 2
+            ex = (h[j + _HW + 1] - x) >> 2
+            ey = (h[j + _HW + 2] - y) >> 2
+            ez = (h[j + _HW + 3] - z) >> 2
+            if dx * dx + dy * dy + dz * dz <= lim and ex * ex + ey * ey + ez * ez <= lim:
+                return True
+        if j > k * _HW:
+            dt = h[j]
+            t += dt if dt > 0 else -dt
+            if t > _ACC_STRIKE_MS:
+                break
+        j += _HW
+    return False
+
+
 def jolts(d, a, b):
     """Raw history entries a..b: how long the stretch moved before its largest |a| jump between
     entries (_jolt_ms), and the largest after it had moved for a swing's time (_late2)."""
-    global _jolt_ms, _late2, _top2
+    global _jolt_ms, _jolt_i, _late2, _top2
     h = d._hist
     j = a * _HW
     px = h[j + 1] >> 2
@@ -161,6 +203,7 @@ def jolts(d, a, b):
     moving = 0
     top = 0
     top_ms = 0
+    top_j = j
     late = 0
     for _ in range(b - a):
         j += _HW
@@ -171,6 +214,7 @@ def jolts(d, a, b):
         if d2 > top:
             top = d2
             top_ms = moving
+            top_j = j
         if d2 > late and moving >= _SWING_MIN_MS:
             late = d2
         dt = h[j]
@@ -180,6 +224,7 @@ def jolts(d, a, b):
         py = y
         pz = z
     _jolt_ms = top_ms
+    _jolt_i = top_j // _HW
     _late2 = late
     _top2 = top
 
@@ -384,6 +429,10 @@ def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
     begin a motion after one). Its jolts (see jolts) tell a landing's own strike, and a strike
     that a heel's bob carried on from.
 
+    A heel that touched or crashed down in stance and rose straight back makes one motion
+    from stance to stance (heel high at both rests) whose tilt leaks travel: it jolted hardest
+    before the foot had moved for a swing's time and rested on the floor around that jolt.
+
     A foot lowered slowly at a swing's end can hang still above the floor for a moment (the
     accelerometer reads the pause as a rest) and strike just after: its swing is left without a
     strike, its landing without a swing's time, and neither stepped. A stretch that struck by a
@@ -406,6 +455,14 @@ def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
         # it began with its hardest jolt, moments after the last step landed: that landing's own
         # strike, after the foot had paused just above the floor (the accelerometer reads such a
         # pause as a rest), and the heel's settling or bobbing after it: no step of its own
+        r = 0
+    elif (_jolt_ms < _SWING_MIN_MS and (d.hx or d.hy or d.hz)
+          and (ux * d.hx + uy * d.hy + uz * d.hz) >> 10 > d.up_mg and (gx * d.hx + gy * d.hy + gz * d.hz) >> 10 > d.up_mg
+          and floor(d, _s, _jolt_i, _e)):
+        # the heel high at both rests, and in between it jolted hardest before the foot could have
+        # swung, and rested on the floor around that jolt: the heel dropped or touched down from its
+        # stance and rose again, the forefoot planted (too brief a rest on the floor for the
+        # motion test), no step; a swing's hardest jolt is its landing, or its push-off, off the floor
         r = 0
     elif travel >= need + explains:
         r = travel
