@@ -263,7 +263,7 @@ def rates(d, a, b, g0x, g0y, g0z, g1x, g1y, g1z, st, stop):
     lo = d.g_lo2
     hi = d.g_hi2
     if st is not None and st[6] == a and st[0] > a:
-        i0, k, t, px, py, pz, _, _, _ = st
+        i0, k, t, px, py, pz, _, _, _, _ = st
     else:
         px = g0x
         py = g0y
@@ -440,10 +440,20 @@ def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
     not and struck nothing stopped, is that swing's landing: a step. (A heel's bob or settling
     after such a pause jolts by a tenth of a landing peak or less; a motion begun moments after
     a step stopped is that landing's settling, no swing.)
+
+    A slow swing can also pause high in the air, moving on after a moment too brief for a rest
+    to the accelerometer: its first part, which travelled but struck nothing (no landing peak's
+    jolt after a swing's time), stepped; the motion that begins moments later and strikes is the
+    same swing's landing, no step of its own.
     """
-    m = d.cold.ahr  # (its last 2: when the last swing that stepped not, and the last step, stopped)
+    m = d.cold.ahr  # (its last 3: when the last swing that stepped not, the last step, and the last
+    # step that struck nothing, stopped)
     lim = d.p.landing_peak_mg >> 2
-    if 0 <= _go_t - m[7] < _BRIEF_MS and _jolt_ms < _JOLT_MS and _top2 >= lim * lim:
+    if 0 <= _go_t - m[9] < _BRIEF_MS and strike_t != _NEVER:
+        # the landing of a swing that paused in the air, and stepped on its travel before it: the
+        # foot stands at least while the other swings, so no swing of its own begins this soon
+        r = 0
+    elif 0 <= _go_t - m[7] < _BRIEF_MS and _jolt_ms < _JOLT_MS and _top2 >= lim * lim:
         # the landing of a swing that stopped just short of the floor
         r = travel if travel >= need + explains else need + explains
     elif _off2 < (_AXIS_MG >> 2) * (_AXIS_MG >> 2):
@@ -484,8 +494,11 @@ def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
             heels = explains >= need
         r = need + explains if struck and not heels else travel
     m[7] = _NEVER
+    m[9] = _NEVER
     if r >= need + explains:
         m[8] = _stop_t
+        if strike_t == _NEVER and _late2 < lim * lim:
+            m[9] = _stop_t  # (a swing that struck nothing: it paused in the air)
     elif strike_t == _NEVER and _moved >= _SWING_MIN_MS and _go_t - m[8] >= _BRIEF_MS:
         # (begun moments after a step stopped: the heel's settling or bob after its landing)
         m[7] = _stop_t
