@@ -405,9 +405,9 @@ class _Cold:
         self.clip = False  # the motion's gyro clipped, and its history was mended (see _declip)
         self.ah = [0] * _IS_N  # the landing's integration, run ahead while its rest settles
         self.ahs = [-1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]  # ... where it began (see _AH_*; -1: none)
-        # ... and an accelerometer alone's turn (see detector_acc.rates), and the swing and the step
-        # its last stretches stopped at (see detector_acc.stepped)
-        self.ahr = [0, 0, 0, 0, 0, 0, -1, _NEVER, _NEVER]
+        # ... and an accelerometer alone's turn (see detector_acc.rates), and the swing, the step and
+        # the step that struck nothing its last stretches stopped at (see detector_acc.stepped)
+        self.ahr = [0, 0, 0, 0, 0, 0, -1, _NEVER, _NEVER, _NEVER]
         _roomy(self, 1)
 
 

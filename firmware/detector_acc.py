@@ -34,21 +34,27 @@ _ANCHOR_MG = const(60)  # entries this steady (each side), reading 1 g, show gra
 _AXIS_MG = const(40)  # readings within this (rms) of one line: the foot turned about one axis (see axis)
 _BOB_MG = const(600)  # ... and none this far from their mean: gently (a heel's bob, no strike)
 _jump_top = 0  # the landing's largest jump (see strike)
-_jolt_ms = 0  # motion(): how long its stretch moved before its largest |a| jump (see jolts)
+_jolt_ms = 0  # motion(): how long its stretch moved before its largest |a| jump (see jolts) ...
+_jolt_i = 0  # ... and the raw history entry that jump ended at
 _late2 = 0  # ... the largest jump after it moved for a swing's time, squared (4 mg units)
 _off2 = 0  # axis(): its readings' mean square off their line (4 mg units squared)
 _top2 = 0  # jolts(): its largest jump, squared (4 mg units)
 _go_t = 0  # strike(): when its first moving entry began moving (ms) ...
 _stop_t = 0  # ... when its last one stopped ...
 _moved = 0  # ... and how long it moved in all
+_s = 0  # motion(): its raw history entries _s.._e
+_e = 0
 
 
 def motion(d, s, e, t, i, st):
     """A stretch of the motion, raw history entries s..e (s at time t) ending at rest i, before
     its track: its turn (see rates; `st`: begun while the rest settled) written where the
     gyro's rates go; returns its strike (see strike), also kept in d.strike_t, or _NEVER."""
+    global _s, _e
     g = d._g
     g0 = 3 * i - 3
+    _s = s
+    _e = e
     strike_t = strike(d, s, e, t, _NEVER, _SWING_MIN_MS)
     rates(d, s, e, g[g0], g[g0 + 1], g[g0 + 2], g[g0 + 3], g[g0 + 4], g[g0 + 5], st, e)
     if strike_t != _NEVER:
@@ -149,10 +155,46 @@ def axis(d, a, b):
     _off2 = cxx + cyy + czz - lam
 
 
+def floor(d, a, k, b):
+    """Whether the foot rested with the heel on the floor (an entry steady and reading 1 g, as rates'
+    anchors, tilted as the heel down) in raw history entries a+1..b-1, up to _ACC_STRIKE_MS after
+    entry k."""
+    h = d._hist
+    lo = d.g_lo2
+    hi = d.g_hi2
+    hx = d.hx
+    hy = d.hy
+    hz = d.hz
+    down = d.down_mg
+    lim = (_ANCHOR_MG >> 2) * (_ANCHOR_MG >> 2)
+    t = 0
+    j = (a + 1) * _HW
+    for _ in range(b - a - 1):
+        x = h[j + 1]
+        y = h[j + 2]
+        z = h[j + 3]
+        if (x * hx + y * hy + z * hz) >> 10 < down and lo < x * x + y * y + z * z < hi:
+            dx = (h[j - _HW + 1] - x) >> 2
+            dy = (h[j - _HW + 2] - y) >> 2
+            dz = (h[j - _HW + 3] - z) >> 2
+            ex = (h[j + _HW + 1] - x) >> 2
+            ey = (h[j + _HW + 2] - y) >> 2
+            ez = (h[j + _HW + 3] - z) >> 2
+            if dx * dx + dy * dy + dz * dz <= lim and ex * ex + ey * ey + ez * ez <= lim:
+                return True
+        if j > k * _HW:
+            dt = h[j]
+            t += dt if dt > 0 else -dt
+            if t > _ACC_STRIKE_MS:
+                break
+        j += _HW
+    return False
+
+
 def jolts(d, a, b):
     """Raw history entries a..b: how long the stretch moved before its largest |a| jump between
     entries (_jolt_ms), and the largest after it had moved for a swing's time (_late2)."""
-    global _jolt_ms, _late2, _top2
+    global _jolt_ms, _jolt_i, _late2, _top2
     h = d._hist
     j = a * _HW
     px = h[j + 1] >> 2
@@ -161,6 +203,7 @@ def jolts(d, a, b):
     moving = 0
     top = 0
     top_ms = 0
+    top_j = j
     late = 0
     for _ in range(b - a):
         j += _HW
@@ -171,6 +214,7 @@ def jolts(d, a, b):
         if d2 > top:
             top = d2
             top_ms = moving
+            top_j = j
         if d2 > late and moving >= _SWING_MIN_MS:
             late = d2
         dt = h[j]
@@ -180,6 +224,7 @@ def jolts(d, a, b):
         py = y
         pz = z
     _jolt_ms = top_ms
+    _jolt_i = top_j // _HW
     _late2 = late
     _top2 = top
 
@@ -218,7 +263,7 @@ def rates(d, a, b, g0x, g0y, g0z, g1x, g1y, g1z, st, stop):
     lo = d.g_lo2
     hi = d.g_hi2
     if st is not None and st[6] == a and st[0] > a:
-        i0, k, t, px, py, pz, _, _, _ = st
+        i0, k, t, px, py, pz, _, _, _, _ = st
     else:
         px = g0x
         py = g0y
@@ -378,10 +423,15 @@ def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
     The turn the accelerometer cannot see spoils the travel: a foot that moved for a swing's
     time and struck the floor as it stopped (strike_t) stepped, unless the turn between its
     rests was the heel's own (heights, not chords: a brief rest's tilt is the pod's push as
-    much as gravity): a drop from high to the floor, or a rise from it onto the toes.
+    much as gravity): a drop from high to the floor, or a rise from it onto the toes that did
+    not strike after a swing's time (a stance ended heel down, then stepped without a rest).
     `gap`: how long after the last step's landing this stretch began moving (-1: it did not
     begin a motion after one). Its jolts (see jolts) tell a landing's own strike, and a strike
     that a heel's bob carried on from.
+
+    A heel that touched or crashed down in stance and rose straight back makes one motion
+    from stance to stance (heel high at both rests) whose tilt leaks travel: it jolted hardest
+    before the foot had moved for a swing's time and rested on the floor around that jolt.
 
     A foot lowered slowly at a swing's end can hang still above the floor for a moment (the
     accelerometer reads the pause as a rest) and strike just after: its swing is left without a
@@ -390,10 +440,20 @@ def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
     not and struck nothing stopped, is that swing's landing: a step. (A heel's bob or settling
     after such a pause jolts by a tenth of a landing peak or less; a motion begun moments after
     a step stopped is that landing's settling, no swing.)
+
+    A slow swing can also pause high in the air, moving on after a moment too brief for a rest
+    to the accelerometer: its first part, which travelled but struck nothing (no landing peak's
+    jolt after a swing's time), stepped; the motion that begins moments later and strikes is the
+    same swing's landing, no step of its own.
     """
-    m = d.cold.ahr  # (its last 2: when the last swing that stepped not, and the last step, stopped)
+    m = d.cold.ahr  # (its last 3: when the last swing that stepped not, the last step, and the last
+    # step that struck nothing, stopped)
     lim = d.p.landing_peak_mg >> 2
-    if 0 <= _go_t - m[7] < _BRIEF_MS and _jolt_ms < _JOLT_MS and _top2 >= lim * lim:
+    if 0 <= _go_t - m[9] < _BRIEF_MS and strike_t != _NEVER:
+        # the landing of a swing that paused in the air, and stepped on its travel before it: the
+        # foot stands at least while the other swings, so no swing of its own begins this soon
+        r = 0
+    elif 0 <= _go_t - m[7] < _BRIEF_MS and _jolt_ms < _JOLT_MS and _top2 >= lim * lim:
         # the landing of a swing that stopped just short of the floor
         r = travel if travel >= need + explains else need + explains
     elif _off2 < (_AXIS_MG >> 2) * (_AXIS_MG >> 2):
@@ -405,6 +465,14 @@ def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
         # it began with its hardest jolt, moments after the last step landed: that landing's own
         # strike, after the foot had paused just above the floor (the accelerometer reads such a
         # pause as a rest), and the heel's settling or bobbing after it: no step of its own
+        r = 0
+    elif (_jolt_ms < _SWING_MIN_MS and (d.hx or d.hy or d.hz)
+          and (ux * d.hx + uy * d.hy + uz * d.hz) >> 10 > d.up_mg and (gx * d.hx + gy * d.hy + gz * d.hz) >> 10 > d.up_mg
+          and floor(d, _s, _jolt_i, _e)):
+        # the heel high at both rests, and in between it jolted hardest before the foot could have
+        # swung, and rested on the floor around that jolt: the heel dropped or touched down from its
+        # stance and rose again, the forefoot planted (too brief a rest on the floor for the
+        # motion test), no step; a swing's hardest jolt is its landing, or its push-off, off the floor
         r = 0
     elif travel >= need + explains:
         r = travel
@@ -418,13 +486,19 @@ def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
         if hx or hy or hz:
             h0 = (ux * hx + uy * hy + uz * hz) >> 10
             h1 = (gx * hx + gy * hy + gz * hz) >> 10
-            heels = (h0 > d.up_mg and h1 < d.down_mg) or (h0 < d.down_mg and h1 > d.up_mg)
+            # (a heel rising onto the toes in place ends without a strike: one that struck the floor,
+            # its hardest jolt too, after a swing's time of motion rose into its swing: a step)
+            rose = strike_t == _NEVER or strike_t - _go_t < _SWING_MIN_MS or _jolt_ms < _SWING_MIN_MS
+            heels = (h0 > d.up_mg and h1 < d.down_mg) or (h0 < d.down_mg and h1 > d.up_mg and rose)
         else:
             heels = explains >= need
         r = need + explains if struck and not heels else travel
     m[7] = _NEVER
+    m[9] = _NEVER
     if r >= need + explains:
         m[8] = _stop_t
+        if strike_t == _NEVER and _late2 < lim * lim:
+            m[9] = _stop_t  # (a swing that struck nothing: it paused in the air)
     elif strike_t == _NEVER and _moved >= _SWING_MIN_MS and _go_t - m[8] >= _BRIEF_MS:
         # (begun moments after a step stopped: the heel's settling or bob after its landing)
         m[7] = _stop_t
