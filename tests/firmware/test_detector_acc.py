@@ -101,14 +101,15 @@ def sweep_part():
 
 
 def test_sweep_part_steps(sweep_part):
-    # measured: 75 of 80 feet exact (94%; 68 before a landing split off its swing counted no
+    # measured: 76 of 80 feet exact (95%; 75 before a heel down at a stance's end, a heel that
+    # touched and rose in one motion, and a swing paused in the air were judged; 68 before a landing split off its swing counted no
     # more, 72 before a heel's bob along one line did), step count error 0.7%; the misses are bounces at the
     # top (a brief rest pushed by the bob hides the landing's tilt) and slow swings carried at
     # a fixed angle (they pass for rests)
     exact = sum(len([e for e in ev if e["type"] == "step"]) == len(tr["steps"]) for _d, tr, ev in sweep_part)
     true = sum(len(tr["steps"]) for _d, tr, _ev in sweep_part)
     got = sum(len([e for e in ev if e["type"] == "step"]) for _d, _tr, ev in sweep_part)
-    assert exact >= 73, exact
+    assert exact >= 74, exact
     assert abs(got - true) / true <= 0.035
 
 
