@@ -1009,13 +1009,15 @@ class Detector:
                     # date the onset where the heel reached the floor: its height crossing floor level
                     # on the way down, else the strike (the heel-down turn reversing), else where it
                     # stopped turning
-                    if not gyro:
-                        self.on_imu = self._acc.onset(self, t, dt)  # type: ignore[union-attr]
-                        self.cold.first_t = _NEVER
-                    elif self.cold.first_t != _NEVER:
-                        # the first contact of a set begun by walking: its strike, found in the history
+                    if self.cold.first_t != _NEVER:
+                        # the first contact of a set begun by walking: its strike, found in the history.
+                        # It is confirmed at once: the heel was down from the strike to this landing's
+                        # rest (ordinary walking's foot-flat can end within heel_confirm_ms of it)
                         self.on_imu = self.cold.first_t
                         self.cold.first_t = _NEVER
+                        self.cand_n = self.confirm_n - 1
+                    elif not gyro:
+                        self.on_imu = self._acc.onset(self, t, dt)  # type: ignore[union-attr]
                     elif t - self.cross_t <= _STRIKE_WINDOW_MS:
                         self.on_imu = self.cross_t
                         if self.cross_slow and self.t_turn + dt > self.cross_t:
@@ -2859,11 +2861,18 @@ class Detector:
             self.onset_t = onset
             self.impact2 = 0
             if self.imu:
-                n = self.ring_n
+                # the samples from _IMPACT_MS before the onset on (a strike dates a contact it
+                # confirms up to _STRIKE_WINDOW_MS later; a walk's first, at its rest): those more
+                # than _IMPACT_MS after it are no part of its impact
+                dt = self.dt_ms
+                skip = (t - onset - _IMPACT_MS) // dt
+                n = (t - onset) // dt + self.ring_n
+                if n > _RING:
+                    n = _RING
                 j = self._lp[_LP_RING]
-                for _ in range(n):
+                for i in range(n):
                     j = (j - 1) % _RING
-                    if self._ring[j] > self.impact2:
+                    if i >= skip and self._ring[j] > self.impact2:
                         self.impact2 = self._ring[j]
             self.load_peak = 0
             return
