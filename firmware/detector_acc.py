@@ -423,8 +423,9 @@ def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
     The turn the accelerometer cannot see spoils the travel: a foot that moved for a swing's
     time and struck the floor as it stopped (strike_t) stepped, unless the turn between its
     rests was the heel's own (heights, not chords: a brief rest's tilt is the pod's push as
-    much as gravity): a drop from high to the floor, or a rise from it onto the toes that did
-    not strike after a swing's time (a stance ended heel down, then stepped without a rest).
+    much as gravity): a drop from high to the floor, or a rise from it onto the toes, unless it
+    struck after a swing's time (a long stride landed and dropped its heel; a stance ended heel
+    down, then stepped without a rest).
     `gap`: how long after the last step's landing this stretch began moving (-1: it did not
     begin a motion after one). Its jolts (see jolts) tell a landing's own strike, and a strike
     that a heel's bob carried on from.
@@ -486,10 +487,12 @@ def stepped(d, travel, need, explains, ux, uy, uz, gx, gy, gz, strike_t, gap):
         if hx or hy or hz:
             h0 = (ux * hx + uy * hy + uz * hz) >> 10
             h1 = (gx * hx + gy * hy + gz * hz) >> 10
-            # (a heel rising onto the toes in place ends without a strike: one that struck the floor,
-            # its hardest jolt too, after a swing's time of motion rose into its swing: a step)
-            rose = strike_t == _NEVER or strike_t - _go_t < _SWING_MIN_MS or _jolt_ms < _SWING_MIN_MS
-            heels = (h0 > d.up_mg and h1 < d.down_mg) or (h0 < d.down_mg and h1 > d.up_mg and rose)
+            # (the heel's own move is made in stance, the forefoot planted: a rise onto the toes ends
+            # without a strike, a drop strikes as it begins moving. A motion whose strike and hardest
+            # jolt came after a swing's time swung too: it rose into its swing, or landed a long
+            # stride and dropped its heel after the landing: a step)
+            own = strike_t == _NEVER or strike_t - _go_t < _SWING_MIN_MS or _jolt_ms < _SWING_MIN_MS
+            heels = ((h0 > d.up_mg and h1 < d.down_mg) or (h0 < d.down_mg and h1 > d.up_mg)) and own
         else:
             heels = explains >= need
         r = need + explains if struck and not heels else travel

@@ -208,6 +208,19 @@ def test_a_swing_that_paused_in_the_air_steps_once(k, seed, foot, fault):
     assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
 
 
+@pytest.mark.parametrize("k, seed, foot, fault", [(164, 1000, "right", "long stride"), (186, 50000, "right", "long stride"),
+                                                 (55, 50000, "left", "sink"), (75, 90000, "right", "sink")])
+def test_a_landing_that_dropped_the_heel_to_the_floor_is_a_step(k, seed, foot, fault):
+    # a long stride lands and drops its heel to the floor; a sinking heel's last landing lowers
+    # it there: the tilt from the stance before (heel high) to the rest after (heel down) read as
+    # the heel's own drop, no step (each of these feet one too few). A heel dropped in place
+    # strikes as it begins moving; this one struck, and jolted hardest, after a swing's time
+    d = robustness.draw(k, seed)
+    sim = simulate(d.cfg)
+    events = acc_events(robustness._recording(sim[foot]))
+    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
+
+
 def test_a_short_stand_is_learned_before_the_rise_on_a_pod_mounted_any_way():
     # sweep seed 90000, set 75: a 0.36 s stand, then the rise, the pod upside down at 50 Hz. The
     # steadiness (the deviation from the tilt low-pass) began 2 g off, from the low-pass's reset
