@@ -2425,16 +2425,18 @@ class Detector:
         0..e-1, the gyro kept raw), turned about the pitch axis that step has just taught.
 
         Per sample the heel is followed only once the axis is known: without this, the first
-        contact would be dated late. The last reversal of a fast heel-down turn is the strike.
+        contact would be dated late. The strike is the reversal of the fastest heel-down turn
+        (the late swing's), not the foot's ringing after it, nor a smaller turn before it.
         """
         h = self._hist
         px = self.px
         py = self.py
         pz = self.pz
-        strike = -self.strike
+        strike = self.strike
         t = self.cold.t_start
         prev = 0
-        down = False
+        dn = 0  # the fastest heel-down rate of the turn under way (0: none fast enough)
+        best = 0
         self.cold.first_t = _NEVER
         if not self.gyro:
             e = 0  # (no turn to look through: the landing's strike, found before the track, dates it)
@@ -2442,15 +2444,20 @@ class Detector:
         j = 0
         for _ in range(e):
             dt = h[j]
-            t += dt if dt > 0 else -dt
+            if dt < 0:
+                dt = -dt
+            t += dt
             w = (h[j + 4] * px + h[j + 5] * py + h[j + 6] * pz) >> 10
-            if w < strike:
-                down = True
-            elif w >= 0 and down:
-                down = False
-                self.strike_t = t - (dt if dt > 0 else -dt) * w // (w - prev)
-                self.struck = True
-                self.cold.first_t = self.strike_t
+            if w < -strike:
+                if w < dn:
+                    dn = w
+            elif w >= 0 and dn:
+                if dn < best:
+                    best = dn
+                    self.strike_t = t - dt * w // (w - prev)
+                    self.struck = True
+                    self.cold.first_t = self.strike_t
+                dn = 0
             prev = w
             j += _HW
         # the heel as it rests now: the accelerometer's tilt
