@@ -2873,13 +2873,15 @@ class Detector:
                 # than _IMPACT_MS after it are no part of its impact
                 dt = self.dt_ms
                 skip = (t - onset - _IMPACT_MS) // dt
+                if skip < 0:
+                    skip = 0
                 n = (t - onset) // dt + self.ring_n
                 if n > _RING:
                     n = _RING
-                j = self._lp[_LP_RING]
-                for i in range(n):
+                j = self._lp[_LP_RING] - skip
+                for _ in range(n - skip):
                     j = (j - 1) % _RING
-                    if i >= skip and self._ring[j] > self.impact2:
+                    if self._ring[j] > self.impact2:
                         self.impact2 = self._ring[j]
             self.load_peak = 0
             return

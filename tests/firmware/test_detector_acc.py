@@ -113,6 +113,14 @@ def test_sweep_part_steps(sweep_part):
     assert abs(got - true) / true <= 0.035
 
 
+def _sweep_foot_steps(k, seed, foot):
+    """Set k of the sweep from seed, one foot as an acc pod: (steps counted, steps walked)."""
+    d = robustness.draw(k, seed)
+    sim = simulate(d.cfg)
+    events = acc_events(robustness._recording(sim[foot]))
+    return sum(e["type"] == "step" for e in events), len(sim["truth"]["feet"][foot]["steps"])
+
+
 @pytest.mark.parametrize("k, foot, fault", [(3, "left", "clean"), (3, "right", "clean"), (178, "right", "clean"),
                                            (93, "left", "long stride"), (106, "left", "bounce"),
                                            (32, "right", "bounce")])
@@ -122,10 +130,8 @@ def test_a_landing_split_off_its_swing_is_no_step(k, foot, fault):
     # moments after the step had landed. It counted as a step (these feet: 2, 2, 7, 2, 9 and 5
     # too many); and a strike that a heel's bob carried on from, with no rest after it, is a
     # swing's still (the steps those extras stood in for)
-    d = robustness.draw(k)
-    sim = simulate(d.cfg)
-    events = acc_events(robustness._recording(sim[foot]))
-    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
+    counted, truth = _sweep_foot_steps(k, robustness.BASE_SEED, foot)
+    assert counted == truth
 
 
 @pytest.mark.parametrize("k, foot", [(25, "left"), (40, "right"), (122, "left"), (159, "right"), (186, "right")])
@@ -133,10 +139,8 @@ def test_a_heels_bob_is_no_step(k, foot):
     # a heel bobbing in stance (a bounce) with the forefoot planted turns the foot about one axis:
     # its readings ran to and fro along one line, yet the tilt it pushed into the track passed for
     # travel (these feet: 2, 1, 4, 2 and 4 too many; 159 right's with a strike at a bob's bottom)
-    d = robustness.draw(k)
-    sim = simulate(d.cfg)
-    events = acc_events(robustness._recording(sim[foot]))
-    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
+    counted, truth = _sweep_foot_steps(k, robustness.BASE_SEED, foot)
+    assert counted == truth
 
 
 @pytest.mark.parametrize("k, seed, foot, fault", [(70, 1000, "left", "clean"), (70, 1000, "right", "clean"),
@@ -149,10 +153,8 @@ def test_a_swing_that_stopped_short_of_the_floor_lands_with_its_strike(k, seed, 
     # for a swing. Neither stepped (these feet: 1, 2, 10, 9, 10 and 2 too few; 117 left counted
     # none); the landing, a landing peak's jolt on moving moments after such a swing stopped,
     # is that swing's step
-    d = robustness.draw(k, seed)
-    sim = simulate(d.cfg)
-    events = acc_events(robustness._recording(sim[foot]))
-    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
+    counted, truth = _sweep_foot_steps(k, seed, foot)
+    assert counted == truth
 
 
 @pytest.mark.parametrize("k, seed, foot, fault", [(60, 1000, "right", "mixed"), (16, 50000, "right", "long stride"),
@@ -163,10 +165,8 @@ def test_a_step_from_the_heel_on_the_floor_that_struck_after_a_swing_is_a_step(k
     # onto the toes, which read as the heel's own rise and was no step (these feet: 2, 1, 3 and 1
     # too few). A heel rising in place ends on the toes without a strike; this one struck the
     # floor after a swing's time of motion
-    d = robustness.draw(k, seed)
-    sim = simulate(d.cfg)
-    events = acc_events(robustness._recording(sim[foot]))
-    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
+    counted, truth = _sweep_foot_steps(k, seed, foot)
+    assert counted == truth
 
 
 @pytest.mark.parametrize("k, foot, fault", [(6, "left", "soft touch"), (93, "right", "drop"), (119, "left", "drop")])
@@ -174,10 +174,8 @@ def test_a_heel_rising_from_the_floor_in_place_is_no_step(k, foot, fault):
     # the heel rising back onto the toes after a contact jolts as the rise begins and ends (a
     # landing peak's size on a heel-mounted pod): a strike moments after it began moving is no
     # landing (each of these feet counted one step too many when any strike made the rise a step)
-    d = robustness.draw(k)
-    sim = simulate(d.cfg)
-    events = acc_events(robustness._recording(sim[foot]))
-    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
+    counted, truth = _sweep_foot_steps(k, robustness.BASE_SEED, foot)
+    assert counted == truth
 
 
 @pytest.mark.parametrize("k, seed, foot, fault", [(2, 1000, "left", "soft touch"), (59, 1000, "left", "drop"),
@@ -187,10 +185,8 @@ def test_a_heel_that_touched_down_and_rose_in_one_motion_is_no_step(k, seed, foo
     # floor for the motion test, made one motion from stance to stance whose leaked tilt passed
     # for travel (each of these feet one step too many). It jolted hardest before the foot could
     # have swung, and rested on the floor around that jolt: the heel's own move
-    d = robustness.draw(k, seed)
-    sim = simulate(d.cfg)
-    events = acc_events(robustness._recording(sim[foot]))
-    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
+    counted, truth = _sweep_foot_steps(k, seed, foot)
+    assert counted == truth
 
 
 @pytest.mark.parametrize("k, seed, foot, fault", [(78, 1000, "left", "bounce"), (79, 1000, "left", "mixed"),
@@ -202,10 +198,8 @@ def test_a_swing_that_paused_in_the_air_steps_once(k, seed, foot, fault):
     # that began moments later struck the floor and stepped again (these feet: 2, 1, 2, 2 and 1
     # too many). A foot stands at least while the other swings: a motion that begins moments
     # after a step that struck nothing stopped, and strikes, is that swing's landing
-    d = robustness.draw(k, seed)
-    sim = simulate(d.cfg)
-    events = acc_events(robustness._recording(sim[foot]))
-    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
+    counted, truth = _sweep_foot_steps(k, seed, foot)
+    assert counted == truth
 
 
 @pytest.mark.parametrize("k, seed, foot, fault", [(164, 1000, "right", "long stride"), (186, 50000, "right", "long stride"),
@@ -215,10 +209,8 @@ def test_a_landing_that_dropped_the_heel_to_the_floor_is_a_step(k, seed, foot, f
     # it there: the tilt from the stance before (heel high) to the rest after (heel down) read as
     # the heel's own drop, no step (each of these feet one too few). A heel dropped in place
     # strikes as it begins moving; this one struck, and jolted hardest, after a swing's time
-    d = robustness.draw(k, seed)
-    sim = simulate(d.cfg)
-    events = acc_events(robustness._recording(sim[foot]))
-    assert sum(e["type"] == "step" for e in events) == len(sim["truth"]["feet"][foot]["steps"])
+    counted, truth = _sweep_foot_steps(k, seed, foot)
+    assert counted == truth
 
 
 def test_a_short_stand_is_learned_before_the_rise_on_a_pod_mounted_any_way():
