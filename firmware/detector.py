@@ -929,9 +929,12 @@ class Detector:
                         # since it was last not)
                         self.cross_slow = 2 if pitch > down_mg or cs == 2 else 1
                 elif not mv or self.landed or (
-                        gq_n >= zupt_n and self.pk_g2 >= _FAST_G2 and g_lo2 < x * x + y * y + z * z < g_hi2):
+                        gq_n >= zupt_n and self.pk_g2 >= _FAST_G2 and g_lo2 < x * x + y * y + z * z < g_hi2
+                        and pitch < self.heel_now_mg):
                     # at rest; or after a fast turn (a drop, which can saturate the gyro), not turning
-                    # any more with 1 g on the pod: the accelerometer tells the heel
+                    # any more with 1 g on the pod: the accelerometer tells the heel if it reads it
+                    # lower than the gyro carried it (a saturated gyro reads a drop short), not higher
+                    # (before the rest the tilt low-pass still lags the landing by tens of ms)
                     self.heel_base_mg = pitch
                     self.turn_e4deg = 0
                     self.heel_now_mg = pitch

@@ -35,12 +35,29 @@ def test_voisard_counts_and_recall():
     scores = [s for t in trials for s in accuracy.score_trial(t)]
     sm = accuracy.summarise(scores)
     assert sm["ref_strides"] > 1800
-    # today: 2.3% stride error (per foot, |error| summed), 111/116 feet within one stride, 96.0%
-    # recall, 94.5% precision (the first-generation detector: 3.7%, 90.7%, 89.8%)
+    # today: 2.2% stride error (per foot, |error| summed), 112/116 feet within one stride, 96.3%
+    # recall, 96.0% precision (the first-generation detector: 3.7%, 90.7%, 89.8%)
     assert sm["stride_error_pct"] <= 3.2
     assert sm["feet_within_1"] >= 105
     assert sm["recall_pct"] >= 95.0
     assert sm["precision_pct"] >= 91.0
+
+
+@needs_data
+def test_a_heel_first_landing_is_one_contact_through_its_foot_flat():
+    # after the strike the gyro quiets before the foot rests; the tilt low-pass still lags the
+    # landing then (it read the heel 100 mg up while the gyro carried it 50 mg down), and handed
+    # that over lifted the heel for a moment: one footstep, two contacts (voisard2023: 16 onsets
+    # within 400 ms of the one before, precision 94.8%; now 2, 96.0%)
+    close = total = 0
+    for trial in datasets.load_voisard(ROOT):
+        for rec in trial.recs.values():
+            events = accuracy.run_detector(rec)[0]
+            onsets = np.array(sorted(e["t_ms"] for e in events if e["type"] == "heel_contact"))
+            total += len(onsets)
+            close += int(np.sum(np.diff(onsets) < 400)) if len(onsets) > 1 else 0
+    assert total > 1800
+    assert close <= 5, close
 
 
 def _first_strikes(trials, acc):
@@ -81,12 +98,12 @@ def test_truong_shuffling_walkers():
     scores = [s for t in trials for s in accuracy.score_trial(t)]
     sm = accuracy.summarise(scores)
     assert sm["ref_strides"] > 3000
-    # today: 1.9% stride error, 137/144 feet within one stride, 81.5% recall, 87.2% precision
+    # today: 2.0% stride error, 136/144 feet within one stride, 81.5% recall, 92.7% precision
     # (the first-generation detector: 12.1%, 76.2%, 84.8%; issue 11's targets: 2%, 95%)
     assert sm["stride_error_pct"] <= 4.5
     assert sm["feet_within_1"] >= 120
     assert sm["recall_pct"] >= 78.0
-    assert sm["precision_pct"] >= 85.0
+    assert sm["precision_pct"] >= 89.0
 
 
 @needs_data
