@@ -840,7 +840,8 @@ class Detector:
                 elif quiet and q_n >= zupt_n:
                     self.landed = True
                     self.cold.t_rest = t - (q_n - 1) * dt
-                    if self.pitch_mg > down_mg:
+                    if self.pitch_mg > (up_mg if self.struck and self.cold.strike_mg < -_TOES_UP * self.floor_mg
+                                        else down_mg):
                         # landed with the heel resting clear of the floor: a strike before this rest
                         # touched nothing (a heel that sinks later reaches the floor on its own)
                         self.strike_t = _NEVER
@@ -992,7 +993,11 @@ class Detector:
                     if up_n:
                         lp[_LP_UP] = 0
                     # (the gyro at rest, the heel not sinking on: it has stopped)
-                    s = 2 if heel_now < down_mg and gq_n and w > -(strike >> 2) else 1
+                    # (a heel that struck with the toes up, past what a heel on the floor allows,
+                    # landed heel first: it is down while lower than up_mg, as a walker's foot-flat
+                    # reads a few degrees off the stand's)
+                    lo = up_mg if self.struck and self.cold.strike_mg < -_TOES_UP * floor_mg else down_mg
+                    s = 2 if heel_now < lo and gq_n and w > -(strike >> 2) else 1
                     if s == 2 and mv and pitch >= up_mg:
                         c = self.cold
                         if t - c.t_trust > _STEP_MAX_MS or self.gap_t >= c.t_trust:

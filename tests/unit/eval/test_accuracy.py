@@ -35,7 +35,7 @@ def test_voisard_counts_and_recall():
     scores = [s for t in trials for s in accuracy.score_trial(t)]
     sm = accuracy.summarise(scores)
     assert sm["ref_strides"] > 1800
-    # today: 2.2% stride error (per foot, |error| summed), 112/116 feet within one stride, 96.3%
+    # today: 2.2% stride error (per foot, |error| summed), 112/116 feet within one stride, 96.6%
     # recall, 96.0% precision (the first-generation detector: 3.7%, 90.7%, 89.8%)
     assert sm["stride_error_pct"] <= 3.2
     assert sm["feet_within_1"] >= 105
@@ -58,6 +58,16 @@ def test_a_heel_first_landing_is_one_contact_through_its_foot_flat():
             close += int(np.sum(np.diff(onsets) < 400)) if len(onsets) > 1 else 0
     assert total > 1800
     assert close <= 5, close
+
+
+@needs_data
+def test_a_heel_that_struck_with_the_toes_up_is_down_at_a_foot_flat_a_little_off_the_stand():
+    # voisard2023 7-2, right foot: its foot-flat reads 50-70 mg of heel (3-4 degrees off the
+    # stand), above heel_down_mm, so 3 of its 19 contacts waited for the heel to sink and were
+    # dated ~200 ms after the strike (no match). The gyro saw each landing toes up: heel first.
+    trial = next(t for t in datasets.load_voisard(ROOT) if t.name == "7-2")
+    score = next(s for s in accuracy.score_trial(trial) if s.foot == "right")
+    assert score.matched == score.ref_strides == 19, (score.matched, score.ref_strides)
 
 
 def _first_strikes(trials, acc):
@@ -98,11 +108,11 @@ def test_truong_shuffling_walkers():
     scores = [s for t in trials for s in accuracy.score_trial(t)]
     sm = accuracy.summarise(scores)
     assert sm["ref_strides"] > 3000
-    # today: 2.0% stride error, 136/144 feet within one stride, 81.5% recall, 92.7% precision
+    # today: 1.9% stride error, 136/144 feet within one stride, 83.3% recall, 92.6% precision
     # (the first-generation detector: 12.1%, 76.2%, 84.8%; issue 11's targets: 2%, 95%)
     assert sm["stride_error_pct"] <= 4.5
     assert sm["feet_within_1"] >= 120
-    assert sm["recall_pct"] >= 78.0
+    assert sm["recall_pct"] >= 80.0
     assert sm["precision_pct"] >= 89.0
 
 
