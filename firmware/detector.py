@@ -580,6 +580,7 @@ class Detector:
         self.dn_seen = 0
         self.strike_t = _NEVER
         self.cross_t = _NEVER
+        self.up_t = _NEVER  # a contact's heel up since (not confirmed up yet; see _heel)
         self.cross_slow = 0  # the heel crossed slowly (an accelerometer alone: 0..2, see _acc_heel)
         self.cold = _Cold()
         self.h_base = self.h_rng = self.f_rng = 0
@@ -610,6 +611,7 @@ class Detector:
         self.stride_mm = UNKNOWN
         self.clear_mm = UNKNOWN
         self.heel_down = False
+        self.up_t = _NEVER
         self.cand_n = 0
         self.onset_t = 0
         # heels down this long after a step: the set is over. A slow walker's stance (the heel
@@ -995,8 +997,11 @@ class Detector:
                     # (the gyro at rest, the heel not sinking on: it has stopped)
                     # (a heel that struck with the toes up, past what a heel on the floor allows,
                     # landed heel first: it is down while lower than up_mg, as a walker's foot-flat
-                    # reads a few degrees off the stand's)
-                    lo = up_mg if self.struck and self.cold.strike_mg < -_TOES_UP * floor_mg else down_mg
+                    # reads a few degrees off the stand's; if the accelerometer's tilt agrees: the
+                    # gyro carries the height through a long motion with its drift)
+                    lo = down_mg
+                    if self.struck and self.cold.strike_mg < -_TOES_UP * floor_mg and pitch < up_mg:
+                        lo = up_mg
                     s = 2 if heel_now < lo and gq_n and w > -(strike >> 2) else 1
                     if s == 2 and mv and pitch >= up_mg:
                         c = self.cold
@@ -2333,18 +2338,21 @@ class Detector:
         if self.cold.first_t != _NEVER and (moved_on or self.heel_now_mg >= self.down_mg):
             # a set begun by walking: a heel resting low now is confirmed down at once, from the
             # strike (see _heel); if its rest is over already (ordinary walking's foot-flat is
-            # brief), the contact it was is reported here; a heel resting high touched nothing
-            if self.heel_now_mg < self.down_mg:
-                impact = UNKNOWN
+            # brief), the heel is down from the strike on here, till it rises (a single contact:
+            # the heel seen low on the next samples is this one); a heel resting high touched nothing
+            if self.heel_now_mg < self.down_mg and not self.heel_down:
+                m = 0
                 if self.imu:
-                    m = 0
                     for j in range(_RING):
                         if self._ring[j] > m:
                             m = self._ring[j]
-                    impact = isqrt(m) - 1000
-                    if impact < 0:
-                        impact = 0
-                self._emit(EV_HEEL, self.cold.first_t, t - self.cold.first_t, impact, UNKNOWN, 0, 0, 0, 0, 0)
+                self.heel_down = True
+                self.cand_n = 0
+                self.onset_t = self.cold.first_t
+                self.impact2 = m
+                self.load_peak = 0
+                self.strike_t = _NEVER  # (its strike is this contact's onset already)
+                self.struck = False
             self.cold.first_t = _NEVER
 
     def _steps_in(self, s, e, t_ms, ms, n, ux, uy, uz, up, d, search):
@@ -2899,15 +2907,31 @@ class Detector:
         if self.fsr and heel > self.load_peak:
             self.load_peak = heel
         if s <= self.up_at:
+            t_up = t
+            if self.gyro and not self.fsr:
+                # the heel up a while (as long as a strike is kept for, see update), or not down
+                # again since: a heel that rose past heel_up_mm for a sample or two, and is down
+                # again, is the same contact
+                if self.up_t == _NEVER:
+                    self.up_t = t
+                if t - self.up_t < _UP_CONFIRM_MS:
+                    return
+                t_up = self.up_t
             # (an accelerometer alone sees the heel leave when the foot has moved for a while:
             # it left when the motion began)
-            self._heel_up(self.cold.t_lift if self.mv and not self.gyro and self.cold.t_lift > self.onset_t else t)
+            self._heel_up(self.cold.t_lift if self.mv and not self.gyro and self.cold.t_lift > self.onset_t else t_up)
+        elif self.up_t != _NEVER:
+            if s >= self.down_at:
+                self.up_t = _NEVER  # down again: the same contact
+            elif t - self.up_t >= _UP_CONFIRM_MS:
+                self._heel_up(self.up_t)
         elif t - self.onset_t >= self.end_ms:
             self._end_set()
 
     def _heel_up(self, t):
         """The heel left the floor at t: the contact is over, report it."""
         self.heel_down = False
+        self.up_t = _NEVER
         self.cand_n = 0
         impact = UNKNOWN
         if self.imu:
