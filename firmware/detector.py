@@ -2969,7 +2969,8 @@ class Detector:
                 self._end_set()  # heels lowered after the last step, and the data ended
                 return self.n_ev
             if self.heel_down:
-                self._heel_up(t)  # the contact under way when the data stopped
+                # the contact under way when the data stopped (or the heel up since, not yet confirmed)
+                self._heel_up(self.up_t if self.up_t != _NEVER else t)
             if self.in_step:
                 self._emit_step(t)
                 self.in_step = False

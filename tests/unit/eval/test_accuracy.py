@@ -48,7 +48,7 @@ def test_a_heel_first_landing_is_one_contact_through_its_foot_flat():
     # after the strike the gyro quiets before the foot rests; the tilt low-pass still lags the
     # landing then (it read the heel 100 mg up while the gyro carried it 50 mg down), and handed
     # that over lifted the heel for a moment: one footstep, two contacts (voisard2023: 16 onsets
-    # within 400 ms of the one before, precision 94.8%; now 2, 96.0%)
+    # within 400 ms of the one before, precision 94.8%; now 1, 96.2%: see also _heel's heel-up)
     close = total = 0
     for trial in datasets.load_voisard(ROOT):
         for rec in trial.recs.values():
@@ -57,7 +57,7 @@ def test_a_heel_first_landing_is_one_contact_through_its_foot_flat():
             total += len(onsets)
             close += int(np.sum(np.diff(onsets) < 400)) if len(onsets) > 1 else 0
     assert total > 1800
-    assert close <= 5, close
+    assert close <= 3, close
 
 
 @needs_data
