@@ -155,6 +155,21 @@ def axis(d, a, b):
     _off2 = cxx + cyy + czz - lam
 
 
+def _steady(h, j, x, y, z):
+    """Whether the history entries either side of the one at index j (reading x, y, z) read the
+    same, within _ANCHOR_MG."""
+    lim = (_ANCHOR_MG >> 2) * (_ANCHOR_MG >> 2)
+    dx = (h[j - _HW + 1] - x) >> 2
+    dy = (h[j - _HW + 2] - y) >> 2
+    dz = (h[j - _HW + 3] - z) >> 2
+    if dx * dx + dy * dy + dz * dz > lim:
+        return False
+    dx = (h[j + _HW + 1] - x) >> 2
+    dy = (h[j + _HW + 2] - y) >> 2
+    dz = (h[j + _HW + 3] - z) >> 2
+    return dx * dx + dy * dy + dz * dz <= lim
+
+
 def floor(d, a, k, b):
     """Whether the foot rested with the heel on the floor (an entry steady and reading 1 g, as rates'
     anchors, tilted as the heel down) in raw history entries a+1..b-1, up to _ACC_STRIKE_MS after
@@ -166,22 +181,14 @@ def floor(d, a, k, b):
     hy = d.hy
     hz = d.hz
     down = d.down_mg
-    lim = (_ANCHOR_MG >> 2) * (_ANCHOR_MG >> 2)
     t = 0
     j = (a + 1) * _HW
     for _ in range(b - a - 1):
         x = h[j + 1]
         y = h[j + 2]
         z = h[j + 3]
-        if (x * hx + y * hy + z * hz) >> 10 < down and lo < x * x + y * y + z * z < hi:
-            dx = (h[j - _HW + 1] - x) >> 2
-            dy = (h[j - _HW + 2] - y) >> 2
-            dz = (h[j - _HW + 3] - z) >> 2
-            ex = (h[j + _HW + 1] - x) >> 2
-            ey = (h[j + _HW + 2] - y) >> 2
-            ez = (h[j + _HW + 3] - z) >> 2
-            if dx * dx + dy * dy + dz * dz <= lim and ex * ex + ey * ey + ez * ez <= lim:
-                return True
+        if (x * hx + y * hy + z * hz) >> 10 < down and lo < x * x + y * y + z * z < hi and _steady(h, j, x, y, z):
+            return True
         if j > k * _HW:
             dt = h[j]
             t += dt if dt > 0 else -dt
@@ -283,18 +290,7 @@ def rates(d, a, b, g0x, g0y, g0z, g1x, g1y, g1z, st, stop):
             x = h[j + 1]
             y = h[j + 2]
             z = h[j + 3]
-            if not lo < x * x + y * y + z * z < hi or i == a + 1:
-                j += _HW
-                continue
-            # steady: the entries either side read the same, within _ANCHOR_MG
-            dx = (h[j - _HW + 1] - x) >> 2
-            dy = (h[j - _HW + 2] - y) >> 2
-            dz = (h[j - _HW + 3] - z) >> 2
-            ex = (h[j + _HW + 1] - x) >> 2
-            ey = (h[j + _HW + 2] - y) >> 2
-            ez = (h[j + _HW + 3] - z) >> 2
-            lim = (_ANCHOR_MG >> 2) * (_ANCHOR_MG >> 2)
-            if dx * dx + dy * dy + dz * dz > lim or ex * ex + ey * ey + ez * ez > lim:
+            if not lo < x * x + y * y + z * z < hi or i == a + 1 or not _steady(h, j, x, y, z):
                 j += _HW
                 continue
         # the turn from the last known gravity to this one: (new x old) / g^2 rad, over t ms
