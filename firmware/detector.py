@@ -116,6 +116,7 @@ _ANGLE_SAFE = const(570000)  # 0.1 dps * ms: up to here the rounded half-angle s
 _TILT_OK_Q10 = const(20)  # the gyro's turn and the accelerometer's tilt agree within ~1.1 degrees
 _TILT_FIX_Q10 = const(215)  # a gyro is put right by up to 12 degrees (it saturated), not more
 _BOB_Q2 = const(127000)  # a turn of 2.5 degrees: |q_xyz|^2 in Q28 (sin(1.25 deg) * 16384, squared)
+_PIVOT_CHORD = const(160)  # a rise (or lowering) in place of 9 degrees or more tells where the pivot is (see _pivot)
 _BOB_CHORD = const(25)  # ... that comes back to within 1.4 degrees (Q10 chord between the tilts)
 _AXIS_ROSE = const(99)  # the pitch axis came from a rise onto the toes (else: steps that taught it)
 _STEP_MAX_MS = const(1500)  # one step's motion (push-off, swing, landing) takes no longer
@@ -150,6 +151,8 @@ _STILL_MMS = const(150)  # mm/s: between two quiet moments a foot that stood gai
 _SPLITS = const(6)  # steps found in one motion, at most (each is an event: see EV_SLOTS)
 _STOP_MM = const(10)  # a foot advancing less than this ...
 _STOP_MS = const(200)  # ... for this long has stopped (a heel bobbing in stance travels ~0)
+_FORE_MS = const(30)  # a stretch that is one step is looked at this often (see _steps_in)
+_LAND_MS = const(300)  # a landing's impact comes this soon after the foot is over the spot it stops at
 _FAST_MS = const(50)  # advancing _STOP_MM this fast (20 cm/s) is a swing: a bob or drift creeps
 # the per-sample low-passes and counters (Detector._lp: one unpacking per sample, see calibrate)
 _LP_T = const(0)
@@ -454,6 +457,7 @@ class Detector:
         self._u = array("i", [0] * 3)  # scratch vector for _unit and _tilt
         self._q = array("i", [0] * 4)  # the rotation being integrated (Q14)
         self._k = array("i", [0] * 3)  # the tilt correction of a motion (Q10 rad)
+        self._piv = array("i", [0] * 3)  # where the forefoot the foot turns about is, from the pod (mm, its frame; 0: not known)
         self._rest = array("h", [0] * (2 * _RESTS))  # the rests in a motion: first, last entry + 1
         self._g = array("h", [0] * (3 * _RESTS))  # gravity at each rest (mg)
         # the settings the per-sample paths read, each in one unpacking (see _sync, _fsr_sync)
@@ -1606,7 +1610,7 @@ class Detector:
 
         The start's up (ux, uy, uz) turned by the conjugate rotation.
         """
-        _turn_back(self._u, self._q, 0, ux, uy, uz)
+        _turn(self._u, self._q, 0, ux, uy, uz, True)
 
     def _rests(self, n):
         """The rests in the motion's history; their (start, end) entries go to self._rest.
@@ -2307,6 +2311,9 @@ class Detector:
                     n_split += 1
             elif chord < _BOB_CHORD and (self.turn_q2 >= _BOB_Q2 or not self.gyro):
                 bob = True  # turned a few degrees and came back: the heel bobbed
+            elif chord >= _PIVOT_CHORD and self.state == ST_READY and k_rests == 2 and self.gyro:
+                # the rise onto the toes (no step): the foot turned about its planted forefoot
+                Detector._pivot(self, dx, dy, dz, e)
             ms += t_ms
             s = e
         if n_split:
@@ -2329,8 +2336,10 @@ class Detector:
         t_lift = c.t_lift0
         for i in range(n_split):
             o = i * 3
-            # the last step lands where the foot came to rest; one inside the motion, at its rest
-            t_land = c.t_rest if i == n_split - 1 else t0 + split[o]
+            # (a track cut short at t: no later than that)
+            t_land = t0 + split[o]
+            if t_land > c.t_rest:
+                t_land = c.t_rest
             if self.state != ST_SET:
                 self._walk_start(t_lift)
             self._landing(t_land, t_lift, split[o + 1], split[o + 2])
@@ -2354,6 +2363,42 @@ class Detector:
                 self.strike_t = _NEVER  # (its strike is this contact's onset already)
                 self.struck = False
             self.cold.first_t = _NEVER
+
+    def _pivot(self, px, py, pz, e):
+        """Where the forefoot is from the pod, from a turn about it in place (px..pz: the pod's
+        travel, mm; the track's rotation at entry e).
+
+        A point r fixed on the foot (in the pod's frame) that stood still while the foot turned by
+        R and the pod moved by p: r - R r = p. Across the turn's axis that is r = p / 2 +
+        cos(a/2) (v x p) / (2 sin^2(a/2)), v the rotation's vector part (a: its angle); along the
+        axis r is not seen (and moves nothing that turns about it). A pivot farther than lever_mm
+        from the pod is no forefoot the foot stood on: not kept.
+        """
+        pos = self._pos
+        j = _PW * e + 3
+        w = pos[j] >> 4  # Q10
+        vx = pos[j + 1] >> 4
+        vy = pos[j + 2] >> 4
+        vz = pos[j + 3] >> 4
+        v2 = vx * vx + vy * vy + vz * vz  # Q20
+        lim = self.p.lever_mm
+        if v2 == 0 or px > lim or px < -lim or py > lim or py < -lim or pz > lim or pz < -lim:
+            return
+        # across the axis only
+        k = (vx * px + vy * py + vz * pz) * 256 // v2
+        px -= (vx * k) >> 8
+        py -= (vy * k) >> 8
+        pz -= (vz * k) >> 8
+        v2 *= 2
+        rx = (px >> 1) + w * (vy * pz - vz * py) // v2
+        ry = (py >> 1) + w * (vz * px - vx * pz) // v2
+        rz = (pz >> 1) + w * (vx * py - vy * px) // v2
+        if rx * rx + ry * ry + rz * rz > lim * lim:
+            return
+        r = self._piv
+        r[0] = rx
+        r[1] = ry
+        r[2] = rz
 
     def _steps_in(self, s, e, t_ms, ms, n, ux, uy, uz, up, d, search):
         """The step or steps on a stretch of track (entries s..e, integrated, t_ms long, d mm
@@ -2385,26 +2430,72 @@ class Detector:
         tt = 0
         pos = self._pos
         lever = self.p.lever_mm
+        # a stretch that is one step: where the pod knows the forefoot (see _pivot), the landing and
+        # the clearance are the forefoot's (turning about it moves a heel pod by centimetres, as the
+        # heel bobs or settles, not the forefoot). Its length stays the pod's: rest to rest at about
+        # the same tilt, that is exact, where the forefoot's adds the pivot's error. (A stretch
+        # searched for steps keeps to the pod's track: its drift is as large as the difference.)
+        r = self._piv
+        rx = r[0]
+        ry = r[1]
+        rz = r[2]
+        piv = (rx or ry or rz) and not search
+        if piv:
+            j = _PW * e
+            _turn(u, pos, j + 3, rx, ry, rz, False)
+            x = pos[j] - vex * t_ms // 2000 + u[0] - rx
+            y = pos[j + 1] - vey * t_ms // 2000 + u[1] - ry
+            z = pos[j + 2] - vez * t_ms // 2000 + u[2] - rz
+            df = (x * tx + y * ty + z * tz) >> 10
+            up = (x * ux + y * uy + z * uz) >> 10
+        else:
+            df = d
+        t_out = 0  # the last time the foot was not yet (or no longer) over where it stops
+        j_out = (s + 1) * _HW  # ... and the history entry after it
+        tol = _STOP_MM + (d >> 4)
         j = (s + 1) * _HW
         k = _PW * s + _PW  # (the track's entry)
         k0 = -1  # ... where the step under way began (-1: the stretch's start)
         km = -1  # ... and where it advanced farthest
+        t_ev = -_FORE_MS
         for _ in range(e - s):
             dt = h[j]
             tt += dt if dt > 0 else -dt
-            f = (tt << 10) // t_ms
-            # de-drifted as in _track: the velocity's error grew linearly from rest to rest
-            x = pos[k] - ((vex * tt // 2000) * f >> 10)
-            y = pos[k + 1] - ((vey * tt // 2000) * f >> 10)
-            z = pos[k + 2] - ((vez * tt // 2000) * f >> 10)
             j += _HW
             k += _PW
+            if not search:
+                # (one step: an entry every _FORE_MS at most, the M0's landing budget; a swing's
+                # highest point, and where the foot comes over its spot, are seen as well)
+                if tt - t_ev < _FORE_MS and j <= e * _HW:
+                    continue
+                t_ev = tt
+            f = (tt << 10) // t_ms
+            # de-drifted as in _track: the velocity's error grew linearly from rest to rest
+            o = k - _PW
+            x = pos[o] - ((vex * tt // 2000) * f >> 10)
+            y = pos[o + 1] - ((vey * tt // 2000) * f >> 10)
+            z = pos[o + 2] - ((vez * tt // 2000) * f >> 10)
+            if piv:
+                # the forefoot: R r - r = w c + v x c, c = 2 v x r (see _turn; inline, once per entry)
+                qw = pos[o + 3]
+                qx = pos[o + 4]
+                qy = pos[o + 5]
+                qz = pos[o + 6]
+                cx = (qy * rz - qz * ry) >> 13
+                cy = (qz * rx - qx * rz) >> 13
+                cz = (qx * ry - qy * rx) >> 13
+                x += ((qw * cx) >> 14) + ((qy * cz - qz * cy) >> 14)
+                y += ((qw * cy) >> 14) + ((qz * cx - qx * cz) >> 14)
+                z += ((qw * cz) >> 14) + ((qx * cy - qy * cx) >> 14)
             c = ((x * ux + y * uy + z * uz) >> 10) - up * tt // t_ms
             if c > top:
                 top = c
+            a = (x * tx + y * ty + z * tz) >> 10
+            if a < df - tol or a > df + tol:
+                t_out = tt  # (not yet where it stops)
+                j_out = j
             if not search:
                 continue
-            a = (x * tx + y * ty + z * tz) >> 10
             if a > mark + _STOP_MM:
                 if tt - t_mark <= _FAST_MS:
                     fast = True
@@ -2430,7 +2521,29 @@ class Detector:
         a = d - a0
         if a0 == 0 or a >= need and fast and a >= need + _arc(u, pos, k0, _PW * e, ux, uy, uz, lever):
             o = n * 3
-            split[o] = ms + t_ms
+            # landed where it came over the spot it stops at, not at the rest after it: a heel bobbing
+            # about the planted forefoot keeps the foot from its rest but moves the pod over the floor
+            # by a few mm at most (tolerance: more on a longer track, whose end is less exact)
+            if t_out >= t_mark:
+                # at its impact: the forefoot comes down slowing, over the last centimetres, and
+                # the floor stops it: the sharpest change of acceleration soon after (a heel's bob
+                # after it pushes the pod as hard, but smoothly)
+                j = j_out
+                tt = t_out
+                t_mark = t_out
+                m = 0
+                while j <= e * _HW and tt < t_out + _LAND_MS:
+                    dt = h[j]
+                    tt += dt if dt > 0 else -dt
+                    x = h[j + 1] - h[j - _HW + 1]
+                    y = h[j + 2] - h[j - _HW + 2]
+                    z = h[j + 3] - h[j - _HW + 3]
+                    x = x * x + y * y + z * z
+                    if x > m:
+                        m = x
+                        t_mark = tt - (dt if dt > 0 else -dt)  # (between the two entries)
+                    j += _HW
+            split[o] = ms + t_mark
             split[o + 1] = a
             split[o + 2] = top
             n += 1
@@ -2983,19 +3096,24 @@ class Detector:
         return self.pitch_mg * self.p.foot_mm // 1000
 
 
-def _turn_back(out, q, o, ux, uy, uz):
-    # (ux, uy, uz) turned by the conjugate of the rotation q[o..o+3] (Q14), into out: a direction
-    # in the start's frame as the pod sees it after that rotation
+def _turn(out, q, o, x, y, z, back):
+    # (x, y, z) turned by the rotation q[o..o+3] (Q14), into out: a vector in the pod's frame after
+    # that rotation, in the start's frame; `back`: by its conjugate (a direction in the start's
+    # frame, as the pod sees it after that rotation)
     qw = q[o]
     qx = q[o + 1]
     qy = q[o + 2]
     qz = q[o + 3]
-    cx = (qz * uy - qy * uz) >> 13
-    cy = (qx * uz - qz * ux) >> 13
-    cz = (qy * ux - qx * uy) >> 13
-    out[0] = ux + ((qw * cx) >> 14) - ((qy * cz - qz * cy) >> 14)
-    out[1] = uy + ((qw * cy) >> 14) - ((qz * cx - qx * cz) >> 14)
-    out[2] = uz + ((qw * cz) >> 14) - ((qx * cy - qy * cx) >> 14)
+    if back:
+        qx = -qx
+        qy = -qy
+        qz = -qz
+    cx = (qy * z - qz * y) >> 13
+    cy = (qz * x - qx * z) >> 13
+    cz = (qx * y - qy * x) >> 13
+    out[0] = x + ((qw * cx) >> 14) + ((qy * cz - qz * cy) >> 14)
+    out[1] = y + ((qw * cy) >> 14) + ((qz * cx - qx * cz) >> 14)
+    out[2] = z + ((qw * cz) >> 14) + ((qx * cy - qy * cx) >> 14)
 
 
 def _arc_mm(lever, chord):
@@ -3026,7 +3144,7 @@ def _gravity_at(u, pos, k, ux, uy, uz):
         u[1] = uy
         u[2] = uz
     else:
-        _turn_back(u, pos, k + 3, ux, uy, uz)
+        _turn(u, pos, k + 3, ux, uy, uz, True)
 
 
 def _ahead_begin(d, s, stage):
@@ -3054,7 +3172,7 @@ def _gravity_to(d, s, e, k):
     u = d._u
     m = k if k < e else e
     if m > s:
-        _turn_back(u, d._pos, _PW * m + 3, c.g0x, c.g0y, c.g0z)
+        _turn(u, d._pos, _PW * m + 3, c.g0x, c.g0y, c.g0z, True)
     else:
         u[0] = c.g0x
         u[1] = c.g0y

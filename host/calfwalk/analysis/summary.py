@@ -272,8 +272,8 @@ def _summary(events: list, feet: list, sensors: dict, duration_s: float, spans: 
         _even_steps(steps, by_foot, strides, contacts, step_time_cv, lengths, sensors),
         _pause(steps),
         _bounce(steps),
-        _left_right(feet, by_foot, figures),
-        _fatigue(steps),
+        _left_right(feet, by_foot, figures, damage["lines_lost"]),
+        _fatigue(steps, ghosts),
         _big_toe(steps, sensors),
         _lowered_after(feet, events),
     ]
@@ -534,7 +534,9 @@ def _bounce(steps):
                  f"{len(bounced)} bouncy landing(s) (double impact peak or no pause)")
 
 
-def _left_right(feet, by_foot, figs):
+def _left_right(feet, by_foot, figs, lost=None):
+    """Even left and right; `lost`: per foot, lines lost that the pod's counts do not account for
+    (each may have been a step: the counts are judged as close as those allow)."""
     if figs is None:
         return _rule("even_left_right", "not_measured", detail="one pod: the other foot was not seen")
     left, right = by_foot["left"], by_foot["right"]
@@ -543,7 +545,11 @@ def _left_right(feet, by_foot, figs):
     parts = []
     worst = 0.0
     n_left, n_right = figs["steps"]["left"], figs["steps"]["right"]  # as the pods counted them
-    diff = abs(n_left - n_right)
+    lost = lost or {}
+    if n_left < n_right:
+        diff = max(0, n_right - n_left - lost.get("left", 0))
+    else:
+        diff = max(0, n_left - n_right - lost.get("right", 0))
     status = "pass" if diff <= LIMITS["lr_steps_diff"] else "fail"
     parts.append(f"steps L{n_left}/R{n_right}")
     st = figs["step_time_ms"]
@@ -578,13 +584,25 @@ def _opening_closing(heights):
     return statistics.fmean(heights[:k]), statistics.fmean(heights[-k:])
 
 
-def _fatigue(steps):
+def _fatigue(steps, ghosts=()):
+    """Heel height kept: the closing fifth of the steps against the opening fifth. A step the pod
+    counted but nobody received (`ghosts`) counts as a good one: in the opening steps as low as a
+    heel goes, at the end as high as any step seen (a lost step must not make a drop)."""
     with_h = [s for s in steps if s.get("heel_mm") is not None]
     if len(with_h) < LIMITS["fatigue_min_steps"]:
         has_imu = any(s.get("heel_mm") is not None for s in steps) or not steps
         why = "too few steps" if with_h or (has_imu and not steps) else "no heel height without an accelerometer"
         return _rule("heel_height_kept", "not_measured", detail=why)
-    first, last = _opening_closing([s["heel_mm"] for s in with_h])
+    measured = {s["foot"] for s in with_h}
+    lost = [g for g in ghosts if g["foot"] in measured]
+    if lost:
+        seq = sorted(with_h + lost, key=lambda e: (e["t_ms"], e["foot"]))
+        k = max(1, len(seq) // 5)
+        high = max(s["heel_mm"] for s in with_h)
+        first = statistics.fmean(s["heel_mm"] if "heel_mm" in s else 0 for s in seq[:k])
+        last = statistics.fmean(s["heel_mm"] if "heel_mm" in s else high for s in seq[-k:])
+    else:
+        first, last = _opening_closing([s["heel_mm"] for s in with_h])
     drop = 0.0 if first <= 0 else max(0.0, (first - last) / first * 100)
     status = _grade(drop, LIMITS["fatigue_pass_pct"], LIMITS["fatigue_warn_pct"])
     sagged = [s["n"] for s in with_h if s["heel_mm"] < first * (1 - LIMITS["fatigue_pass_pct"] / 100)]
@@ -665,7 +683,8 @@ def _damaged(rules, steps, ghosts, damage, feet, events):
         if rid == "heels_lowered_after_set" and r["status"] in ("warn", "fail"):
             lost_end = {e["foot"] for e in damage["lost_set_ends"]}
             ended = {e["foot"] for e in events if e["type"] == "set_end"}
-            if any(f not in ended for f in lost_end & set(feet)):
+            # (a foot whose set end did not come, and some of whose lines were lost: it may be one)
+            if any(f not in ended and (f in lost_end or damage["lines_lost"].get(f, 0)) for f in feet):
                 r = _rule(rid, "not_measured", detail="the set's end was lost with damaged or missing lines")
         elif rid in PER_STEP and r["status"] != "not_measured":
             if n_unknown or lost_lines:

@@ -172,6 +172,8 @@ class FootResult:
     matched: int
     onset_errors_ms: list = field(default_factory=list)
     stride_errors_pct: list = field(default_factory=list)
+    landing_errors_ms: list = field(default_factory=list)  # reported landing - true landing, per matched step
+    clearance_errors_cm: list = field(default_factory=list)  # |reported - true| forefoot clearance
     clean: bool = False
 
     @property
@@ -203,14 +205,18 @@ def run_one(d: Draw, params: dict | None = None) -> list:
                          [float(contacts[i] - ref[j]) for i, j in pairs], clean=not truth["heel_contacts"])
         land = np.array([s["t_ms"] for s in steps], dtype=float)
         true_land = np.array([s["t_ms"] for s in truth["steps"]], dtype=float)
-        if "imu" not in d.cfg.sensor:
-            out.append(res)  # an accelerometer alone measures no stride length: nothing to score
-            continue
         for i, j in match(land, true_land, STEP_MATCH_MS):
+            res.landing_errors_ms.append(float(land[i] - true_land[j]))
+            if "imu" not in d.cfg.sensor:
+                continue  # an accelerometer alone measures no stride length or clearance: nothing to score
             got = steps[i].get("stride_cm")
             want = truth["steps"][j].get("stride_cm")
             if got is not None and want:
                 res.stride_errors_pct.append(100.0 * abs(got - want) / want)
+            got = steps[i].get("clearance_cm")
+            want = truth["steps"][j].get("clearance_cm")
+            if got is not None and want is not None:
+                res.clearance_errors_cm.append(abs(got - want))
         out.append(res)
     return out
 
@@ -250,6 +256,8 @@ def figures(results: list) -> dict:
     matched = sum(r.matched for r in results)
     onset = np.abs([e for r in results for e in r.onset_errors_ms])
     stride = [e for r in results for e in r.stride_errors_pct]
+    landing = np.abs([e for r in results for e in r.landing_errors_ms])
+    clearance = [e for r in results for e in r.clearance_errors_cm]
     clean = [r for r in results if r.clean]
     return {
         "feet": feet,
@@ -269,6 +277,9 @@ def figures(results: list) -> dict:
         "clean_false_contacts": sum(r.contacts for r in clean),
         "stride_median_error_pct": statistics.median(stride) if stride else None,
         "stride_p95_error_pct": float(np.percentile(stride, 95)) if stride else None,
+        "landing_median_ms": float(np.median(landing)) if len(landing) else None,
+        "landing_p95_ms": float(np.percentile(landing, 95)) if len(landing) else None,
+        "clearance_median_error_cm": statistics.median(clearance) if clearance else None,
     }
 
 
@@ -345,13 +356,15 @@ def print_report(console, draws, results, show_bins=True) -> dict:
     kind = f", sensor {sensor} ({SENSORS[sensor]})" if SENSORS.get(sensor) else ""
     t = Table(title=f"Robustness sweep: {len(draws)} simulated sets, {tot['feet']} feet{kind} (one parameter set, defaults)")
     for col in ("feet", "exact count", "step err", "contacts", "recall", "precision", "onset med / p95",
-                "clean-set false contacts", "stride len err med / p95"):
+                "clean-set false contacts", "stride len err med / p95", "landing err med / p95", "clearance err med"):
         t.add_column(col, justify="right")
     t.add_row(str(tot["feet"]), f"{tot['exact_feet']}/{tot['feet']} ({_pct(tot['exact_pct'])})", _pct(tot["step_error_pct"]),
               f"{tot['contacts']}/{tot['true_contacts']}", _pct(tot["recall_pct"]), _pct(tot["precision_pct"]),
               f"{_ms(tot['onset_median_ms'])} / {_ms(tot['onset_p95_ms'])}",
               f"{tot['clean_false_contacts']} on {tot['clean_feet']} feet",
-              f"{_pct(tot['stride_median_error_pct'])} / {_pct(tot['stride_p95_error_pct'])}")
+              f"{_pct(tot['stride_median_error_pct'])} / {_pct(tot['stride_p95_error_pct'])}",
+              f"{_ms(tot['landing_median_ms'])} / {_ms(tot['landing_p95_ms'])}",
+              "-" if tot["clearance_median_error_cm"] is None else f"{tot['clearance_median_error_cm']:.1f} cm")
     console.print(t)
     if show_bins:
         b = Table(title="Per dimension: the bins where a figure fails (exact count < 98%, a false contact on a clean set, "
