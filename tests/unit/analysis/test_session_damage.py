@@ -318,3 +318,20 @@ def test_lines_lost_on_one_foot_are_not_taken_for_a_foot_that_stepped_less():
     assert _rule(summarise(events, feet, sensors, 30.0, damage), "even_left_right")["status"] == "pass"
     damage["lines_lost"] = {"left": 0, "right": 2}  # (lost on the foot with more steps: no excuse)
     assert _rule(summarise(events, feet, sensors, 30.0, damage), "even_left_right")["status"] == "fail"
+
+
+def test_a_set_end_that_may_be_among_a_foots_lost_lines_is_not_judged():
+    # both feet started a set; only the right foot's set_end came. Without damage that is a warn
+    # (the recording may have stopped early); with lines of the left pod lost (its set_end may be
+    # one of them) it is not judged; lines lost on the right foot, which did end, excuse nothing
+    from calfwalk.analysis.summary import summarise
+
+    events = _walk({"left": [70] * 10, "right": [70] * 10})
+    events += [{"type": "set_start", "foot": f, "t_ms": 900} for f in ("left", "right")]
+    events.append({"type": "set_end", "foot": "right", "t_ms": 13000, "steps": 10})
+    feet, sensors = ["left", "right"], {"left": "imu", "right": "imu"}
+    assert _rule(summarise(events, feet, sensors, 14.0), "heels_lowered_after_set")["status"] == "warn"
+    damage = {"unknown_steps": [], "lost_set_ends": [], "lines_lost": {"left": 1, "right": 0}}
+    assert _rule(summarise(events, feet, sensors, 14.0, damage), "heels_lowered_after_set")["status"] == "not_measured"
+    damage["lines_lost"] = {"left": 0, "right": 3}
+    assert _rule(summarise(events, feet, sensors, 14.0, damage), "heels_lowered_after_set")["status"] == "warn"
