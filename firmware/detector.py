@@ -2605,20 +2605,23 @@ class Detector:
             c.axis_n = 1
             c.flip_votes = 0
             return
-        if c.axis_n == _AXIS_ROSE:
-            return  # a rise onto the toes showed the axis: heel up is up, whatever a step says
+        if c.axis_n == _AXIS_ROSE and not self.gyro:
+            return  # a rise onto the toes showed the axis (an accelerometer's travel cannot gainsay it)
         if ax * self.px + ay * self.py + az * self.pz < 0:
             # two steps in a row travelling backwards along the axis: it was learned upside down
+            # (a rise's too, on a gyro's travel: a tilted rest in a turn on the spot can pass for one)
             c.flip_votes += 1
             if c.flip_votes >= 2:
                 c.flip_votes = 0
+                if c.axis_n == _AXIS_ROSE:
+                    c.axis_n = 1  # (the steps refine it from here)
                 self._set_axis(-self.px, -self.py, -self.pz)
                 self.heel_base_mg = -self.heel_base_mg
                 self.turn_e4deg = -self.turn_e4deg
                 self.heel_now_mg = -self.heel_now_mg
             return
         c.flip_votes = 0
-        if c.axis_n < 8:
+        if c.axis_n < 8:  # (a rise's axis is left alone: heel up is up)
             # steps refine the axis (a few of them, then it is left alone)
             n = c.axis_n
             self._set_axis(self.px * n + ax, self.py * n + ay, self.pz * n + az)
@@ -2932,6 +2935,9 @@ class Detector:
             self._heel_up(t_liftoff)  # a swing lifted the heel even if its height was not seen
             if self.imu:
                 self.s_imu = 1  # (a pads-only pod has no IMU score: it stays 0)
+                # the contact it landed in (if the heel rests low: see _track) is dated as a walk's
+                # first: by its strike, else by the landing (a foot swung flat lands flat)
+                self.cold.first_t = self.strike_t if self.strike_t > t_liftoff else t_land
         if self.in_step:
             self._emit_step(t_liftoff)
             d = (t_liftoff - self.land_t) * 3 // 2
@@ -3038,7 +3044,9 @@ class Detector:
                 self.up_t = _NEVER  # down again: the same contact
             elif t - self.up_t >= _UP_CONFIRM_MS:
                 self._heel_up(self.up_t)
-        elif t - self.onset_t >= self.end_ms:
+        elif t - self.onset_t >= self.end_ms and (not self.mv or self.cold.t_lift - self.onset_t >= self.end_ms):
+            # (a motion begun before that may be a step whose swing kept the foot flat, the heel
+            # too low to be seen leaving: the set goes on if it is, see _landing)
             self._end_set()
 
     def _heel_up(self, t):

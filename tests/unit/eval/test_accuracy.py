@@ -108,12 +108,12 @@ def test_truong_shuffling_walkers():
     scores = [s for t in trials for s in accuracy.score_trial(t)]
     sm = accuracy.summarise(scores)
     assert sm["ref_strides"] > 3000
-    # today: 1.9% stride error, 136/144 feet within one stride, 83.3% recall, 92.6% precision
+    # today: 1.9% stride error, 136/144 feet within one stride, 87.3% recall, 95.1% precision
     # (the first-generation detector: 12.1%, 76.2%, 84.8%; issue 11's targets: 2%, 95%)
     assert sm["stride_error_pct"] <= 4.5
     assert sm["feet_within_1"] >= 120
-    assert sm["recall_pct"] >= 80.0
-    assert sm["precision_pct"] >= 89.0
+    assert sm["recall_pct"] >= 85.0
+    assert sm["precision_pct"] >= 92.0
 
 
 @needs_data
@@ -131,6 +131,24 @@ def test_a_late_swing_turn_that_slows_in_the_air_is_not_the_strike():
     matched = len(accuracy.match_intervals(onsets, iv))
     assert matched >= 16, matched
     assert score.matched >= 32, (score.matched, score.ref_strides)
+
+
+@needs_data
+def test_a_walk_there_and_back_is_two_sets_and_its_footsteps_keep_their_contacts():
+    # truong2019 84-1: a shuffling walker (the heel, read from the tilt, never 25 mm up in a
+    # swing) walks 10 m, turns round and walks back. Two things split the walk into a set per
+    # step, and each step's contact was lost or dated at its set's end, mid-swing: the set ended
+    # set_end_ms after a strike while the next swing, its heel never seen leaving the floor, was
+    # still to be judged; and the turn on the spot passed for a rise onto the toes, whose pitch
+    # axis (upside down, 30 degrees off) no step could correct. Before: 20 and 35 sets, 33/74
+    # and 37/73 footsteps with a contact; now 2 and 2 sets, 66 and 70.
+    trial = next(t for t in datasets.load_truong(ROOT) if t.name == "84-1")
+    for foot in ("left", "right"):
+        events = accuracy.run_detector(trial.recs[foot])[0]
+        assert sum(e["type"] == "set_start" for e in events) <= 3, foot
+        iv = trial.intervals_ms[foot]
+        matched = len(accuracy.match_intervals(accuracy.contact_onsets(events), iv))
+        assert matched >= 0.85 * len(iv), (foot, matched, len(iv))
 
 
 @needs_data
