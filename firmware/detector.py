@@ -391,7 +391,7 @@ class _Cold:
         self.t_start = 0  # its track's time origin (the rest samples before it)
         self.t_rest = 0  # when the rest that ended it began
         self.cut0 = False  # it began where a longer motion was cut (see _cut), not at a rest
-        self.v_cut = 0  # ... where the pod moved up to this fast (mm/s)
+        self.v_cut = 0  # ... where the pod moved up to this fast (mm/s; or from a rest it may not have stood in)
         self.t_trust = 0  # when the last motion that began at a rest began (cuts carry it on)
         self.t_cut = 0  # a cut is tried from here on
         self.cut_q = -1  # the cut being judged: at this history entry (-1: none) ...
@@ -1219,6 +1219,7 @@ class Detector:
         c.cut_f = -1
         c.dc = False
         c.cut0 = False
+        c.v_cut = 0
         ms = 0
         j = _HW
         for _ in range(n - 1):
@@ -1226,9 +1227,16 @@ class Detector:
             ms += dt if dt > 0 else -dt  # (not abs(): a builtin call costs ten times as much on the pod)
             j += _HW
         c.t_start = t - ms - self.dt_ms  # the track's time origin: its first (rest) entry
-        # the gyro's bias: a running mean over the last rests (a short rest alone is too noisy)
         b = self._bias
+        # the gyro's bias: a running mean over the last rests (a short rest alone is too noisy)
         m = b[0]
+        if m >= 4 and self.gyro:
+            # (a rest that turned on average faster than zupt_dps was a heel's bob turning over)
+            x = b[1] // m - self.bgx
+            y = b[2] // m - self.bgy
+            z = b[3] // m - self.bgz
+            if x * x + y * y + z * z > 100 * self.p.zupt_dps * self.p.zupt_dps:
+                m = 0
         if m >= 4:
             w = c.bias_w
             T = t - self.dt_ms - b[7]
@@ -1288,6 +1296,27 @@ class Detector:
         self.h_dec = self.dec0
         self.h_acc = 0
         Detector._begin(self, t, m - 1)
+        if self.gyro:
+            # that rest passed the raised limits of a hard swing's landing (see update), and it may
+            # have been a heel's bob turning over: the pod may have been moving as fast as the
+            # fastest turn in it, beyond zupt_dps, carries it about the forefoot (a walker's foot
+            # flat on the floor rolls that fast, and does not travel)
+            bx = self.bgx
+            by = self.bgy
+            bz = self.bgz
+            w2 = 0
+            j = 0
+            for _ in range(m - 1):
+                x = h[j + 4] - bx
+                y = h[j + 5] - by
+                z = h[j + 6] - bz
+                x = x * x + y * y + z * z
+                if x > w2:
+                    w2 = x
+                j += _HW
+            w = isqrt(w2) - 10 * self.p.zupt_dps
+            if w > 0:
+                self.cold.v_cut = w * self.p.lever_mm // 573
 
     def _keep(self, h, dt, ax, ay, az, gx, gy, gz):
         # one sample into the motion history (or into its current entry, at reduced resolution);
@@ -2292,6 +2321,9 @@ class Detector:
                 # track), and the heel's bobbing on from there is in the track too: a step must
                 # travel twice as far
                 explains += c.v_cut * t_ms // 2000 + need
+            elif i == 1:
+                # (from a rest the foot may not have stood still in: see _go_on)
+                explains += c.v_cut * t_ms // 2000
             if d >= need + explains:
                 fx = u[0]
                 fy = u[1]
