@@ -30,7 +30,7 @@ def sweep_part():
 def test_sweep_part_exact_counts_and_no_false_contacts(sweep_part):
     _draws, results, fig = sweep_part
     # measured on this part: 78 of 80 feet exact (97.5%), step count error 0.2%, 0 false contacts on
-    # clean sets; the bound leaves two feet of slack (the whole sweep: 392 of 400, issue 11's 98%)
+    # clean sets; the bound leaves two feet of slack (the whole sweep: 391 of 400, issue 11 asks 98%)
     assert fig["feet"] == 2 * SWEEP_SETS
     assert fig["exact_pct"] >= 95.0, robustness.failures(*sweep_part[:2])
     assert fig["step_error_pct"] <= 2.0
