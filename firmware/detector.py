@@ -391,6 +391,7 @@ class _Cold:
         self.t_start = 0  # its track's time origin (the rest samples before it)
         self.t_rest = 0  # when the rest that ended it began
         self.cut0 = False  # it began where a longer motion was cut (see _cut), not at a rest
+        self.w_rest = 0  # a landing's rest turned this fast (dps^2) where it settled (see _lift)
         self.v_cut = 0  # ... where the pod moved up to this fast (mm/s; or from a rest it may not have stood in)
         self.t_trust = 0  # when the last motion that began at a rest began (cuts carry it on)
         self.t_cut = 0  # a cut is tried from here on
@@ -826,6 +827,7 @@ class Detector:
                             Detector._track(self, t, True)
                             tracked = True
                     elif q_n >= settle_n:
+                        self.cold.w_rest = g2_lp
                         Detector._track(self, t, False)
                         tracked = True
                     else:
@@ -1185,7 +1187,14 @@ class Detector:
         self.h_n = n
         self.h_dec = self.dec0
         self.h_acc = 0
+        w = self.cold.w_rest
         Detector._begin(self, t, n)
+        if n == 0 and w:
+            # straight on from a landing's rest that settled turning (see _go_on): as fast as
+            # that turn, beyond zupt_dps, carries the pod about the forefoot
+            w = isqrt(w) - self.p.zupt_dps
+            if w > 0:
+                self.cold.v_cut = 10 * w * self.p.lever_mm // 573
         Detector._keep(self, h, -dt, ax, ay, az, gx, gy, gz)  # (negative: not a rest sample)
 
     def _begin(self, t, n):
@@ -1220,6 +1229,7 @@ class Detector:
         c.dc = False
         c.cut0 = False
         c.v_cut = 0
+        c.w_rest = 0
         ms = 0
         j = _HW
         for _ in range(n - 1):
