@@ -1189,7 +1189,7 @@ class Detector:
         self.h_acc = 0
         w = self.cold.w_rest
         Detector._begin(self, t, n)
-        if n == 0 and w:
+        if n == 0 and w and self.gyro:
             # straight on from a landing's rest that settled turning (see _go_on): as fast as
             # that turn, beyond zupt_dps, carries the pod about the forefoot
             w = isqrt(w) - self.p.zupt_dps
