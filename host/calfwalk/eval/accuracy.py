@@ -82,6 +82,14 @@ def _in_windows(times, windows, slack_ms=0.0):
 INTERVAL_SLACK_MS = 100
 
 
+def _scoped(times, windows, spans):
+    """Which detections are scored: those inside the windows, and those within MATCH_MS outside
+    one that fall in a span of a reference inside (`spans`: (lo, hi) per reference). The windows
+    leave out what the reference does not mark (a U-turn): a detection dated just outside one
+    counts for a reference inside it, not for one left out (else every edge adds a step)."""
+    return _in_windows(times, windows) | (_in_windows(times, windows, MATCH_MS) & _in_windows(times, spans))
+
+
 def match_intervals(detected, intervals):
     """One-to-one: each [start, end] footstep takes the first free contact in [middle, end + slack]."""
     pairs = []
@@ -118,18 +126,21 @@ def score_trial(trial, params=None) -> list:
         onsets = contact_onsets(events)
         sc = FootScore(trial.dataset, trial.name, foot, timing_ref=trial.timing_ref)
         sc.ref_strides = len(ref)
-        det_in = onsets[_in_windows(onsets, windows, MATCH_MS)]
         if foot in trial.intervals_ms:
             # footsteps marked as motion intervals: a step is dated by its landing, a contact
             # matches a footstep from the interval's middle to its end + INTERVAL_SLACK_MS
             iv = trial.intervals_ms[foot]
             iv = iv[_in_windows(iv[:, 1], windows)]
+            spans = [(a, b + INTERVAL_SLACK_MS) for a, b in iv]
+            det_in = onsets[_scoped(onsets, windows, spans)]
             landings = np.array([e["t_ms"] for e in events if e["type"] == "step"], dtype=float)
-            sc.steps = int(_in_windows(landings, windows, MATCH_MS).sum())
+            sc.steps = int(_scoped(landings, windows, spans).sum())
             pairs = match_intervals(det_in, iv)
         else:
+            spans = [(x - MATCH_MS, x + MATCH_MS) for x in ref]
+            det_in = onsets[_scoped(onsets, windows, spans)]
             st = step_times(events, onsets)
-            sc.steps = int(_in_windows(st, windows, MATCH_MS).sum())
+            sc.steps = int(_scoped(st, windows, spans).sum())
             pairs = match(det_in, ref)
         sc.contacts = len(det_in)
         sc.matched = len(pairs)
