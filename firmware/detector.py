@@ -2372,6 +2372,9 @@ class Detector:
                 a = n - _PRE
             Detector._go_on(self, t, a, n_all)
         if n_split == 0:
+            # (the rest after a motion that landed no step: not a landing's rest, nor a bob after one)
+            c.v_cut = 0
+            c.w_rest = 0
             if bob and self.state == ST_SET and self.in_step:
                 self.rebounds += 1
             return

@@ -35,7 +35,7 @@ def test_voisard_counts_and_recall():
     scores = [s for t in trials for s in accuracy.score_trial(t)]
     sm = accuracy.summarise(scores)
     assert sm["ref_strides"] > 1800
-    # today: 0.8% stride error (per foot, |error| summed), 115/116 feet within one stride, 96.9%
+    # today: 0.7% stride error (per foot, |error| summed), 115/116 feet within one stride, 96.9%
     # recall, 97.9% precision (1.8%, 113/116 and 96.6% precision before a detection just outside
     # a window counted only for a reference inside; the first-generation detector: 3.7%, 90.7%,
     # 89.8%)
