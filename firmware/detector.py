@@ -587,6 +587,7 @@ class Detector:
         self.cross_t = _NEVER
         self.up_t = _NEVER  # a contact's heel up since (not confirmed up yet; see _heel)
         self.cross_slow = 0  # the heel crossed slowly (an accelerometer alone: 0..2, see _acc_heel)
+        self.rested = False  # the heel's height came from the tilt at rest on the last sample (a gyro)
         self.cold = _Cold()
         self.h_base = self.h_rng = self.f_rng = 0
         self.h_clear_t = 0
@@ -944,11 +945,19 @@ class Detector:
                     # any more with 1 g on the pod: the accelerometer tells the heel if it reads it
                     # lower than the gyro carried it (a saturated gyro reads a drop short), not higher
                     # (before the rest the tilt low-pass still lags the landing by tens of ms)
+                    old = self.heel_now_mg
                     self.heel_base_mg = pitch
                     self.turn_e4deg = 0
                     self.heel_now_mg = pitch
                     heel_now = pitch
+                    if pitch < floor_mg <= old and self.rested:
+                        # a heel sinking slowly enough to pass for a rest came down through floor
+                        # level, as its tilt shows (its delay before): it reached the floor there
+                        self.cross_t = t - self.lp_delay_ms - dt * (floor_mg - pitch) // (old - pitch)
+                        self.cross_slow = False
+                    self.rested = True
                 else:
+                    self.rested = False
                     turn = self.turn_e4deg + w * dt
                     if -_SUM_CAP < turn < _SUM_CAP:
                         self.turn_e4deg = turn

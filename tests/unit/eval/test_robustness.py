@@ -330,3 +330,15 @@ def test_a_stillness_in_mid_swing_after_no_landing_is_granted_no_bob():
     # it was lost when it was granted too)
     r = _sweep_foot(195, robustness.BASE_SEED, "right")
     assert r.steps == r.true_steps, (r.steps, r.true_steps)
+
+
+def test_a_heel_sinking_slowly_enough_to_pass_for_a_rest_touches_where_it_reaches_the_floor():
+    # seed 90000's set 121, right foot: the last sinking stance lowers the heel 25 mm in 0.4 s,
+    # turning ~23 dps, under the rest limits a hard swing raised; the tilt at rest followed it
+    # down, but nothing dated the crossing of floor level there, and the contact was dated at the
+    # landing, 310 ms before the heel reached the floor (now 60 ms)
+    events, truth = _feet(robustness.draw(121, 90000).cfg)["right"]
+    got = [e["t_ms"] for e in events if e["type"] == "heel_contact"]
+    want = [c["t_ms"] for c in truth["heel_contacts"]]
+    assert len(want) == 1 and len(got) == 1, (got, want)
+    assert abs(got[0] - want[0]) <= 100, (got, want)
