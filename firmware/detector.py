@@ -828,7 +828,6 @@ class Detector:
                             Detector._track(self, t, True)
                             tracked = True
                     elif q_n >= settle_n:
-                        self.cold.w_rest = g2_lp
                         Detector._track(self, t, False)
                         tracked = True
                     else:
@@ -1299,9 +1298,10 @@ class Detector:
             k[6] = self.bgz
         b[0] = b[1] = b[2] = b[3] = 0
 
-    def _go_on(self, t, a, n_all):
+    def _go_on(self, t, a, n_all, landing):
         """A motion begins at t from a rest the last one ended in: history entries a..n_all-1
-        (that rest's later half, then the sample at t) become its first entries."""
+        (that rest's later half, then the sample at t) become its first entries. `landing`: the
+        motion that ended in that rest landed a step."""
         h = self._hist
         m = n_all - a
         if a > 0:
@@ -1315,7 +1315,7 @@ class Detector:
         self.h_dec = self.dec0
         self.h_acc = 0
         Detector._begin(self, t, m - 1)
-        if self.gyro:
+        if landing and self.gyro:
             # that rest passed the raised limits of a hard swing's landing (see update), and it may
             # have been a heel's bob turning over: the pod may have been moving as fast as the
             # fastest turn in it, beyond zupt_dps, carries it about the forefoot (a walker's foot
@@ -2179,6 +2179,7 @@ class Detector:
         n_all = self.h_n + (1 if self.h_acc else 0)
         n = n_all - 1 if moved_on else n_all
         c = self.cold
+        settled = self.landed and not moved_on
         if not self.landed:
             c.t_rest = t  # cut short, or the data ended: no rest to date the landing by
         c.t_lift0 = c.t_lift  # (a motion going on from this rest takes t_lift over)
@@ -2192,7 +2193,7 @@ class Detector:
         self.h_n = 0
         if n <= 2 or self.state == ST_CAL:
             if moved_on:
-                Detector._go_on(self, t, 0, n_all)
+                Detector._go_on(self, t, 0, n_all, False)
             return  # a blip, not a motion; or no gravity to integrate against yet
         h = self._hist
         pos = self._pos
@@ -2379,11 +2380,8 @@ class Detector:
             a = (a + n) >> 1
             if a < n - _PRE:
                 a = n - _PRE
-            Detector._go_on(self, t, a, n_all)
+            Detector._go_on(self, t, a, n_all, n_split > 0)
         if n_split == 0:
-            # (the rest after a motion that landed no step: not a landing's rest, nor a bob after one)
-            c.v_cut = 0
-            c.w_rest = 0
             if bob and self.state == ST_SET and self.in_step:
                 self.rebounds += 1
             return
@@ -2398,6 +2396,8 @@ class Detector:
                 self._walk_start(t_lift)
             self._landing(t_land, t_lift, split[o + 1], split[o + 2])
             t_lift = t_land
+        if settled:
+            c.w_rest = self._lp[_LP_G2]  # (how fast the landing's rest turned where it settled: see _lift)
         if self.cold.first_t != _NEVER and (moved_on or self.heel_now_mg >= self.down_mg):
             # a set begun by walking: a heel resting low now is confirmed down at once, from the
             # strike (see _heel); if its rest is over already (ordinary walking's foot-flat is
