@@ -980,6 +980,9 @@ class Detector:
                 # (dated where the fast turn ends: a heel stopped by the floor need not rebound)
                 if w < -strike:
                     self.dn_seen = 1
+                    if self.struck is True and heel_now < self.cold.strike_mg - down_mg:
+                        # ... or fast again (see below): the strike is where this turn ends
+                        self.struck = False
                 elif self.dn_seen and w > (-(strike >> 1) if self.dn_seen == 1 else 0):
                     if heel_now < up_mg and not self.struck:
                         # the first reversal is the strike; the foot's ringing after it is not
