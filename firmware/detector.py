@@ -153,6 +153,7 @@ _STOP_MM = const(10)  # a foot advancing less than this ...
 _STOP_MS = const(200)  # ... for this long has stopped (a heel bobbing in stance travels ~0)
 _FORE_MS = const(30)  # a stretch that is one step is looked at this often (see _steps_in)
 _LAND_MS = const(300)  # a landing's impact comes this soon after the foot is over the spot it stops at
+_WALKER_MS = const(4500)  # a heel that touched this recently: a walker's (see update)
 _FAST_MS = const(50)  # advancing _STOP_MM this fast (20 cm/s) is a swing: a bob or drift creeps
 # the per-sample low-passes and counters (Detector._lp: one unpacking per sample, see calibrate)
 _LP_T = const(0)
@@ -1018,6 +1019,10 @@ class Detector:
                     # gyro carries the height through a long motion with its drift)
                     lo = down_mg
                     if self.struck and self.cold.strike_mg < -_TOES_UP * floor_mg and pitch < up_mg:
+                        lo = up_mg
+                    elif not gyro and self.landed and self.pk_last > self.cold.t_lift and t - self.onset_t < _WALKER_MS:
+                        # an accelerometer alone sees no strike: a foot landing on an impact soon
+                        # after its heel touched, lower than up_mg, is down again (a walker's)
                         lo = up_mg
                     s = 2 if heel_now < lo and gq_n and w > -(strike >> 2) else 1
                     if s == 2 and mv and pitch >= up_mg:
