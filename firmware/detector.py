@@ -1020,9 +1020,12 @@ class Detector:
                     lo = down_mg
                     if self.struck and self.cold.strike_mg < -_TOES_UP * floor_mg and pitch < up_mg:
                         lo = up_mg
-                    elif not gyro and self.landed and self.pk_last > self.cold.t_lift and t - self.onset_t < _WALKER_MS:
-                        # an accelerometer alone sees no strike: a foot landing on an impact soon
-                        # after its heel touched, lower than up_mg, is down again (a walker's)
+                    elif (self.landed and self.pk_last > self.cold.t_lift and t - self.onset_t < _WALKER_MS
+                          and not (gyro and self.onset_t > self.cold.t_lift)):
+                        # a foot landing on an impact soon after its heel touched, lower than up_mg,
+                        # is down again: a walker's (an accelerometer alone sees no strike; a gyro's
+                        # can end in the air). With a gyro, a touch in an earlier stance: one in this
+                        # landing that rose again left the floor (a heel hovering just above it)
                         lo = up_mg
                     s = 2 if heel_now < lo and gq_n and w > -(strike >> 2) else 1
                     if s == 2 and mv and pitch >= up_mg:
