@@ -392,6 +392,7 @@ class _Cold:
         self.t_start = 0  # its track's time origin (the rest samples before it)
         self.t_rest = 0  # when the rest that ended it began
         self.cut0 = False  # it began where a longer motion was cut (see _cut), not at a rest
+        self.flat_mg = 0  # the heel's tilt at rest in the last contact (see update: a walker's)
         self.w_rest = 0  # a landing's rest turned this fast (dps^2) where it settled (see _lift)
         self.v_cut = 0  # ... where the pod moved up to this fast (mm/s; or from a rest it may not have stood in)
         self.t_trust = 0  # when the last motion that began at a rest began (cuts carry it on)
@@ -998,7 +999,23 @@ class Detector:
                     self.struck = False
                     self.dn_seen = 2
                 lp[_LP_W] = w
-                if heel_now > up_mg or (w > strike and heel_now > down_mg):
+                hi = up_mg
+                if (self.landed and self.pk_last > self.cold.t_lift and t - self.onset_t < _WALKER_MS
+                        and not (gyro and self.onset_t > self.cold.t_lift)):
+                    # a foot landing on an impact soon after its heel touched is down again while
+                    # lower than up_mg, or than its last touch rested (a walker's foot-flat can read
+                    # a few degrees off the stand's; an accelerometer alone sees no strike, a gyro's
+                    # can end in the air). With a gyro, a touch in an earlier stance: one in this
+                    # landing that rose again left the floor (a heel hovering just above it)
+                    hi = self.cold.flat_mg + down_mg
+                    if hi < up_mg:
+                        hi = up_mg
+                    elif hi > 2 * up_mg:
+                        hi = 2 * up_mg
+                    walker = True
+                else:
+                    walker = False
+                if heel_now > hi or (w > strike and heel_now > down_mg):
                     # (the heel rolling up off the floor at heel-off is up already)
                     s = 0
                     # the heel is up again (resting up there, or up a while: longer than the gyro's
@@ -1020,13 +1037,10 @@ class Detector:
                     lo = down_mg
                     if self.struck and self.cold.strike_mg < -_TOES_UP * floor_mg and pitch < up_mg:
                         lo = up_mg
-                    elif (self.landed and self.pk_last > self.cold.t_lift and t - self.onset_t < _WALKER_MS
-                          and not (gyro and self.onset_t > self.cold.t_lift)):
-                        # a foot landing on an impact soon after its heel touched, lower than up_mg,
-                        # is down again: a walker's (an accelerometer alone sees no strike; a gyro's
-                        # can end in the air). With a gyro, a touch in an earlier stance: one in this
-                        # landing that rose again left the floor (a heel hovering just above it)
-                        lo = up_mg
+                    elif walker:
+                        lo = hi
+                    if self.heel_down and (not mv or self.landed):
+                        self.cold.flat_mg = pitch
                     s = 2 if heel_now < lo and gq_n and w > -(strike >> 2) else 1
                     if s == 2 and mv and pitch >= up_mg:
                         c = self.cold

@@ -109,7 +109,7 @@ def test_an_accelerometer_alone_follows_a_walkers_heel_down_from_touch_to_touch(
     # the stand's, higher than heel_down_mm for many; with no gyro to see a strike, a landing on
     # an impact soon after the heel touched is down while lower than heel_up_mm. Before: 3-3
     # right 8 of 19 footsteps with a contact, 1-5 right 8 of 17; 91.1% recall in all. Now 16,
-    # 16, 95.0%.
+    # 16, 96.1% (and with the last touch's foot-flat as the walker's floor, see below).
     trials = {t.name: datasets.acc_trial(t) for t in datasets.load_voisard(ROOT)}
     got = {(s.trial, s.foot): s.matched for name in ("3-3", "1-5") for s in accuracy.score_trial(trials[name])}
     assert got[("3-3", "right")] >= 15 and got[("1-5", "right")] >= 15, got
@@ -119,17 +119,29 @@ def test_an_accelerometer_alone_follows_a_walkers_heel_down_from_touch_to_touch(
 
 
 @needs_data
+def test_a_walkers_heel_is_down_at_the_foot_flat_its_last_touch_read():
+    # truong2019 6-1, left foot: for half the walk its foot-flat reads 25-50 mm of heel (the
+    # data set's gravity is put back approximately: the tilt is some degrees off), above
+    # heel_up_mm; a landing on an impact soon after a touch is down while lower than the last
+    # touch rested (plus heel_down_mm). Before: 44 of 72 footsteps with a contact; now 52.
+    trial = next(t for t in datasets.load_truong(ROOT) if t.name == "6-1")
+    score = next(s for s in accuracy.score_trial(trial) if s.foot == "left")
+    assert score.matched >= 50, (score.matched, score.ref_strides)
+    assert score.contacts <= score.ref_strides + 3, score.contacts
+
+
+@needs_data
 def test_truong_shuffling_walkers():
     trials = datasets.load_truong(ROOT)
     assert len(trials) == 72
     scores = [s for t in trials for s in accuracy.score_trial(t)]
     sm = accuracy.summarise(scores)
     assert sm["ref_strides"] > 3000
-    # today: 1.6% stride error, 137/144 feet within one stride, 88.4% recall, 95.5% precision
+    # today: 1.6% stride error, 137/144 feet within one stride, 89.1% recall, 95.5% precision
     # (the first-generation detector: 12.1%, 76.2%, 84.8%; issue 11's targets: 2%, 95%)
     assert sm["stride_error_pct"] <= 4.5
     assert sm["feet_within_1"] >= 120
-    assert sm["recall_pct"] >= 87.5
+    assert sm["recall_pct"] >= 88.0
     assert sm["precision_pct"] >= 92.0
 
 
