@@ -392,6 +392,7 @@ class _Cold:
         self.t_start = 0  # its track's time origin (the rest samples before it)
         self.t_rest = 0  # when the rest that ended it began
         self.cut0 = False  # it began where a longer motion was cut (see _cut), not at a rest
+        self.t_strike = 0  # when the last strike was seen
         self.flat_mg = 0  # the heel's tilt at rest in the last contact (see update: a walker's)
         self.w_rest = 0  # a landing's rest turned this fast (dps^2) where it settled (see _lift)
         self.v_cut = 0  # ... where the pod moved up to this fast (mm/s; or from a rest it may not have stood in)
@@ -992,6 +993,7 @@ class Detector:
                         self.strike_t = t - dt * (w + half) // (w - w_prev)
                         self.struck = True
                         self.cold.strike_mg = heel_now
+                        self.cold.t_strike = t
                     self.dn_seen = 0
                 elif self.struck is True and w < 0 and heel_now < self.cold.strike_mg - down_mg:
                     # the heel went on down, slower, further than a floor allows: the fast turn ended
@@ -1000,13 +1002,15 @@ class Detector:
                     self.dn_seen = 2
                 lp[_LP_W] = w
                 hi = up_mg
-                if (self.landed and self.pk_last > self.cold.t_lift and t - self.onset_t < _WALKER_MS
+                if (self.landed and (self.pk_last > self.cold.t_lift or self.cold.t_strike > self.cold.t_lift)
+                        and t - self.onset_t < _WALKER_MS
                         and not (gyro and self.onset_t > self.cold.t_lift)):
-                    # a foot landing on an impact soon after its heel touched is down again while
-                    # lower than up_mg, or than its last touch rested (a walker's foot-flat can read
-                    # a few degrees off the stand's; an accelerometer alone sees no strike, a gyro's
-                    # can end in the air). With a gyro, a touch in an earlier stance: one in this
-                    # landing that rose again left the floor (a heel hovering just above it)
+                    # a foot landing on an impact (or a gyro's strike, though the heel rests high)
+                    # soon after its heel touched is down again while lower than up_mg, or than its
+                    # last touch rested (a walker's foot-flat can read a few degrees off the stand's;
+                    # an accelerometer alone sees no strike, a gyro's can end in the air). With a
+                    # gyro, a touch in an earlier stance: one in this landing that rose again left
+                    # the floor (a heel hovering just above it)
                     hi = self.cold.flat_mg + down_mg
                     if hi < up_mg:
                         hi = up_mg

@@ -123,10 +123,13 @@ def test_a_walkers_heel_is_down_at_the_foot_flat_its_last_touch_read():
     # truong2019 6-1, left foot: for half the walk its foot-flat reads 25-50 mm of heel (the
     # data set's gravity is put back approximately: the tilt is some degrees off), above
     # heel_up_mm; a landing on an impact soon after a touch is down while lower than the last
-    # touch rested (plus heel_down_mm). Before: 44 of 72 footsteps with a contact; now 52.
+    # touch rested (plus heel_down_mm). Its landings' impacts are smoothed away in this data: a
+    # gyro's strike in the landing counts as one, even where the heel then rests too high for
+    # the strike to date a contact. Before: 44 of 72 footsteps with a contact; 52 on impacts
+    # alone; now 61.
     trial = next(t for t in datasets.load_truong(ROOT) if t.name == "6-1")
     score = next(s for s in accuracy.score_trial(trial) if s.foot == "left")
-    assert score.matched >= 50, (score.matched, score.ref_strides)
+    assert score.matched >= 58, (score.matched, score.ref_strides)
     assert score.contacts <= score.ref_strides + 3, score.contacts
 
 
@@ -137,7 +140,7 @@ def test_truong_shuffling_walkers():
     scores = [s for t in trials for s in accuracy.score_trial(t)]
     sm = accuracy.summarise(scores)
     assert sm["ref_strides"] > 3000
-    # today: 1.6% stride error, 137/144 feet within one stride, 89.1% recall, 95.5% precision
+    # today: 1.6% stride error, 137/144 feet within one stride, 89.4% recall, 95.4% precision
     # (the first-generation detector: 12.1%, 76.2%, 84.8%; issue 11's targets: 2%, 95%)
     assert sm["stride_error_pct"] <= 4.5
     assert sm["feet_within_1"] >= 120
