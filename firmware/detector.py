@@ -2694,7 +2694,10 @@ class Detector:
             # two steps in a row travelling backwards along the axis: it was learned upside down
             # (a rise's too, on a gyro's travel: a tilted rest in a turn on the spot can pass for one)
             c.flip_votes += 1
-            if c.flip_votes >= 2:
+            # (a foot resting with its heel well up, turned round, would rest toes up by as much,
+            # which a foot on the floor cannot: the travel saying so needs twice the steps; a
+            # short swing's track at a low rate with jittered samples can point backwards)
+            if c.flip_votes >= (4 if self.heel_now_mg > 4 * self.up_mg else 2):
                 c.flip_votes = 0
                 if c.axis_n == _AXIS_ROSE:
                     c.axis_n = 1  # (the steps refine it from here)

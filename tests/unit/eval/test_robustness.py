@@ -342,3 +342,13 @@ def test_a_heel_sinking_slowly_enough_to_pass_for_a_rest_touches_where_it_reache
     want = [c["t_ms"] for c in truth["heel_contacts"]]
     assert len(want) == 1 and len(got) == 1, (got, want)
     assert abs(got[0] - want[0]) <= 100, (got, want)
+
+
+def test_two_steps_whose_tracks_point_backwards_do_not_turn_a_heel_high_pods_axis_round():
+    # seed 90000's set 304, right foot (clean: 24 cm strides at 52 Hz, samples jittered by 4 ms):
+    # its first two steps' tracks pointed backwards along the pitch axis the rise taught, which
+    # two such steps turn round; resting on the toes, the heel then read as far below the floor
+    # as it was above: two heel contacts of 4.4 and 4.7 s on a clean set. A foot resting with its
+    # heel well up cannot rest toes up by as much: the travel saying so needs four steps in a row
+    r = _sweep_foot(304, 90000, "right")
+    assert r.clean and r.contacts == 0, r.contacts
