@@ -393,6 +393,7 @@ class _Cold:
         self.t_rest = 0  # when the rest that ended it began
         self.cut0 = False  # it began where a longer motion was cut (see _cut), not at a rest
         self.t_strike = 0  # when the last strike was seen
+        self.touch_t = _NEVER  # when a walk began from a stand (heels down: a touch, see update)
         self.flat_mg = 0  # the heel's tilt at rest in the last contact (see update: a walker's)
         self.w_rest = 0  # a landing's rest turned this fast (dps^2) where it settled (see _lift)
         self.v_cut = 0  # ... where the pod moved up to this fast (mm/s; or from a rest it may not have stood in)
@@ -1003,14 +1004,14 @@ class Detector:
                 lp[_LP_W] = w
                 hi = up_mg
                 if (self.landed and (self.pk_last > self.cold.t_lift or self.cold.t_strike > self.cold.t_lift)
-                        and t - self.onset_t < _WALKER_MS
+                        and (t - self.onset_t < _WALKER_MS or t - self.cold.touch_t < _WALKER_MS)
                         and not (gyro and self.onset_t > self.cold.t_lift)):
                     # a foot landing on an impact (or a gyro's strike, though the heel rests high)
-                    # soon after its heel touched is down again while lower than up_mg, or than its
-                    # last touch rested (a walker's foot-flat can read a few degrees off the stand's;
-                    # an accelerometer alone sees no strike, a gyro's can end in the air). With a
-                    # gyro, a touch in an earlier stance: one in this landing that rose again left
-                    # the floor (a heel hovering just above it)
+                    # soon after its heel touched, or it walked off a stand, is down again while
+                    # lower than up_mg, or than its last touch rested (a walker's foot-flat can read
+                    # a few degrees off the stand's; an accelerometer alone sees no strike, a gyro's
+                    # can end in the air). With a gyro, a touch in an earlier stance: one in this
+                    # landing that rose again left the floor (a heel hovering just above it)
                     hi = self.cold.flat_mg + down_mg
                     if hi < up_mg:
                         hi = up_mg
@@ -2738,6 +2739,10 @@ class Detector:
 
     def _walk_start(self, t_lift):
         # a first step from standing starts the set too
+        if self.state == ST_READY:
+            # (from a stand, heels down: the walker's last touch, its foot-flat the floor's)
+            self.cold.touch_t = t_lift
+            self.cold.flat_mg = 0
         self.state = ST_SET
         self._new_set_state()
         self.s_imu = 0
