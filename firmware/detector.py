@@ -1328,10 +1328,11 @@ class Detector:
             k[6] = self.bgz
         b[0] = b[1] = b[2] = b[3] = 0
 
-    def _go_on(self, t, a, n_all, landing):
+    def _go_on(self, t, a, n_all, landing, still=-1):
         """A motion begins at t from a rest the last one ended in: history entries a..n_all-1
         (that rest's later half, then the sample at t) become its first entries. `landing`: the
-        motion that ended in that rest landed a step."""
+        motion that ended in that rest landed a step. `still` (>= 0): the (new) entry where the
+        foot stood still; the rest ends there, and the motion begins after it."""
         h = self._hist
         m = n_all - a
         if a > 0:
@@ -1344,18 +1345,33 @@ class Detector:
         self.h_n = m  # (at full resolution again: a long motion before may have halved it)
         self.h_dec = self.dec0
         self.h_acc = 0
+        if still >= 0:
+            j = (still + 1) * _HW
+            for _ in range(still + 1, m - 1):
+                if h[j] > 0:
+                    h[j] = -h[j]  # (moving: no rest entry)
+                j += _HW
         Detector._begin(self, t, m - 1)
+        if still >= 0:
+            # gravity at the start: where the foot stood still (not the moving entries after it)
+            Detector._mean_acc(self, 0, still + 1)
+            u = self._u
+            c = self.cold
+            c.g0x = u[0]
+            c.g0y = u[1]
+            c.g0z = u[2]
         if landing and self.gyro:
             # that rest passed the raised limits of a hard swing's landing (see update), and it may
             # have been a heel's bob turning over: the pod may have been moving as fast as the
             # fastest turn in it, beyond zupt_dps, carries it about the forefoot (a walker's foot
-            # flat on the floor rolls that fast, and does not travel)
+            # flat on the floor rolls that fast, and does not travel); up to where it stood still,
+            # if it did
             bx = self.bgx
             by = self.bgy
             bz = self.bgz
             w2 = 0
             j = 0
-            for _ in range(m - 1):
+            for _ in range(m - 1 if still < 0 else still + 1):
                 x = h[j + 4] - bx
                 y = h[j + 5] - by
                 z = h[j + 6] - bz
@@ -2407,10 +2423,42 @@ class Detector:
         if moved_on:
             # the next motion goes on from the later half of this rest (kept raw above)
             a = r[2 * k_rests - 2]
-            a = (a + n) >> 1
-            if a < n - _PRE:
-                a = n - _PRE
-            Detector._go_on(self, t, a, n_all, n_split > 0)
+            b = (a + n) >> 1
+            if b < n - _PRE:
+                b = n - _PRE
+            still = -1
+            if self.gyro:
+                # unless that half turned faster than zupt_dps (it passed the raised limits of a
+                # hard swing's landing: a heel's bob beginning, the pod moving about the
+                # forefoot) where an entry before it did not: the foot stood still there, and
+                # the next motion begins from that stillest entry (from the half's middle the
+                # track would start at the bob's speed, and lose the step's travel to it)
+                if a < n - _PRE:
+                    a = n - _PRE
+                lim = 100 * p.zupt_dps * p.zupt_dps
+                w_lo = -1
+                w_hi = 0
+                bx = self.bgx
+                by = self.bgy
+                bz = self.bgz
+                j = a * _HW
+                for i in range(a, n):
+                    x = h[j + 4] - bx
+                    y = h[j + 5] - by
+                    z = h[j + 6] - bz
+                    x = x * x + y * y + z * z
+                    if x < w_lo or w_lo < 0:
+                        w_lo = x
+                        still = i
+                    if i >= b and x > w_hi:
+                        w_hi = x
+                    j += _HW
+                if w_hi > lim and w_lo < lim:
+                    b = still - 1 if still > a else still
+                    still -= b
+                else:
+                    still = -1
+            Detector._go_on(self, t, b, n_all, n_split > 0, still)
         if n_split == 0:
             if bob and self.state == ST_SET and self.in_step:
                 self.rebounds += 1

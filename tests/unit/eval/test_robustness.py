@@ -352,3 +352,14 @@ def test_two_steps_whose_tracks_point_backwards_do_not_turn_a_heel_high_pods_axi
     # heel well up cannot rest toes up by as much: the travel saying so needs four steps in a row
     r = _sweep_foot(304, 90000, "right")
     assert r.clean and r.contacts == 0, r.contacts
+
+
+def test_a_motion_goes_on_from_where_the_foot_stood_still_not_from_a_bobs_beginning():
+    # seed 90000's set 3 (a 6 cm stride, the heel bobbing 6 degrees at 2.7 Hz after some
+    # landings, 52 Hz): the bob began within the landing's rest, which the hard swing's raised
+    # limits let pass, and the next motion went on from the rest's later half, already turning
+    # at 30 dps; its track began at the bob's speed and lost 3 of the step's 6 cm (a step under
+    # step_min_mm). It begins where the foot stood still: 13 -> 14 of 14 on both feet
+    for foot in ("left", "right"):
+        r = _sweep_foot(3, 90000, foot)
+        assert r.steps == r.true_steps, (foot, r.steps, r.true_steps)
