@@ -392,7 +392,7 @@ class _Cold:
         self.t_start = 0  # its track's time origin (the rest samples before it)
         self.t_rest = 0  # when the rest that ended it began
         self.cut0 = False  # it began where a longer motion was cut (see _cut), not at a rest
-        self.t_strike = 0  # when the last strike was seen
+        self.t_strike = _NEVER  # when the last strike was seen
         self.touch_t = _NEVER  # when a walk began from a stand (heels down: a touch, see update)
         self.flat_mg = 0  # the heel's tilt at rest in the last contact (see update: a walker's)
         self.w_rest = 0  # a landing's rest turned this fast (dps^2) where it settled (see _lift)
