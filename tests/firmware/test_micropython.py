@@ -209,6 +209,18 @@ BOBBING = dict(steps=24, bounce=1.0, bounce_deg=3.4, bounce_hz=3.4, cadence_spm=
                swing_ms=440, lift_cm=1.6, swing_turn_deg=11, seed=2)
 
 
+def assert_heap_locked_replay_alike(micropython, path, host_steps):
+    """The MicroPython replay of `path`, heap locked, allocates nothing and prints what CPython's
+    does, with the host's step count."""
+    mp = run(micropython, REPLAY, FIRMWARE, path, "heaplock")
+    cp = run(sys.executable, REPLAY, FIRMWARE, path)
+    assert mp.returncode == 0 and cp.returncode == 0, mp.stdout[-2000:] + mp.stderr + cp.stderr
+    lines = mp.stdout.splitlines()
+    assert lines[-1] == f"samples,{n_rows(path)},alloc_fail,0"
+    assert lines == cp.stdout.splitlines()
+    assert sum(line.startswith("step,") for line in lines) == host_steps
+
+
 def test_a_motion_cut_where_the_foot_stood_runs_alike_and_allocates_nothing(micropython, tmp_path):
     paths, truth = simulate_set(tmp_path, sensor="imu", **BOBBING)
     path = [p for p in paths if read_raw(p).foot == "right"][0]
@@ -222,13 +234,7 @@ def test_a_motion_cut_where_the_foot_stood_runs_alike_and_allocates_nothing(micr
     finally:
         det.Detector._cut = orig
     assert calls and host_steps > 2
-    mp = run(micropython, REPLAY, FIRMWARE, path, "heaplock")
-    cp = run(sys.executable, REPLAY, FIRMWARE, path)
-    assert mp.returncode == 0 and cp.returncode == 0, mp.stdout[-2000:] + mp.stderr + cp.stderr
-    lines = mp.stdout.splitlines()
-    assert lines[-1] == f"samples,{n_rows(path)},alloc_fail,0"
-    assert lines == cp.stdout.splitlines()
-    assert sum(line.startswith("step,") for line in lines) == host_steps
+    assert_heap_locked_replay_alike(micropython, path, host_steps)
 
 
 def test_a_motion_gone_on_from_where_the_foot_stood_still_runs_alike_and_allocates_nothing(micropython, tmp_path):
@@ -249,10 +255,4 @@ def test_a_motion_gone_on_from_where_the_foot_stood_still_runs_alike_and_allocat
     finally:
         det.Detector._go_on = orig
     assert any(s >= 0 for s in calls) and host_steps == 14
-    mp = run(micropython, REPLAY, FIRMWARE, path, "heaplock")
-    cp = run(sys.executable, REPLAY, FIRMWARE, path)
-    assert mp.returncode == 0 and cp.returncode == 0, mp.stdout[-2000:] + mp.stderr + cp.stderr
-    lines = mp.stdout.splitlines()
-    assert lines[-1] == f"samples,{n_rows(path)},alloc_fail,0"
-    assert lines == cp.stdout.splitlines()
-    assert sum(line.startswith("step,") for line in lines) == host_steps
+    assert_heap_locked_replay_alike(micropython, path, host_steps)
